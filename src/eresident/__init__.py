@@ -1,0 +1,1 @@
+"""eresident: overseas electronic residency, one node per region."""

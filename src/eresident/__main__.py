@@ -1,0 +1,3 @@
+from eresident.cli import main
+
+main()

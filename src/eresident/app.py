@@ -1,0 +1,91 @@
+"""create_app(settings): one region node — routers, middleware, error handling, the node context."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from eresident.config import Settings
+from eresident.deps import csrf_protect
+from eresident.kit.clock import Clock
+from eresident.kit.context import NodeContext, build_context
+from eresident.kit.db import Database
+from eresident.kit.errors import Problem
+from eresident.kit.web import (BodyLimit, RequestLog, SecurityHeaders, http_problem, problem_response,
+                               validation_problem)
+
+log = structlog.get_logger("eresident.app")
+STATIC_DIR = __import__("pathlib").Path(__file__).resolve().parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               database: Database | None = None, context: NodeContext | None = None,
+               password_profile: str = "standard") -> FastAPI:
+    settings = settings or Settings()
+    ctx = context or build_context(settings, clock=clock, database=database,
+                                   password_profile=password_profile)
+    app = FastAPI(title=f"eresident — {settings.region_name}",
+                  description="Overseas electronic residency: the API of one region node. Errors are "
+                              "RFC 9457 problem details.",
+                  version="0.1.0", dependencies=[Depends(csrf_protect)])
+    app.state.ctx = ctx
+
+    from eresident import pages
+    from eresident.credentials.routes import router as credentials_router
+    from eresident.documents.routes import router as documents_router
+    from eresident.identity.routes import router as identity_router
+    from eresident.officials.routes import router as officials_router
+    from eresident.sites.routes import router as sites_router
+
+    @app.get("/healthz", tags=["node"], summary="Liveness and the node's region")
+    def healthz() -> dict:
+        return {"status": "ok", "region": settings.region}
+
+    for router in (identity_router, officials_router, sites_router, documents_router, credentials_router,
+                   pages.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    def wants_html(request: Request) -> bool:
+        return not request.url.path.startswith(("/api/", "/.well-known/", "/status-lists/")) and \
+            "text/html" in request.headers.get("accept", "")
+
+    @app.exception_handler(Problem)
+    async def on_problem(request: Request, exc: Problem):
+        if wants_html(request):
+            return pages.error_page(request, exc)
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError):
+        problem = validation_problem(exc)
+        return pages.error_page(request, problem) if wants_html(request) else problem_response(problem, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException):
+        problem = http_problem(exc)
+        return pages.error_page(request, problem) if wants_html(request) else problem_response(problem, request)
+
+    @app.exception_handler(Exception)
+    async def on_error(request: Request, exc: Exception):
+        log.error("unhandled", error_type=type(exc).__name__, exc_info=exc)
+        problem = Problem(500, "Something went wrong on our side", code="internal",
+                          detail="Nothing was changed. Try again later.")
+        return problem_response(problem, request)
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
+    app.add_middleware(RequestLog)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The entry point uvicorn imports (`eresident.app:app_from_env`, factory mode)."""
+    from eresident.kit.logging import configure
+
+    settings = Settings()
+    configure(settings.log_level, settings.log_json)
+    return create_app(settings)

@@ -1,0 +1,219 @@
+"""The `eresident` command: run nodes, migrate, administer, check MRZs, import lists, benchmark."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from eresident.config import REGIONS, Settings
+
+app = typer.Typer(help="eresident: overseas electronic residency, one node per region.",
+                  no_args_is_help=True, add_completion=False)
+admin = typer.Typer(help="Administer officials.", no_args_is_help=True)
+screening = typer.Typer(help="Sanctions lists.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+app.add_typer(screening, name="screening")
+
+DEMO_PORTS = {"LJ": 8001, "TF": 8002}
+
+
+def _context(settings: Settings | None = None):
+    from eresident.kit.context import build_context
+
+    return build_context(settings or Settings())
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the node's database to the newest schema."""
+    from eresident.kit.migrate import upgrade
+
+    settings = Settings()
+    if settings.is_sqlite:
+        Path(settings.database_url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    typer.echo(f"migrated {settings.region}")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8001, workers: int = 1) -> None:
+    """Serve this node (settings from ERESIDENT_* variables)."""
+    import uvicorn
+
+    uvicorn.run("eresident.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", access_log=False)
+
+
+@app.command("seed-demo")
+def seed_demo_cmd() -> None:
+    """Create demo officials, the region's service site and the sample sanctions list."""
+    from eresident.seed import seed_demo
+
+    for row in seed_demo(_context()):
+        typer.echo(f"{row['username']}: {', '.join(row['roles'])}")
+
+
+def node_env(region: str, root: Path) -> dict[str, str]:
+    data = root / region
+    return {**os.environ, "ERESIDENT_REGION": region, "ERESIDENT_DATA_DIR": str(data),
+            "ERESIDENT_DATABASE_URL": f"sqlite:///{data / 'eresident.db'}",
+            "ERESIDENT_BASE_URL": f"http://127.0.0.1:{DEMO_PORTS[region]}", "ERESIDENT_DEMO": "true"}
+
+
+@app.command()
+def up(var: Path = Path("var")) -> None:
+    """Migrate, seed and start both region nodes on SQLite under var/ (what `make run` does)."""
+    from eresident.seed import DEMO_OFFICIALS, DEMO_PASSWORD
+
+    procs = []
+    for region in DEMO_PORTS:
+        env = node_env(region, var.resolve())
+        for step in (["migrate"], ["seed-demo"]):
+            subprocess.run([sys.executable, "-m", "eresident", *step], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+        procs.append(subprocess.Popen([sys.executable, "-m", "eresident", "serve", "--port",
+                                       str(DEMO_PORTS[region])], env=env))
+    lines = ["", "eresident is running:"]
+    for region, port in DEMO_PORTS.items():
+        lines.append(f"  {REGIONS[region][0]} ({region}): http://127.0.0.1:{port}/   API: http://127.0.0.1:{port}/docs")
+    lines += ["", f"Demo officials (password '{DEMO_PASSWORD}', second factor: run the command shown):"]
+    for region in DEMO_PORTS:
+        for role, _name, roles in DEMO_OFFICIALS:
+            user = f"{region.lower()}-{role}"
+            lines.append(f"  {user:<14} {', '.join(roles):<20} code: "
+                         f"ERESIDENT_DATA_DIR=var/{region} ERESIDENT_DATABASE_URL=sqlite:///var/{region}/eresident.db "
+                         f".venv/bin/eresident admin totp {user}")
+    lines += ["", "Applicants sign up on the start page; on this demo node the confirmation link is shown "
+              "on the page (no mail server).", "Press Ctrl-C to stop."]
+    typer.echo("\n".join(lines))
+
+    def stop(*_):
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=10)
+        raise typer.Exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        stop()
+    stop()
+
+
+@admin.command("create-official")
+def create_official(username: str, name: Annotated[str, typer.Option("--name")],
+                    role: Annotated[list[str], typer.Option("--role")],
+                    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                                          confirmation_prompt=True)]) -> None:
+    """Create an official with roles in this region; prints the TOTP enrolment URI."""
+    from eresident.audit.service import Actor
+    from eresident.kit.errors import Problem
+    from eresident.officials import service
+    from eresident.security.totp import provisioning_uri
+
+    ctx = _context()
+    try:
+        with ctx.database.session(write=True) as db:
+            _official, secret = service.create_official(ctx=ctx, db=db, username=username, display_name=name,
+                                                        password=password, roles=role,
+                                                        actor=Actor("system", "cli", "eresident admin"))
+    except Problem as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created {username}; enrol this in an authenticator app:\n"
+               f"{provisioning_uri(secret, username=username, issuer=f'eresident {ctx.region}')}")
+
+
+@admin.command("grant-role")
+def grant_role(username: str, role: str) -> None:
+    """Grant a role in this region to an official."""
+    from eresident.audit.service import Actor
+    from eresident.kit.errors import Problem
+    from eresident.officials import service
+
+    ctx = _context()
+    try:
+        with ctx.database.session(write=True) as db:
+            official = service.by_username(db, username)
+            service.grant_role(ctx=ctx, db=db, official=official, role=role,
+                               actor=Actor("system", "cli", "eresident admin"))
+    except Problem as exc:
+        typer.echo(f"error: {exc.detail or exc.title}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{username} now holds {role} in {ctx.region}")
+
+
+@admin.command("totp")
+def totp_code(username: str) -> None:
+    """Print an official's current TOTP code (for demo nodes and operators holding the secret)."""
+    from eresident.officials import service
+    from eresident.security.totp import current_code
+
+    ctx = _context()
+    with ctx.database.session(write=False) as db:
+        official = service.by_username(db, username)
+        typer.echo(current_code(service.totp_secret(ctx, official), ctx.clock.now()))
+
+
+@app.command()
+def mrz(lines: Annotated[list[str], typer.Argument(help="Two or three MRZ lines")]) -> None:
+    """Parse and check a passport or ID card MRZ (ICAO Doc 9303); exit 1 naming the failing check."""
+    from datetime import date
+
+    from eresident.identity.mrz import MRZError, parse_mrz
+
+    try:
+        parsed = parse_mrz(lines, today=date.today())
+    except MRZError as exc:
+        typer.echo(json.dumps({"valid": False, "field": exc.field, "check": exc.check,
+                               "message": exc.message}), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps({"valid": True, **parsed.to_dict()}, indent=2))
+
+
+@screening.command("import")
+def screening_import(file: Path, list_name: Annotated[str, typer.Option("--list")] = "default") -> None:
+    """Load a sanctions list in FollowTheMoney JSON lines (replaces the list of that name)."""
+    from eresident.identity.screening_store import ScreeningListError, import_list
+
+    ctx = _context()
+    try:
+        with ctx.database.session(write=True) as db:
+            count = import_list(db=db, list_name=list_name, path=file, now=ctx.clock.now())
+    except ScreeningListError as exc:
+        typer.echo(f"error: line {exc.line}: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"imported {count} entities into list {list_name!r}")
+
+
+@app.command()
+def bench(name: str, seconds: float = 10.0, clients: int = 32,
+          postgres: Optional[str] = typer.Option(None, envvar="ERESIDENT_BENCH_POSTGRES_URL")) -> None:
+    """Run a benchmark from benchmarks/ (e.g. `eresident bench residency`)."""
+    import runpy
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    if not script.exists():
+        typer.echo(f"no benchmark named {name!r} in {script.parent}", err=True)
+        raise typer.Exit(2)
+    sys.argv = [str(script), "--seconds", str(seconds), "--clients", str(clients)] + (
+        ["--postgres", postgres] if postgres else [])
+    runpy.run_path(str(script), run_name="__main__")
+
+
+def main() -> None:
+    app()

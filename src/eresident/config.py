@@ -1,0 +1,61 @@
+"""The node's settings: one pydantic-settings class, the only reader of the environment."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Region code -> (display name, GB/T 2260 administrative division code used in USCCs).
+REGIONS: dict[str, tuple[str, str, str]] = {
+    "LJ": ("Liangjiang New Area", "两江新区", "500000"),
+    "TF": ("Sichuan Tianfu New Area", "四川天府新区", "510100"),
+}
+
+
+class Settings(BaseSettings):
+    """Everything a node needs to know about itself. Read from ERESIDENT_* variables."""
+
+    model_config = SettingsConfigDict(env_prefix="ERESIDENT_", env_file=None, extra="ignore")
+
+    region: str = Field(default="LJ", pattern=r"^[A-Z]{2,8}$")
+    database_url: str = "sqlite:///var/LJ/eresident.db"
+    data_dir: Path = Path("var/LJ")
+    base_url: str = "http://127.0.0.1:8001"
+    # Secrets. When empty they are generated once and kept in data_dir/secrets.json,
+    # so a fresh `make run` needs no configuration and a restart keeps sessions valid.
+    secret_key: str = ""
+    data_key: str = ""  # 32 bytes, base64url: AES-256-GCM for personal data at rest
+    blind_index_key: str = ""
+    secure_cookies: bool = False  # True behind TLS
+    demo: bool = False  # show confirmation links on the page (no mail server exists here)
+    log_json: bool = True
+    log_level: str = "INFO"
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_photo_bytes: int = 5 * 1024 * 1024
+    max_body_bytes: int = 12 * 1024 * 1024
+    session_hours: int = 8
+    applicant_session_hours: int = 24
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    passport_min_validity_days: int = 183  # "at least six months ahead"
+    screening_threshold: float = 85.0
+    sqlite_synchronous: str = Field(default="NORMAL", pattern=r"^(NORMAL|FULL)$")
+
+    @cached_property
+    def region_name(self) -> str:
+        return REGIONS.get(self.region, (self.region, self.region, "000000"))[0]
+
+    @cached_property
+    def region_name_zh(self) -> str:
+        return REGIONS.get(self.region, (self.region, self.region, "000000"))[1]
+
+    @cached_property
+    def division_code(self) -> str:
+        return REGIONS.get(self.region, (self.region, self.region, "000000"))[2]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,152 @@
+"""Request dependencies, declared once: the node, the unit of work, who is signed in, what they may do.
+
+Deny by default: every unsafe request passes the CSRF check unless its route is marked public,
+and every route that needs a person asks for one here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from eresident.audit.service import Actor
+from eresident.identity.models import Applicant
+from eresident.kit.context import NodeContext
+from eresident.kit.errors import Problem, forbidden
+from eresident.kit.models import UsedFormToken
+from eresident.officials.models import Official
+from eresident.officials.service import actor_for, has_role
+from eresident.security import service as security
+from eresident.security.models import AuthSession
+from eresident.security.permissions import roles_for
+
+SESSION_COOKIE = "er_session"
+PRESESSION_COOKIE = "er_pre"
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def get_ctx(request: Request) -> NodeContext:
+    return request.app.state.ctx
+
+
+Ctx = Annotated[NodeContext, Depends(get_ctx)]
+
+
+def session_token(request: Request) -> tuple[str | None, bool]:
+    """The session token and whether it came from the cookie (which needs CSRF protection)."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip(), False
+    return request.cookies.get(SESSION_COOKIE), True
+
+
+def csrf_binding(request: Request) -> str:
+    token, from_cookie = session_token(request)
+    if token and from_cookie:
+        return "s:" + token
+    return "p:" + (request.cookies.get(PRESESSION_COOKIE) or getattr(request.state, "new_presession", ""))
+
+
+async def csrf_protect(request: Request) -> None:
+    """Unsafe requests that carry ambient authority (a cookie, or a browser form) need a token
+    bound to that browser. Form tokens are single use: their nonce is stored with the change."""
+    if request.method not in UNSAFE or getattr(request.scope.get("route"), "public_csrf", False):
+        return
+    token, from_cookie = session_token(request)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_form = content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+    if (token and not from_cookie) or (not is_form and not token):
+        return  # a bearer-token or anonymous JSON call: no ambient authority to abuse
+    ctx: NodeContext = request.app.state.ctx
+    supplied = request.headers.get("x-csrf-token")
+    if supplied is None and is_form:
+        form = await request.form()
+        supplied = form.get("csrf_token") if isinstance(form.get("csrf_token"), str) else None
+    nonce = ctx.csrf.check(supplied, csrf_binding(request))
+    if nonce is None:
+        raise Problem(403, "This form has expired", code="csrf",
+                      detail="Reload the page and submit the form again.")
+    if is_form:
+        request.state.form_nonce = nonce
+
+
+def _db(request: Request) -> Iterator[Session]:
+    ctx: NodeContext = request.app.state.ctx
+    write = request.method in UNSAFE
+    with ctx.database.session(write=write) as db:
+        nonce = getattr(request.state, "form_nonce", None)
+        if write and nonce and nonce != "-":
+            db.add(UsedFormToken(nonce=nonce, used_at=ctx.clock.now()))
+            try:
+                db.flush()
+            except IntegrityError:
+                db.rollback()
+                raise Problem(409, "This form was already submitted", code="form-replayed",
+                              detail="Nothing was changed. Go back to your page to see where things "
+                                     "stand.") from None
+        yield db
+
+
+# scope="function": the transaction commits before the response is sent, so what a client was
+# told happened has happened.
+DbSession = Annotated[Session, Depends(_db, scope="function")]
+
+
+def _auth_session(request: Request, ctx: Ctx, db: DbSession) -> AuthSession | None:
+    token, _ = session_token(request)
+    if not token:
+        return None
+    return security.resolve_session(db=db, token=token, now=ctx.clock.now())
+
+
+def current_applicant(request: Request, ctx: Ctx, db: DbSession) -> Applicant:
+    session = _auth_session(request, ctx, db)
+    if session is None or session.principal_type != "applicant":
+        raise Problem(401, "Sign in to continue", code="unauthenticated",
+                      detail="Your session has ended or you are not signed in.")
+    applicant = db.get(Applicant, session.principal_id)
+    if applicant is None:
+        raise Problem(401, "Sign in to continue", code="unauthenticated")
+    request.state.principal = applicant
+    return applicant
+
+
+def current_official(request: Request, ctx: Ctx, db: DbSession) -> Official:
+    session = _auth_session(request, ctx, db)
+    if session is None or session.principal_type != "official":
+        raise Problem(401, "Sign in to continue", code="unauthenticated",
+                      detail="Your session has ended or you are not signed in.")
+    official = db.get(Official, session.principal_id)
+    if official is None or not official.active:
+        raise Problem(401, "Sign in to continue", code="unauthenticated")
+    request.state.principal = official
+    return official
+
+
+CurrentApplicant = Annotated[Applicant, Depends(current_applicant)]
+CurrentOfficial = Annotated[Official, Depends(current_official)]
+
+
+def require(permission: str):
+    """A dependency that yields the official if one of their roles in this region grants `permission`."""
+    roles = roles_for(permission)
+
+    def dependency(official: CurrentOfficial, ctx: Ctx) -> Official:
+        if not any(has_role(official, role, ctx.region) for role in roles):
+            raise forbidden(f"This needs the role {' or '.join(sorted(roles))} in region {ctx.region}.")
+        return official
+
+    dependency.__name__ = f"require_{permission.replace('.', '_')}"
+    return dependency
+
+
+def applicant_actor(applicant: Applicant) -> Actor:
+    return Actor("applicant", str(applicant.id))
+
+
+def official_actor(official: Official) -> Actor:
+    return actor_for(official)

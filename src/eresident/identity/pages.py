@@ -1,0 +1,268 @@
+"""Pages of the e-residency journey: applicant sign-up, application, status; officials' worklist and case."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
+
+from eresident.credentials import service as credentials
+from eresident.deps import Ctx, CurrentApplicant, CurrentOfficial, DbSession, applicant_actor, official_actor, require
+from eresident.documents import service as documents
+from eresident.identity import accounts, countries, presenters, service
+from eresident.identity.consents import CONSENTS
+from eresident.identity.schemas import ApplicationCreate
+from eresident.kit.errors import FieldError, Problem
+from eresident.officials import service as officials
+from eresident.officials.models import Official
+from eresident.pages import Form, problem_errors, redirect, render, set_session_cookie, validation_errors
+from eresident.security import service as security
+from eresident.sites import service as sites
+
+router = APIRouter()
+Reviewer = Annotated[Official, Depends(require("residency.review"))]
+Approver = Annotated[Official, Depends(require("residency.decide"))]
+CaseReader = Annotated[Official, Depends(require("residency.read"))]
+
+
+@router.get("/")
+def home(request: Request):
+    return render(request, "home.html")
+
+
+@router.get("/signup")
+def signup_form(request: Request):
+    return render(request, "signup.html", values={})
+
+
+@router.post("/signup")
+def signup(request: Request, ctx: Ctx, db: DbSession, form: FormData = Form):
+    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    try:
+        from eresident.identity.schemas import ApplicantCreate
+
+        body = ApplicantCreate(email=email, password=password, locale="en")
+        _applicant, link = accounts.sign_up(ctx=ctx, db=db, email=str(body.email), password=body.password,
+                                            locale=body.locale)
+    except ValidationError as exc:
+        return render(request, "signup.html", 422, values={"email": email}, errors=validation_errors(exc))
+    except Problem as exc:
+        db.rollback()
+        return render(request, "signup.html", exc.status, values={"email": email},
+                      errors=[FieldError(e.field or "email", e.reason) for e in problem_errors(exc)])
+    return render(request, "signup_done.html", link=link if ctx.settings.demo else None)
+
+
+@router.get("/confirm")
+def confirm(request: Request, token: str, ctx: Ctx):
+    return render(request, "confirm.html", token=token)
+
+
+@router.post("/confirm")
+def confirm_post(request: Request, ctx: Ctx, db: DbSession, form: FormData = Form):
+    accounts.confirm_email(ctx=ctx, db=db, token=str(form.get("token", "")))
+    return redirect("/login?confirmed=1")
+
+
+@router.get("/login")
+def login_form(request: Request, confirmed: int = 0):
+    return render(request, "login.html", values={}, confirmed=bool(confirmed))
+
+
+@router.post("/login")
+def login(request: Request, ctx: Ctx, db: DbSession, form: FormData = Form):
+    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    try:
+        applicant = accounts.authenticate(ctx=ctx, db=db, email=email, password=password,
+                                          client_ip=request.client.host if request.client else "")
+    except Problem as exc:
+        return render(request, "login.html", exc.status, values={"email": email},
+                      errors=[FieldError("email", exc.detail)])
+    if applicant is None:
+        return render(request, "login.html", 401, values={"email": email},
+                      errors=[FieldError("email", "Wrong email or password.")])
+    token = security.start_session(db=db, principal_type="applicant", principal_id=applicant.id,
+                                   now=ctx.clock.now(), hours=ctx.settings.applicant_session_hours,
+                                   replaces=request.cookies.get("er_session"))
+    response = redirect("/my")
+    set_session_cookie(request, response, token, ctx.settings.applicant_session_hours)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, ctx: Ctx, db: DbSession):
+    token = request.cookies.get("er_session")
+    if token:
+        security.end_session(db=db, token=token, now=ctx.clock.now())
+    response = redirect("/")
+    response.delete_cookie("er_session", path="/")
+    return response
+
+
+@router.get("/my")
+def my_page(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
+    apps = service.applications_of(db=db, applicant=applicant)
+    rows = []
+    for app in apps:
+        read = presenters.application_read(db, app)
+        appointment = sites.current_appointment(db, app.id)
+        rows.append({"app": read, "appointment": appointment,
+                     "slots": sites.free_slots(ctx=ctx, db=db, site=sites.site_by_code(db, read.site_code))[:40]
+                     if app.status == "awaiting_identity_check" else []})
+    return render(request, "my.html", rows=rows, confirmed=applicant.email_confirmed_at is not None,
+                  resident=service.e_resident_of(db, applicant))
+
+
+def _apply_context(ctx, db, values: dict) -> dict:
+    return {"values": values, "countries": countries.all_countries(), "consents": CONSENTS,
+            "sites": sites.sites_of_region(db, ctx.region)}
+
+
+@router.get("/apply")
+def apply_form(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
+    return render(request, "apply.html", **_apply_context(ctx, db, {}))
+
+
+async def _upload(ctx, db, applicant, form: FormData, field: str, kind: str, required: bool):
+    upload = form.get(field)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        if required:
+            raise Problem(422, "A file is missing", code="invalid-field",
+                          errors=[FieldError(field, "Choose a file to upload.")])
+        return None
+    limit = ctx.settings.max_photo_bytes if kind == "photo" else ctx.settings.max_upload_bytes
+    data = await upload.read(limit + 1)
+    return documents.accept_upload(db=db, store=ctx.files, owner_type="applicant", owner_id=applicant.id,
+                                   kind=kind, filename=upload.filename, declared_type=upload.content_type,
+                                   data=data, max_bytes=limit, now=ctx.clock.now(), field=field)
+
+
+@router.post("/apply")
+async def apply(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSession, form: FormData = Form):
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    try:
+        photo = await _upload(ctx, db, applicant, form, "photo", "photo", True)
+        supporting = await _upload(ctx, db, applicant, form, "supporting", "supporting", False)
+        body = ApplicationCreate.model_validate({
+            **{k: values.get(k, "") for k in ("surname", "given_names", "native_name", "birth_date", "sex",
+                                              "nationality", "residence_country", "phone", "address",
+                                              "passport_number", "passport_expiry", "purpose", "site_code")},
+            "mrz": values.get("mrz", ""), "photo_document_id": str(photo.id),
+            "supporting_document_ids": [str(supporting.id)] if supporting else [],
+            "consents": {p: values.get(f"consent_{p}") == "yes" for p in CONSENTS}})
+        app = service.submit_application(ctx=ctx, db=db, applicant=applicant, data=body,
+                                         actor=applicant_actor(applicant))
+    except ValidationError as exc:
+        db.rollback()
+        return render(request, "apply.html", 422, errors=validation_errors(exc), **_apply_context(ctx, db, values))
+    except Problem as exc:
+        db.rollback()
+        return render(request, "apply.html", exc.status, errors=problem_errors(exc),
+                      **_apply_context(ctx, db, values))
+    return render(request, "applied.html", app=presenters.application_read(db, app))
+
+
+@router.post("/my/credential")
+def download_credential(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
+    import json
+
+    from fastapi.responses import Response
+
+    resident = service.e_resident_of(db, applicant)
+    if resident is None:
+        raise Problem(409, "You are not an e-resident yet", code="not-e-resident")
+    issued = credentials.issue_e_residency(ctx=ctx, db=db, resident=resident, holder_jwk=None,
+                                           actor=applicant_actor(applicant))
+    return Response(json.dumps(issued, indent=2), media_type="application/json",
+                    headers={"Content-Disposition": f'attachment; filename="e-residency-{resident.number}.json"'})
+
+
+# --- officials ------------------------------------------------------------------------------
+
+@router.get("/official/login")
+def official_login_form(request: Request):
+    return render(request, "official_login.html", values={})
+
+
+@router.post("/official/login")
+def official_login(request: Request, ctx: Ctx, db: DbSession, form: FormData = Form):
+    username = str(form.get("username", ""))
+    try:
+        official = officials.authenticate(ctx=ctx, db=db, username=username, password=str(form.get("password", "")),
+                                          code=str(form.get("totp", "")),
+                                          client_ip=request.client.host if request.client else "")
+    except Problem as exc:
+        return render(request, "official_login.html", exc.status, values={"username": username},
+                      errors=[FieldError("username", exc.detail)])
+    if official is None:
+        return render(request, "official_login.html", 401, values={"username": username},
+                      errors=[FieldError("username", "Wrong username, password or code. Each code works once.")])
+    token = security.start_session(db=db, principal_type="official", principal_id=official.id,
+                                   now=ctx.clock.now(), hours=ctx.settings.session_hours,
+                                   replaces=request.cookies.get("er_session"))
+    roles = {g.role for g in official.roles if g.region == ctx.region}
+    response = redirect("/agent" if roles == {"site_agent"} else "/official")
+    set_session_cookie(request, response, token, ctx.settings.session_hours)
+    return response
+
+
+@router.get("/official")
+def worklist(request: Request, official: CurrentOfficial, ctx: Ctx, db: DbSession):
+    roles = {g.role for g in official.roles if g.region == ctx.region}
+    queues = []
+    if "reviewer" in roles:
+        queues.append(("Waiting for a reviewer", service.worklist(db=db, statuses=("awaiting_review",), region=ctx.region)))
+        queues.append(("In review", service.worklist(db=db, statuses=("in_review",), region=ctx.region)))
+    if "approver" in roles:
+        queues.append(("Waiting for a decision", service.worklist(db=db, statuses=("awaiting_decision",), region=ctx.region)))
+    return render(request, "worklist.html", queues=queues, roles=sorted(roles), official=official)
+
+
+@router.get("/official/cases/{application_id}")
+def case_page(request: Request, application_id: uuid.UUID, official: CaseReader, ctx: Ctx, db: DbSession):
+    app = service.get_application(db=db, application_id=application_id)
+    detail = presenters.application_detail(ctx, db, app)
+    return render(request, "case.html", case=detail, official=official,
+                  can_review="reviewer" in {g.role for g in official.roles if g.region == ctx.region},
+                  can_decide="approver" in {g.role for g in official.roles if g.region == ctx.region})
+
+
+@router.post("/official/cases/{application_id}/{action}")
+def case_action(request: Request, application_id: uuid.UUID, action: str, official: CaseReader, ctx: Ctx,
+                db: DbSession, form: FormData = Form):
+    roles = {g.role for g in official.roles if g.region == ctx.region}
+    actor = official_actor(official)
+    text = str(form.get("text", ""))
+    needs = {"claim": "reviewer", "release": "reviewer", "request-info": "reviewer", "recommend": "reviewer",
+             "decide": "approver"}
+    if action not in needs:
+        raise Problem(404, "Not found", code="not-found")
+    if needs[action] not in roles:
+        raise Problem(403, "Forbidden", code="forbidden", detail=f"This needs the {needs[action]} role.")
+    try:
+        if action == "claim":
+            service.claim(ctx=ctx, db=db, application_id=application_id, official=official, actor=actor)
+        elif action == "release":
+            service.release(ctx=ctx, db=db, application_id=application_id, official=official, actor=actor)
+        elif action == "request-info":
+            if len(text.strip()) < 5:
+                raise Problem(422, "Say what you need", code="invalid-field",
+                              errors=[FieldError("text", "Write at least a short sentence.")])
+            service.request_information(ctx=ctx, db=db, application_id=application_id, official=official,
+                                        message=text, actor=actor)
+        elif action == "recommend":
+            service.recommend(ctx=ctx, db=db, application_id=application_id, official=official,
+                              recommendation=str(form.get("choice", "")), note=text, actor=actor)
+        else:
+            service.decide(ctx=ctx, db=db, application_id=application_id, official=official,
+                           decision=str(form.get("choice", "")), reasons=text, actor=actor)
+    except Problem as exc:
+        db.rollback()
+        app = service.get_application(db=db, application_id=application_id)
+        return render(request, "case.html", exc.status, case=presenters.application_detail(ctx, db, app),
+                      official=official, can_review="reviewer" in roles, can_decide="approver" in roles,
+                      errors=[FieldError(e.field or "text", e.reason) for e in problem_errors(exc)])
+    return redirect(f"/official/cases/{application_id}")

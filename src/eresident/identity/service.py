@@ -1,0 +1,432 @@
+"""The rules of the e-residency journey: apply, automatic checks, identity check, review, decision."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from eresident.audit.service import Actor, record
+from eresident.documents.models import Document
+from eresident.identity import countries, mrz
+from eresident.identity.consents import CONSENTS
+from eresident.identity.models import (Applicant, Application, ApplicationDocument, CheckResult,
+                                       Consent, EResident, InfoRequest)
+from eresident.identity.schemas import ApplicationCreate
+from eresident.kit.context import NodeContext
+from eresident.kit.errors import FieldError, Problem, conflict, forbidden, invalid, not_found
+from eresident.kit.ids import case_number
+from eresident.kit.sequences import next_value
+from eresident.officials.models import Official
+from eresident.sites.models import ServiceSite
+
+# Status -> (plain-language text, who the case waits on)
+STATUSES: dict[str, tuple[str, str]] = {
+    "awaiting_identity_check": ("Waiting for your identity check at the service site", "applicant"),
+    "awaiting_review": ("Waiting for a reviewer", "region"),
+    "in_review": ("Being reviewed", "region"),
+    "info_requested": ("We need more information from you", "applicant"),
+    "awaiting_decision": ("Reviewed, waiting for the decision", "region"),
+    "approved": ("Approved: you are an e-resident", "nobody"),
+    "refused": ("Refused", "nobody"),
+}
+OPEN_STATUSES = tuple(s for s in STATUSES if s not in ("approved", "refused"))
+PASSPORT_INDEX_CONTEXT = "passport"
+
+
+def _mrz_name(value: str) -> str:
+    """Names compared the way the MRZ writes them: A-Z only, words separated by one space."""
+    return " ".join(re.sub(r"[^A-Z]+", " ", value.upper().replace("'", "")).split())
+
+
+def _snapshot(app: Application) -> dict:
+    return {"status": app.status, "version": app.version}
+
+
+def parse_and_check_mrz(data: ApplicationCreate, *, today: date, min_validity_days: int) -> mrz.MRZ:
+    """The passport checks that need no database: MRZ, consistency with typed fields, expiry.
+    Any failure is a 422 naming the field; nothing is stored."""
+    try:
+        parsed = mrz.parse_mrz(data.mrz, today=today)
+    except mrz.MRZError as exc:
+        raise Problem(422, "The machine-readable zone is not valid", detail=exc.message,
+                      code="invalid-mrz", errors=[FieldError("mrz", exc.message)],
+                      extra={"check": exc.check, "mrz_field": exc.field}) from None
+    errors: list[FieldError] = []
+
+    def mismatch(field: str, typed: object, in_mrz: object, label: str) -> None:
+        errors.append(FieldError(field, f"The {label} you typed ({typed}) differs from the passport's "
+                                        f"machine-readable zone ({in_mrz})."))
+
+    if _mrz_name(data.surname) != parsed.surname:
+        mismatch("surname", data.surname, parsed.surname, "surname")
+    typed_given = _mrz_name(data.given_names)
+    # The MRZ truncates long names; a truncated MRZ name must be a prefix of the typed one.
+    if typed_given != parsed.given_names and not (
+            parsed.given_names and typed_given.startswith(parsed.given_names)
+            and len(parsed.surname) + len(parsed.given_names) >= 30):
+        mismatch("given_names", data.given_names, parsed.given_names, "given names")
+    if parsed.birth_date is not None and parsed.birth_date != data.birth_date:
+        mismatch("birth_date", data.birth_date.isoformat(), parsed.birth_date.isoformat(), "date of birth")
+    if parsed.sex != data.sex:
+        mismatch("sex", data.sex, parsed.sex, "sex")
+    if countries.alpha2(parsed.nationality) != data.nationality:
+        mismatch("nationality", data.nationality, parsed.nationality, "nationality")
+    if parsed.document_number != data.passport_number:
+        mismatch("passport_number", data.passport_number, parsed.document_number, "passport number")
+    if parsed.expiry_date != data.passport_expiry:
+        mismatch("passport_expiry", data.passport_expiry.isoformat(), parsed.expiry_date.isoformat(),
+                 "expiry date")
+    if errors:
+        raise Problem(422, "Your details differ from your passport", code="mrz-mismatch",
+                      detail=errors[0].reason, errors=errors)
+    needed = today + timedelta(days=min_validity_days)
+    if parsed.expiry_date < needed:
+        reason = (f"Your passport expires on {parsed.expiry_date.isoformat()}. It must be valid until "
+                  f"at least {needed.isoformat()} (six months from today). Renew it, then apply.")
+        raise Problem(422, "Your passport expires too soon", detail=reason, code="passport-expiring",
+                      errors=[FieldError("passport_expiry", reason)])
+    if data.birth_date >= today:
+        raise invalid("birth_date", "The date of birth must be in the past.")
+    return parsed
+
+
+def _check_consents(data: ApplicationCreate) -> None:
+    for purpose, text in CONSENTS.items():
+        if text.required and not getattr(data.consents, purpose):
+            raise invalid(f"consents.{purpose}", "We cannot process your application without this "
+                                                 "consent.", title="A required consent is missing")
+
+
+def _load_site(db: Session, ctx: NodeContext, code: str) -> ServiceSite:
+    site = db.scalar(select(ServiceSite).where(ServiceSite.code == code))
+    if site is None or not site.active or site.region != ctx.region:
+        raise invalid("site_code", "Choose one of this region's overseas service sites.")
+    return site
+
+
+def _load_documents(db: Session, applicant: Applicant, data: ApplicationCreate) -> list[tuple[Document, str]]:
+    wanted = [(data.photo_document_id, "photo", "photo_document_id")] + [
+        (doc_id, None, f"supporting_document_ids/{i}")
+        for i, doc_id in enumerate(data.supporting_document_ids)]
+    found = []
+    for doc_id, kind, field in wanted:
+        doc = db.get(Document, doc_id)
+        if doc is None or doc.owner_type != "applicant" or doc.owner_id != applicant.id:
+            raise invalid(field, "No document with this id was uploaded by you.")
+        if kind and doc.kind != kind:
+            raise invalid(field, f"This document was uploaded as {doc.kind}, not as a {kind}.")
+        found.append((doc, doc.kind))
+    return found
+
+
+def _run_database_checks(*, ctx: NodeContext, db: Session, app: Application, data: ApplicationCreate,
+                         now: datetime) -> list[CheckResult]:
+    """Duplicate and sanctions checks. Hits send the case to a person; they never refuse (PIPL Art. 24)."""
+    results = [CheckResult(check="mrz", outcome="pass", created_at=now,
+                           summary="All MRZ check digits are valid and match the typed details.",
+                           details={"format": app.document_format}),
+               CheckResult(check="expiry", outcome="pass", created_at=now,
+                           summary=f"The passport is valid until {app.passport_expiry.isoformat()}.",
+                           details={})]
+    earlier = db.scalars(select(Application).where(Application.passport_index == app.passport_index,
+                                                   Application.id != app.id)).all()
+    refused = [a.case_number for a in earlier if a.status == "refused"]
+    results.append(CheckResult(
+        check="duplicate", outcome="refer" if refused else "pass", created_at=now,
+        summary=(f"This passport was refused before in case {', '.join(refused)}." if refused
+                 else "No other application in this region uses this passport."),
+        details={"earlier_refusals": refused}))
+    names = [f"{data.given_names} {data.surname}".strip(), data.native_name]
+    hits = ctx.screening.screen(db, names=names, birth_date=data.birth_date,
+                                nationality=data.nationality.lower())
+    app.screening_hits = len(hits)
+    app.risk_score = max((h.score for h in hits), default=0.0)
+    results.append(CheckResult(
+        check="screening", outcome="refer" if hits else "pass", created_at=now,
+        summary=(f"{len(hits)} possible match(es) on the sanctions list: a person must look at them."
+                 if hits else "No match on the sanctions list."),
+        details={"hits": [h.to_dict() for h in hits]}))
+    return results
+
+
+def _ensure_no_open_duplicate(db: Session, *, index: str, applicant: Applicant,
+                              exclude: uuid.UUID | None = None) -> None:
+    query = select(Application).where(Application.passport_index == index,
+                                      Application.status.in_(OPEN_STATUSES + ("approved",)))
+    if exclude is not None:
+        query = query.where(Application.id != exclude)
+    existing = db.scalars(query).first()
+    if existing is None:
+        return
+    if existing.applicant_id == applicant.id:
+        raise conflict(f"You already have application {existing.case_number} for this passport.",
+                       code="duplicate-application")
+    # Someone else's case: do not reveal its number or status.
+    raise conflict("An application for this passport already exists in this region. If this is "
+                   "your passport, contact the region's help desk.", code="duplicate-application")
+
+
+def _apply_fields(ctx: NodeContext, app: Application, data: ApplicationCreate, parsed: mrz.MRZ) -> None:
+    app.surname = data.surname
+    app.given_names = data.given_names
+    app.native_name = data.native_name
+    app.birth_date = data.birth_date
+    app.sex = data.sex
+    app.nationality = countries.alpha3(data.nationality) or parsed.nationality
+    app.residence_country = data.residence_country
+    app.phone = data.phone
+    app.address = data.address
+    app.passport_number_enc = ctx.cipher.encrypt(data.passport_number, context="applications.passport")
+    app.passport_index = ctx.blind_index(data.passport_number, context=PASSPORT_INDEX_CONTEXT)
+    app.mrz_enc = ctx.cipher.encrypt("\n".join(parsed.lines), context="applications.mrz")
+    app.document_format = parsed.format
+    app.passport_expiry = parsed.expiry_date
+    app.purpose = data.purpose
+
+
+def submit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
+                       data: ApplicationCreate, actor: Actor) -> Application:
+    if applicant.email_confirmed_at is None:
+        raise forbidden("Confirm your email address first: open the link we sent you.")
+    now = ctx.clock.now()
+    _check_consents(data)
+    parsed = parse_and_check_mrz(data, today=now.date(),
+                                 min_validity_days=ctx.settings.passport_min_validity_days)
+    site = _load_site(db, ctx, data.site_code)
+    documents = _load_documents(db, applicant, data)
+    index = ctx.blind_index(data.passport_number, context=PASSPORT_INDEX_CONTEXT)
+    _ensure_no_open_duplicate(db, index=index, applicant=applicant)
+
+    serial = next_value(db, f"case:{ctx.region}:{now.year}")
+    app = Application(id=uuid.uuid4(), case_number=case_number(ctx.region, now.year, serial),
+                      region=ctx.region, applicant_id=applicant.id,
+                      status="awaiting_identity_check", site_id=site.id,
+                      photo_document_id=data.photo_document_id, created_at=now, submitted_at=now)
+    _apply_fields(ctx, app, data, parsed)
+    app.documents = [ApplicationDocument(document_id=doc.id, kind=kind) for doc, kind in documents]
+    db.add(app)
+    for purpose, text in CONSENTS.items():
+        db.add(Consent(applicant_id=applicant.id, application_id=app.id, purpose=purpose,
+                       text_version=text.version, text_sha256=text.sha256,
+                       granted=bool(getattr(data.consents, purpose)), recorded_at=now))
+    app.checks = _run_database_checks(ctx=ctx, db=db, app=app, data=data, now=now)
+    record(db=db, actor=actor, region=ctx.region, action="application.submitted",
+           entity_type="application", entity_id=app.id, at=now, before=None,
+           after={**_snapshot(app), "case_number": app.case_number,
+                  "checks": {c.check: c.outcome for c in app.checks}})
+    return app
+
+
+def resubmit_application(*, ctx: NodeContext, db: Session, applicant: Applicant, application_id: uuid.UUID,
+                         data: ApplicationCreate, answer: str, actor: Actor) -> Application:
+    app = get_for_applicant(db=db, applicant=applicant, application_id=application_id)
+    if app.status != "info_requested":
+        raise conflict("This application is not waiting for information from you.",
+                       code="wrong-status")
+    now = ctx.clock.now()
+    _check_consents(data)
+    parsed = parse_and_check_mrz(data, today=now.date(),
+                                 min_validity_days=ctx.settings.passport_min_validity_days)
+    site = _load_site(db, ctx, data.site_code)
+    documents = _load_documents(db, applicant, data)
+    index = ctx.blind_index(data.passport_number, context=PASSPORT_INDEX_CONTEXT)
+    _ensure_no_open_duplicate(db, index=index, applicant=applicant, exclude=app.id)
+    before = _snapshot(app)
+    _apply_fields(ctx, app, data, parsed)
+    app.site_id = site.id
+    app.photo_document_id = data.photo_document_id
+    app.documents = [ApplicationDocument(document_id=doc.id, kind=kind) for doc, kind in documents]
+    request = open_info_request(db, app.id)
+    if request is not None:
+        request.answer = answer
+        request.answered_at = now
+    app.checks = _run_database_checks(ctx=ctx, db=db, app=app, data=data, now=now)
+    verified = latest_identity_check(db, app.id)
+    app.status = "in_review" if verified is not None and app.reviewer_id else (
+        "awaiting_review" if verified is not None else "awaiting_identity_check")
+    app.version += 1
+    record(db=db, actor=actor, region=ctx.region, action="application.resubmitted",
+           entity_type="application", entity_id=app.id, at=now, before=before,
+           after={**_snapshot(app), "checks": {c.check: c.outcome for c in app.checks}})
+    return app
+
+
+def get_for_applicant(*, db: Session, applicant: Applicant, application_id: uuid.UUID) -> Application:
+    app = db.get(Application, application_id)
+    # Another applicant's case is "not found", not "forbidden": its existence is not revealed.
+    if app is None or app.applicant_id != applicant.id:
+        raise not_found("Application")
+    return app
+
+
+def get_application(*, db: Session, application_id: uuid.UUID) -> Application:
+    app = db.get(Application, application_id)
+    if app is None:
+        raise not_found("Application")
+    return app
+
+
+def open_info_request(db: Session, application_id: uuid.UUID) -> InfoRequest | None:
+    return db.scalars(select(InfoRequest).where(InfoRequest.application_id == application_id,
+                                                InfoRequest.answered_at.is_(None))
+                      .order_by(InfoRequest.created_at.desc())).first()
+
+
+def latest_identity_check(db: Session, application_id: uuid.UUID):
+    from eresident.sites.models import IdentityCheck
+
+    return db.scalars(select(IdentityCheck).where(IdentityCheck.application_id == application_id)
+                      .order_by(IdentityCheck.checked_at.desc())).first()
+
+
+def _require_status(app: Application, *allowed: str) -> None:
+    if app.status not in allowed:
+        raise conflict(f"Case {app.case_number} is '{STATUSES[app.status][0]}'; this action needs it "
+                       f"to be {' or '.join(repr(STATUSES[s][0]) for s in allowed)}.", code="wrong-status")
+
+
+def _transition(*, ctx: NodeContext, db: Session, app: Application, to: str, action: str,
+                actor: Actor, extra: dict | None = None) -> None:
+    before = _snapshot(app)
+    app.status = to
+    app.version += 1
+    record(db=db, actor=actor, region=ctx.region, action=action, entity_type="application",
+           entity_id=app.id, at=ctx.clock.now(), before=before, after={**_snapshot(app), **(extra or {})})
+
+
+def identity_verified(*, ctx: NodeContext, db: Session, app: Application, verified: bool, actor: Actor) -> None:
+    """Called by the sites domain once an agent attested the identity check."""
+    _require_status(app, "awaiting_identity_check")
+    _transition(ctx=ctx, db=db, app=app, to="awaiting_review", action="application.identity_checked",
+                actor=actor, extra={"identity_verified": verified})
+
+
+def claim(*, ctx: NodeContext, db: Session, application_id: uuid.UUID, official: Official, actor: Actor) -> Application:
+    app = get_application(db=db, application_id=application_id)
+    _require_status(app, "awaiting_review")
+    if app.approver_id == official.id:
+        raise forbidden("You decided this case before; another reviewer must review it.")
+    app.reviewer_id = official.id
+    _transition(ctx=ctx, db=db, app=app, to="in_review", action="application.claimed", actor=actor)
+    return app
+
+
+def release(*, ctx: NodeContext, db: Session, application_id: uuid.UUID, official: Official, actor: Actor) -> Application:
+    app = get_application(db=db, application_id=application_id)
+    _require_status(app, "in_review")
+    if app.reviewer_id != official.id:
+        raise forbidden("Only the reviewer who claimed this case can release it.")
+    app.reviewer_id = None
+    _transition(ctx=ctx, db=db, app=app, to="awaiting_review", action="application.released", actor=actor)
+    return app
+
+
+def _require_reviewer(app: Application, official: Official) -> None:
+    if app.reviewer_id != official.id:
+        raise forbidden("Claim this case before you act on it: another reviewer holds it, or nobody does.")
+
+
+def request_information(*, ctx: NodeContext, db: Session, application_id: uuid.UUID, official: Official,
+                        message: str, actor: Actor) -> Application:
+    app = get_application(db=db, application_id=application_id)
+    _require_status(app, "in_review")
+    _require_reviewer(app, official)
+    db.add(InfoRequest(application_id=app.id, official_id=official.id, message=message,
+                       created_at=ctx.clock.now()))
+    _transition(ctx=ctx, db=db, app=app, to="info_requested", action="application.info_requested",
+                actor=actor)
+    return app
+
+
+def recommend(*, ctx: NodeContext, db: Session, application_id: uuid.UUID, official: Official,
+              recommendation: str, note: str, actor: Actor) -> Application:
+    app = get_application(db=db, application_id=application_id)
+    _require_status(app, "in_review")
+    _require_reviewer(app, official)
+    if recommendation not in ("approve", "refuse"):
+        raise invalid("recommendation", "Choose approve or refuse.")
+    if recommendation == "refuse" and not note.strip():
+        raise invalid("note", "Say why you recommend refusal; the approver and the applicant rely on it.")
+    app.recommendation = recommendation
+    app.recommendation_note = note
+    _transition(ctx=ctx, db=db, app=app, to="awaiting_decision", action="application.recommended",
+                actor=actor, extra={"recommendation": recommendation})
+    return app
+
+
+def decide(*, ctx: NodeContext, db: Session, application_id: uuid.UUID, official: Official,
+           decision: str, reasons: str, actor: Actor) -> Application:
+    """The second pair of eyes. The approver may never be the reviewer of the same case."""
+    app = get_application(db=db, application_id=application_id)
+    _require_status(app, "awaiting_decision")
+    if app.reviewer_id == official.id:
+        raise forbidden("You reviewed this case; a different official must decide it (four eyes).")
+    if decision not in ("approve", "refuse"):
+        raise invalid("decision", "Choose approve or refuse.")
+    if decision == "refuse" and not reasons.strip():
+        raise invalid("reasons", "Give the reasons for refusal; the applicant will read them.")
+    now = ctx.clock.now()
+    app.approver_id = official.id
+    app.decision = decision
+    app.decision_reasons = reasons
+    app.decided_at = now
+    if decision == "approve":
+        serial = next_value(db, f"e-resident:{ctx.region}")
+        resident = EResident(number=f"{ctx.region}-ER-{now.year}-{serial:06d}", region=ctx.region,
+                             application_id=app.id, applicant_id=app.applicant_id, status="active",
+                             issued_at=now)
+        db.add(resident)
+        db.flush()
+        _transition(ctx=ctx, db=db, app=app, to="approved", action="application.approved", actor=actor,
+                    extra={"e_resident_number": resident.number})
+        record(db=db, actor=actor, region=ctx.region, action="e_resident.created",
+               entity_type="e_resident", entity_id=resident.id, at=now, before=None,
+               after={"status": "active", "number": resident.number})
+    else:
+        _transition(ctx=ctx, db=db, app=app, to="refused", action="application.refused", actor=actor)
+    return app
+
+
+def e_resident_for_application(db: Session, application_id: uuid.UUID) -> EResident | None:
+    return db.scalar(select(EResident).where(EResident.application_id == application_id))
+
+
+def e_resident_of(db: Session, applicant: Applicant) -> EResident | None:
+    return db.scalars(select(EResident).where(EResident.applicant_id == applicant.id)
+                      .order_by(EResident.issued_at.desc())).first()
+
+
+def set_e_resident_status(*, ctx: NodeContext, db: Session, number: str, status: str, reason: str,
+                          actor: Actor) -> EResident:
+    if status not in ("active", "suspended", "revoked"):
+        raise invalid("status", "Use active, suspended or revoked.")
+    resident = db.scalar(select(EResident).where(EResident.number == number))
+    if resident is None:
+        raise not_found("E-resident")
+    if resident.status == "revoked":
+        raise conflict("A revoked e-residency cannot change status.", code="wrong-status")
+    before = {"status": resident.status}
+    resident.status = status
+    resident.status_reason = reason
+    from eresident.credentials.service import sync_status  # credentials follow the residency
+
+    sync_status(db=db, resident=resident)
+    record(db=db, actor=actor, region=ctx.region, action=f"e_resident.{status}",
+           entity_type="e_resident", entity_id=resident.id, at=ctx.clock.now(), before=before,
+           after={"status": status})
+    return resident
+
+
+def worklist(*, db: Session, statuses: tuple[str, ...], region: str, limit: int = 200) -> list[Application]:
+    return list(db.scalars(select(Application).where(Application.region == region,
+                                                     Application.status.in_(statuses))
+                           .order_by(Application.submitted_at).limit(limit)))
+
+
+def applications_of(*, db: Session, applicant: Applicant) -> list[Application]:
+    return list(db.scalars(select(Application).where(Application.applicant_id == applicant.id)
+                           .order_by(Application.created_at.desc())))

@@ -1,0 +1,135 @@
+"""Database engine and sessions for SQLite (default) and PostgreSQL, with one writer per SQLite file.
+
+SQLite serialises writers on a file lock whose busy wait sleeps; many pooled threads
+fighting for it drop throughput tenfold (MEASURED.md, trap 1). So a write transaction
+starts with BEGIN IMMEDIATE and first takes a process-wide lock, which queues writers
+without sleeping. Read transactions stay concurrent (WAL).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (which drops the zone) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:  # only for column defaults of rows written outside a request (never domain logic)
+    return datetime.now(UTC)
+
+
+class Database:
+    """An engine plus the session factory; `session(write=...)` is the unit of work."""
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", echo: bool = False):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self._write_lock = threading.Lock()
+        if self.is_sqlite:
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(
+                url, echo=echo, pool_size=8, max_overflow=32,
+                connect_args={"check_same_thread": False, "timeout": 30},
+            )
+            self._install_sqlite_events(sqlite_synchronous)
+        else:
+            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20,
+                                        pool_pre_ping=True)
+        self._writer = self.engine.execution_options(eresident_write=True)
+        self._reader = self.engine.execution_options(eresident_write=False)
+
+    def _install_sqlite_events(self, synchronous: str) -> None:
+        lock = self._write_lock
+
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            # Let SQLAlchemy, not pysqlite, decide when transactions begin: savepoints work then.
+            dbapi_connection.isolation_level = None
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA synchronous={synchronous}")
+            cur.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _on_begin(conn):
+            if conn.get_execution_options().get("eresident_write"):
+                lock.acquire()
+                conn.info["eresident_holds_write_lock"] = True
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                except BaseException:
+                    conn.info.pop("eresident_holds_write_lock", None)
+                    lock.release()
+                    raise
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        # The DBAPI commit/rollback has happened when these fire on the pool checkin,
+        # so the next writer never finds the file still locked.
+        @event.listens_for(self.engine, "checkin")
+        def _on_checkin(_dbapi_connection, record):
+            if record.info.pop("eresident_holds_write_lock", False):
+                lock.release()
+
+
+    @contextmanager
+    def session(self, *, write: bool) -> Iterator[Session]:
+        """One transaction: commits when the block ends normally, rolls back on any exception."""
+        session = Session(bind=self._writer if write else self._reader, expire_on_commit=False,
+                          autoflush=True)
+        try:
+            yield session
+            if write:
+                session.commit()
+            # A read session just closes: its objects stay usable, detached, with what they loaded.
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,23 @@
+"""Structured logs: one JSON object per line. Personal data never goes into a log event."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+
+def configure(level: str = "INFO", json: bool = True) -> None:
+    processors = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False),
+    ]
+    structlog.configure(processors=processors,
+                        wrapper_class=structlog.make_filtering_bound_logger(
+                            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)),
+                        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+                        cache_logger_on_first_use=True)

@@ -1,0 +1,158 @@
+"""The web layer's shared parts: problem+json responses, security headers, request logs, body limits."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import structlog
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from eresident.kit.errors import PROBLEM_JSON, FieldError, Problem
+
+log = structlog.get_logger("eresident.web")
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def problem_response(problem: Problem, request: Request) -> Response:
+    headers = {}
+    if problem.status == 429 and "retry_after" in problem.extra:
+        headers["Retry-After"] = str(problem.extra["retry_after"])
+    return JSONResponse(problem.to_dict(instance=request.url.path), status_code=problem.status,
+                        media_type=PROBLEM_JSON, headers=headers)
+
+
+def _loc(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return "/".join(parts) or "body"
+
+
+def validation_problem(exc: RequestValidationError | Exception) -> Problem:
+    errors = []
+    for err in exc.errors():
+        msg = err.get("msg", "is not valid")
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        errors.append(FieldError(_loc(tuple(err.get("loc", ()))), msg))
+    first = errors[0] if errors else FieldError("body", "is not valid")
+    return Problem(422, "Your request has invalid fields", code="invalid-field",
+                   detail=f"{first.field}: {first.reason}", errors=errors)
+
+
+def http_problem(exc: StarletteHTTPException) -> Problem:
+    titles = {404: "Not found", 405: "Method not allowed", 401: "Sign in to continue",
+              403: "Forbidden", 413: "Request too large", 415: "Unsupported media type"}
+    return Problem(exc.status_code, titles.get(exc.status_code, "Request refused"),
+                   detail=str(exc.detail) if exc.detail else "", code=f"http-{exc.status_code}")
+
+
+class SecurityHeaders:
+    """Headers every response carries (CSP without inline script, no framing, no referrer leaks)."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool):
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                existing = {k.lower() for k, _ in headers}
+                extra = [(b"x-content-type-options", b"nosniff"),
+                         (b"referrer-policy", b"no-referrer"),
+                         (b"x-frame-options", b"DENY"),
+                         (b"cross-origin-opener-policy", b"same-origin"),
+                         (b"permissions-policy", b"camera=(), microphone=(), geolocation=()")]
+                if scope["path"].startswith("/docs"):
+                    pass  # Swagger UI loads its own script; the API pages keep their default
+                else:
+                    extra.append((b"content-security-policy", CSP.encode()))
+                if self.hsts:
+                    extra.append((b"strict-transport-security", b"max-age=31536000"))
+                headers.extend((k, v) for k, v in extra if k not in existing)
+                if not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """Refuse bodies over the limit before reading them into memory (413 problem+json)."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise Problem(413, "Request too large", code="body-too-large",
+                                  detail=f"Requests may be at most {self.max_bytes // (1024 * 1024)} MB.")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = Problem(413, "Request too large", code="body-too-large",
+                       detail=f"Requests may be at most {self.max_bytes // (1024 * 1024)} MB.").to_dict()
+        import json
+
+        payload = json.dumps(body).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
+
+
+class RequestLog:
+    """One log line per request: method, route path, status, time. Never the query or the body."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex[:16]
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = scope.get("route")
+            log.info("request", request_id=request_id, method=scope["method"],
+                     route=getattr(route, "path", None) or "unmatched", status=status,
+                     ms=round((time.perf_counter() - started) * 1000, 1))

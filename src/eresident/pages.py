@@ -1,0 +1,89 @@
+"""Server-rendered pages: the shared parts (templates, form tokens, sign-in cookies, error pages).
+
+Every page works without JavaScript. Forms carry a one-time token; errors show beside the field
+and in a summary at the top that links to it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from eresident.deps import PRESESSION_COOKIE, SESSION_COOKIE, csrf_binding
+from eresident.kit.errors import FieldError, Problem
+from eresident.kit.web import validation_problem
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+router = APIRouter(include_in_schema=False)
+
+
+def form_token(request: Request) -> str:
+    ctx = request.app.state.ctx
+    if not request.cookies.get(SESSION_COOKIE) and not request.cookies.get(PRESESSION_COOKIE):
+        if not getattr(request.state, "new_presession", None):
+            request.state.new_presession = secrets.token_urlsafe(24)
+    return ctx.csrf.form_token(csrf_binding(request))
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    ctx = request.app.state.ctx
+    errors: list[FieldError] = context.pop("errors", None) or []
+    response = TEMPLATES.TemplateResponse(request, template, {
+        "region": ctx.settings, "csrf_token": form_token(request), "errors": errors,
+        "field_errors": {e.field: e.reason for e in errors}, "principal": getattr(request.state, "principal", None),
+        **context}, status_code=status)
+    presession = getattr(request.state, "new_presession", None)
+    if presession:
+        response.set_cookie(PRESESSION_COOKIE, presession, httponly=True, samesite="lax",
+                            secure=ctx.settings.secure_cookies, path="/")
+    return response
+
+
+def set_session_cookie(request: Request, response: Response, token: str, hours: int) -> None:
+    response.set_cookie(SESSION_COOKIE, token, max_age=hours * 3600, httponly=True, samesite="lax",
+                        secure=request.app.state.ctx.settings.secure_cookies, path="/")
+    response.delete_cookie(PRESESSION_COOKIE, path="/")
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def problem_errors(problem: Problem) -> list[FieldError]:
+    return problem.errors or [FieldError("", problem.detail or problem.title)]
+
+
+def validation_errors(exc: ValidationError) -> list[FieldError]:
+    return validation_problem(exc).errors
+
+
+async def form_data(request: Request) -> FormData:
+    return await request.form()
+
+
+Form = Depends(form_data)
+
+
+def error_page(request: Request, problem: Problem) -> Response:
+    if problem.status == 401:
+        login = "/official/login" if request.url.path.startswith(("/official", "/agent")) else "/login"
+        return redirect(login)
+    return render(request, "error.html", status=problem.status, problem=problem)
+
+
+def _include_domain_pages() -> None:
+    from eresident.identity.pages import router as identity_pages
+    from eresident.sites.pages import router as site_pages
+
+    router.include_router(identity_pages)
+    router.include_router(site_pages)
+
+
+_include_domain_pages()

@@ -1,0 +1,21 @@
+"""Which roles grant which permission. A route names a permission; roles are data on officials."""
+
+from __future__ import annotations
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "residency.review": frozenset({"reviewer"}),
+    "residency.decide": frozenset({"approver"}),
+    "residency.status": frozenset({"approver", "admin"}),
+    "residency.read": frozenset({"reviewer", "approver", "auditor", "admin"}),
+    "identity_check.record": frozenset({"site_agent"}),
+    "officials.manage": frozenset({"admin"}),
+    "screening.manage": frozenset({"admin"}),
+    "audit.read": frozenset({"auditor", "admin"}),
+}
+
+
+def roles_for(permission: str) -> frozenset[str]:
+    try:
+        return PERMISSIONS[permission]
+    except KeyError:  # a typo in a route must not silently open it
+        raise LookupError(f"unknown permission {permission!r}") from None
