@@ -13,8 +13,9 @@ from eresident.deps import (SESSION_COOKIE, Ctx, CurrentApplicant, DbSession, ap
                             official_actor, require, session_token)
 from eresident.identity import accounts, presenters, service
 from eresident.identity.schemas import (ApplicantCreate, ApplicationCreate, ApplicationDetail,
-                                        ApplicationRead, Decision, InfoRequestCreate, LoginRequest,
-                                        Recommendation, ResubmitRequest, TokenResponse)
+                                        ApplicationRead, Decision, EResidentStatusChange,
+                                        InfoRequestCreate, LoginRequest, Recommendation,
+                                        ResubmitRequest, TokenResponse)
 from eresident.kit.errors import Problem
 from eresident.officials.models import Official
 from eresident.security import service as security
@@ -24,6 +25,7 @@ router = APIRouter(prefix="/api/v1", tags=["e-residency"])
 Reviewer = Annotated[Official, Depends(require("residency.review"))]
 Approver = Annotated[Official, Depends(require("residency.decide"))]
 CaseReader = Annotated[Official, Depends(require("residency.read"))]
+StatusOfficer = Annotated[Official, Depends(require("residency.status"))]
 
 
 def client_ip(request: Request) -> str:
@@ -159,3 +161,11 @@ def decide(application_id: uuid.UUID, body: Decision, official: Approver, ctx: C
     app = service.decide(ctx=ctx, db=db, application_id=application_id, official=official,
                          decision=body.decision, reasons=body.reasons, actor=official_actor(official))
     return presenters.application_read(db, app)
+
+
+@router.post("/e-residents/{number}/status", summary="Suspend, reinstate or revoke an e-residency")
+def change_status(number: str, body: EResidentStatusChange, official: StatusOfficer, ctx: Ctx,
+                  db: DbSession) -> dict:
+    resident = service.set_e_resident_status(ctx=ctx, db=db, number=number, status=body.status,
+                                             reason=body.reason, actor=official_actor(official))
+    return {"number": resident.number, "status": resident.status}

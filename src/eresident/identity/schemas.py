@@ -180,3 +180,9 @@ class Decision(BaseModel):
     model_config = ConfigDict(extra="forbid")
     decision: str = Field(pattern=r"^(approve|refuse)$")
     reasons: str = Field(default="", max_length=4000)
+
+
+class EResidentStatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str = Field(pattern=r"^(active|suspended|revoked)$")
+    reason: str = Field(min_length=5, max_length=4000)

@@ -74,6 +74,9 @@ DOB_OFF_BY_ONE_YEAR = -8.0
 DOB_CONTRADICTS = -25.0
 NATIONALITY_MATCH = 2.0
 MAX_BONUS = DOB_EXACT + NATIONALITY_MATCH
+#: Birth-date and nationality bonuses only apply from this name score up:
+#: sharing a birthday does not make "Matthias Mueller" look like "Matthias Grunewalder".
+BONUS_MIN_NAME_SCORE = 80.0
 
 # Candidate generation.
 MAX_CANDIDATES = 150  # names scored per query name
@@ -578,10 +581,10 @@ def _nationality_adjustment(nationality: str | None, listed: tuple[str, ...]) ->
 class ScreeningIndex:
     """In-memory index of list Persons for fast fuzzy name screening.
 
-    Two levels: distinct name tokens are indexed by their character 3-grams,
-    and each token lists the names it occurs in.  Names are also listed under
-    keys for each token's spelling fold and consonant skeleton, and under the
-    consonant skeleton of the whole name (catches "Abdullah" / "Abd Allah").
+    Two levels: each distinct name token lists the names it occurs in, and
+    tokens are found by the word itself, by their character 3-grams, by their
+    spelling fold and by their consonant skeleton.  Names are also listed by
+    the consonant skeleton of the whole name (catches "Abdullah" / "Abd Allah").
     """
 
     def __init__(self, entities: Iterable[ListEntity]):
@@ -593,9 +596,13 @@ class ScreeningIndex:
         self._name_cache: dict[int, _Name] = {}
         self._token_id: dict[str, int] = {}
         self._token_len: list[int] = []
-        self._token_names: list[Any] = []  # list[int] while building, then array
-        self._gram_tokens: dict[str, Any] = defaultdict(list)
-        self._key_names: dict[str, Any] = defaultdict(list)
+        # Posting lists are list[int] while building, array("I") afterwards.
+        self._token_names: list[Any] = []  # token id -> names
+        self._token_skel: list[str] = []  # token id -> consonant skeleton
+        self._gram_tokens: dict[str, Any] = defaultdict(list)  # 3-gram -> token ids
+        self._fold_tokens: dict[str, Any] = defaultdict(list)  # spelling fold -> token ids
+        self._skel_tokens: dict[str, Any] = defaultdict(list)  # skeleton -> token ids
+        self._compact_names: dict[str, Any] = defaultdict(list)  # whole-name skeleton -> names
         # Building allocates millions of small lists; the cyclic GC would
         # rescan them over and over and triple the build time.
         gc_was_enabled = gc.isenabled()
@@ -638,39 +645,42 @@ class ScreeningIndex:
         self._name_entity.append(e_idx)
         self._name_weak.append(weak)
         token_id = self._token_id
-        for tok in set(tokens):
-            tid = token_id.get(tok)
-            if tid is None:
-                tid = token_id[tok] = len(self._token_names)
-                self._token_names.append([n_idx])
-                grams = _grams(tok)
-                self._token_len.append(len(grams))
-                gram_tokens = self._gram_tokens
-                for g in grams:
-                    gram_tokens[g].append(tid)
-            else:
-                self._token_names[tid].append(n_idx)
-        keys = set()
+        token_names = self._token_names
+        token_skel = self._token_skel
         skeleton = []
         for tok in tokens:
-            keys.add("f:" + _fold(tok))
-            sk = _skeleton(tok)
-            skeleton.append(sk)
-            if len(sk) >= 2:
-                keys.add("s:" + sk)
+            tid = token_id.get(tok)
+            if tid is None:
+                tid = self._add_token(tok)
+            names = token_names[tid]
+            if not names or names[-1] != n_idx:
+                names.append(n_idx)
+            skeleton.append(token_skel[tid])
         compact = "".join(skeleton)
         if len(compact) >= 3:
-            keys.add("c:" + compact)
-        key_names = self._key_names
-        for k in keys:
-            key_names[k].append(n_idx)
+            self._compact_names[compact].append(n_idx)
+
+    def _add_token(self, tok: str) -> int:
+        tid = self._token_id[tok] = len(self._token_names)
+        self._token_names.append([])
+        grams = _grams(tok)
+        self._token_len.append(len(grams))
+        gram_tokens = self._gram_tokens
+        for g in grams:
+            gram_tokens[g].append(tid)
+        self._fold_tokens[_fold(tok)].append(tid)
+        sk = _skeleton(tok)
+        self._token_skel.append(sk)
+        if len(sk) >= 2:
+            self._skel_tokens[sk].append(tid)
+        return tid
 
     def _freeze(self) -> None:
         """Store posting lists as arrays: compact, and invisible to the cyclic GC
         (hundreds of thousands of tracked lists make every full collection slow)."""
         self._token_names = [array("I", p) for p in self._token_names]
-        self._gram_tokens = {g: array("I", p) for g, p in self._gram_tokens.items()}
-        self._key_names = {k: array("I", p) for k, p in self._key_names.items()}
+        for attr in ("_gram_tokens", "_fold_tokens", "_skel_tokens", "_compact_names"):
+            setattr(self, attr, {k: array("I", p) for k, p in getattr(self, attr).items()})
 
     def _name(self, n_idx: int) -> _Name:
         name = self._name_cache.get(n_idx)
@@ -729,29 +739,28 @@ class ScreeningIndex:
         ("al", "mohammed") costs nothing once rarer parts of the name are in.
         """
         q_tokens = tuple(dict.fromkeys(q.tokens))
-        key_names = self._key_names
-        routes: list[tuple[int, float, list[int]]] = []  # (query token, weight, names)
+        routes: list[tuple[int, float, Any]] = []  # (query token, weight, names)
         for qi, tok in enumerate(q_tokens):
-            tid = self._token_id.get(tok)
-            if tid is not None:
-                routes.append((qi, 1.0, self._token_names[tid]))
-            for other, share in self._similar_tokens(tok):
-                if other != tid:
-                    routes.append((qi, 0.9 * share, self._token_names[other]))
-            lst = key_names.get("f:" + _fold(tok))
-            if lst:
-                routes.append((qi, 0.85, lst))
+            weights: dict[int, float] = {}
+            for tid, share in self._similar_tokens(tok):
+                weights[tid] = 0.9 * share
+            for tid in self._fold_tokens.get(_fold(tok), ()):
+                weights[tid] = max(weights.get(tid, 0.0), 0.85)
             sk = _skeleton(tok)
             if len(sk) >= 2:
-                lst = key_names.get("s:" + sk)
-                if lst:
-                    routes.append((qi, 0.75, lst))
+                for tid in self._skel_tokens.get(sk, ()):
+                    weights[tid] = max(weights.get(tid, 0.0), 0.75)
+            tid = self._token_id.get(tok)
+            if tid is not None:
+                weights[tid] = 1.0
+            token_names = self._token_names
+            routes.extend((qi, w, token_names[tid]) for tid, w in weights.items())
         routes.sort(key=lambda r: len(r[2]))
         per_token: list[dict[int, float]] = [{} for _ in q_tokens]
         taken = 0
         for qi, weight, names in routes:
             if taken and taken + len(names) > NAME_POSTINGS_BUDGET:
-                continue
+                break
             taken += len(names)
             best = per_token[qi]
             for n in names:
@@ -763,7 +772,7 @@ class ScreeningIndex:
                 support[n] = support.get(n, 0.0) + w
         compact = "".join(q.skeleton)
         if len(compact) >= 3:
-            for n in key_names.get("c:" + compact, ()):
+            for n in self._compact_names.get(compact, ()):
                 support[n] = max(support.get(n, 0.0), 0.9 * len(q_tokens))
         need = max(0.7, 0.5 * len(q_tokens))
         n_q = len(q.tokens)
@@ -822,6 +831,12 @@ class ScreeningIndex:
             entity = self._entities[e_idx]
             dob_adj, dob_reason = _dob_adjustment(birth_date, entity.birth_dates)
             nat_adj, nat_reason = _nationality_adjustment(nationality, entity.nationalities)
+            bonus_note = None
+            if raw_score < BONUS_MIN_NAME_SCORE and dob_adj + nat_adj > 0:
+                bonus_note = (
+                    f"birth date/nationality agreement not added: name score below {BONUS_MIN_NAME_SCORE:.0f}"
+                )
+                dob_adj, nat_adj = min(dob_adj, 0.0), 0.0
             score = round(min(100.0, max(0.0, effective + dob_adj + nat_adj)), 1)
             if score < threshold:
                 continue
@@ -829,6 +844,8 @@ class ScreeningIndex:
             reasons.append(dob_reason)
             if nat_reason:
                 reasons.append(nat_reason)
+            if bonus_note:
+                reasons.append(bonus_note)
             hits.append(
                 Hit(
                     entity_id=entity.entity_id,
