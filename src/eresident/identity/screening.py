@@ -303,10 +303,29 @@ def romanise(text: str) -> str:
     return " ".join(anyascii(text).split())
 
 
+_ARTICLES = frozenset({"al", "el"})
+
+
 def normalise_name(text: str) -> tuple[str, ...]:
-    """Lowercase ASCII word tokens of a name in any script."""
+    """Lowercase ASCII word tokens of a name in any script.
+
+    The Arabic article is joined to the word it belongs to, as Arabic script
+    writes it: "Al-Farzani", "al Farzani" and "Alfarzani" all give "alfarzani".
+    """
     latin = _APOSTROPHE_RE.sub("", romanise(text).casefold())
-    return tuple(t for t in _NON_ALNUM_RE.split(latin) if t)
+    tokens = [t for t in _NON_ALNUM_RE.split(latin) if t]
+    if len(tokens) > 1 and not _ARTICLES.isdisjoint(tokens[:-1]):
+        joined: list[str] = []
+        i = 0
+        while i < len(tokens):
+            if tokens[i] in _ARTICLES and i + 1 < len(tokens):
+                joined.append(tokens[i] + tokens[i + 1])
+                i += 2
+            else:
+                joined.append(tokens[i])
+                i += 1
+        tokens = joined
+    return tuple(tokens)
 
 
 def _collapse(token: str) -> str:
@@ -673,6 +692,10 @@ class ScreeningIndex:
         self._token_skel.append(sk)
         if len(sk) >= 2:
             self._skel_tokens[sk].append(tid)
+            if len(sk) >= 4 and sk[0] == "l":
+                # Arabic writes the article "al-" onto the word and passports
+                # often drop it: let "Zanbaqi" find "الزنبقي" (lznbk).
+                self._skel_tokens[sk[1:]].append(tid)
         return tid
 
     def _freeze(self) -> None:
