@@ -281,3 +281,55 @@ def test_passport_number_is_encrypted_at_rest(api, node):
         row = conn.exec_driver_sql("SELECT passport_number_enc, passport_index, mrz_enc FROM applications").one()
     assert person.passport_number.encode() not in bytes(row[0]) + bytes(row[2])
     assert person.passport_number not in row[1]
+
+
+def test_an_id_card_mrz_td1_is_accepted(api):
+    from eresident.identity.mrz import make_td1
+
+    person = Person()
+    lines = list(make_td1(surname=person.surname, given_names=person.given_names,
+                          document_number=person.passport_number, nationality="DZA",
+                          birth_date=person.birth_date, sex=person.sex, expiry_date=person.passport_expiry,
+                          issuing_state="DZA"))
+    token = api.applicant()
+    r = api.submit(token, person, mrz=lines)
+    assert r.status_code == 201, r.text
+
+
+def test_resubmission_page_is_prefilled_and_sends_the_answer(api, node):
+    from tests.factories import png_bytes
+
+    person = Person()
+    token, app_id = api.to_review(person)
+    reviewer = api.official("lj-reviewer")
+    api.client.post(f"/api/v1/cases/{app_id}/claim", headers=bearer(reviewer))
+    api.client.post(f"/api/v1/cases/{app_id}/request-info", headers=bearer(reviewer),
+                    json={"message": "Tell us which products you trade."})
+    browser = node.client()
+    browser.cookies.set("er_session", token)
+    page = browser.get(f"/my/applications/{app_id}/edit")
+    assert page.status_code == 200 and "Tell us which products you trade." in page.text
+    assert person.passport_number in page.text  # prefilled for its owner only
+    import re
+
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    form = {"csrf_token": csrf, "surname": person.surname, "given_names": person.given_names,
+            "native_name": "", "birth_date": person.birth_date.isoformat(), "sex": person.sex,
+            "nationality": "DZ", "residence_country": "DZ", "phone": "+213 21 23 45 67",
+            "address": "5 Rue Larbi Ben M'hidi, Algiers", "passport_number": person.passport_number,
+            "passport_expiry": person.passport_expiry.isoformat(), "mrz": "\n".join(person.mrz()),
+            "purpose": "Dates and olive oil, exported from Biskra to Chongqing.", "site_code": "MK-ALG",
+            "consent_processing": "yes", "consent_sensitive_data": "yes"}
+    missing = browser.post(f"/my/applications/{app_id}/edit", data=form,
+                           files={"photo": ("", b"", "application/octet-stream")})
+    assert missing.status_code == 422 and 'href="#answer"' in missing.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', missing.text).group(1)
+    done = browser.post(f"/my/applications/{app_id}/edit", data={**form, "csrf_token": csrf,
+                                                                 "answer": "Dates and olive oil."},
+                        files={"photo": ("", b"", "application/octet-stream")}, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    status = api.client.get(f"/api/v1/applications/{app_id}", headers=bearer(token)).json()["status"]
+    assert status == "in_review"
+    other = node.client()
+    other.cookies.set("er_session", api.applicant())
+    assert other.get(f"/my/applications/{app_id}/edit").status_code == 404

@@ -140,29 +140,66 @@ async def _upload(ctx, db, applicant, form: FormData, field: str, kind: str, req
                                    data=data, max_bytes=limit, now=ctx.clock.now(), field=field)
 
 
+_FIELDS = ("surname", "given_names", "native_name", "birth_date", "sex", "nationality", "residence_country",
+           "phone", "address", "passport_number", "passport_expiry", "purpose", "site_code")
+
+
+async def _application_from_form(ctx, db, applicant, form: FormData, values: dict,
+                                 keep_photo: uuid.UUID | None = None) -> ApplicationCreate:
+    """Store the uploaded files and build the same body the API takes."""
+    photo = await _upload(ctx, db, applicant, form, "photo", "photo", keep_photo is None)
+    supporting = await _upload(ctx, db, applicant, form, "supporting", "supporting", False)
+    return ApplicationCreate.model_validate({
+        **{k: values.get(k, "") for k in _FIELDS}, "mrz": values.get("mrz", ""),
+        "photo_document_id": str(photo.id if photo else keep_photo),
+        "supporting_document_ids": [str(supporting.id)] if supporting else [],
+        "consents": {p: values.get(f"consent_{p}") == "yes" for p in CONSENTS}})
+
+
 @router.post("/apply")
 async def apply(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSession, form: FormData = Form):
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     try:
-        photo = await _upload(ctx, db, applicant, form, "photo", "photo", True)
-        supporting = await _upload(ctx, db, applicant, form, "supporting", "supporting", False)
-        body = ApplicationCreate.model_validate({
-            **{k: values.get(k, "") for k in ("surname", "given_names", "native_name", "birth_date", "sex",
-                                              "nationality", "residence_country", "phone", "address",
-                                              "passport_number", "passport_expiry", "purpose", "site_code")},
-            "mrz": values.get("mrz", ""), "photo_document_id": str(photo.id),
-            "supporting_document_ids": [str(supporting.id)] if supporting else [],
-            "consents": {p: values.get(f"consent_{p}") == "yes" for p in CONSENTS}})
+        body = await _application_from_form(ctx, db, applicant, form, values)
         app = service.submit_application(ctx=ctx, db=db, applicant=applicant, data=body,
                                          actor=applicant_actor(applicant))
-    except ValidationError as exc:
+    except (ValidationError, Problem) as exc:
         db.rollback()
-        return render(request, "apply.html", 422, errors=validation_errors(exc), **_apply_context(ctx, db, values))
-    except Problem as exc:
-        db.rollback()
-        return render(request, "apply.html", exc.status, errors=problem_errors(exc),
-                      **_apply_context(ctx, db, values))
+        errors = validation_errors(exc) if isinstance(exc, ValidationError) else problem_errors(exc)
+        status = 422 if isinstance(exc, ValidationError) else exc.status
+        return render(request, "apply.html", status, errors=errors, **_apply_context(ctx, db, values))
     return render(request, "applied.html", app=presenters.application_read(db, app))
+
+
+@router.get("/my/applications/{application_id}/edit")
+def edit_form(request: Request, application_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
+    app = service.get_for_applicant(db=db, applicant=applicant, application_id=application_id)
+    values = service.editable_values(ctx=ctx, db=db, app=app)
+    read = presenters.application_read(db, app)
+    return render(request, "apply.html", **_apply_context(ctx, db, values), resubmit=read)
+
+
+@router.post("/my/applications/{application_id}/edit")
+async def resubmit(request: Request, application_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx,
+                   db: DbSession, form: FormData = Form):
+    app = service.get_for_applicant(db=db, applicant=applicant, application_id=application_id)
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    read = presenters.application_read(db, app)
+    try:
+        answer = values.get("answer", "").strip()
+        if not answer:
+            raise Problem(422, "Answer the reviewer", code="invalid-field",
+                          errors=[FieldError("answer", "Write your answer to the reviewer's question.")])
+        body = await _application_from_form(ctx, db, applicant, form, values, keep_photo=app.photo_document_id)
+        service.resubmit_application(ctx=ctx, db=db, applicant=applicant, application_id=application_id,
+                                     data=body, answer=answer, actor=applicant_actor(applicant))
+    except (ValidationError, Problem) as exc:
+        db.rollback()
+        errors = validation_errors(exc) if isinstance(exc, ValidationError) else problem_errors(exc)
+        status = 422 if isinstance(exc, ValidationError) else exc.status
+        return render(request, "apply.html", status, errors=errors, resubmit=read,
+                      **_apply_context(ctx, db, values))
+    return redirect("/my")
 
 
 @router.post("/my/credential")

@@ -14,30 +14,33 @@ How a screen works
    to Latin with ``anyascii`` (a Chinese or Korean name written as one run of
    characters becomes "Surname Givenname", the way passports write it),
    casefolded, apostrophes dropped, everything that is not a letter or digit
-   turned into a space.  Word order is ignored by the scorer, so the
-   MRZ-style "PETROV<<IVAN" finds the list name "Ivan Petrov".
-2. Candidates come from an inverted index of word tokens, character 3-grams of
-   tokens, and consonant "skeletons" of tokens (vowels, w and y removed,
-   doubled letters collapsed), so spelling variants (Mohammed / Muhammad) and
-   vowel-less Arabic transliterations (``mhmd``) still meet.  Features that
-   occur in very many names are skipped when a rarer one is present.
-3. Each candidate name is scored with rapidfuzz (see ``_name_similarity``),
-   then adjusted for date of birth, nationality and weak aliases.
+   turned into a space, the Arabic article joined to its word ("al Farzani" ->
+   "alfarzani").  Word order is ignored by the scorer, so the MRZ-style
+   "PETROV<<IVAN" finds the list name "Ivan Petrov".
+2. Candidates come from a two-level inverted index: distinct list tokens are
+   found by the word itself, by shared character 3-grams (small spelling
+   variants), by a vowel-folded spelling key (Mohammed / Muhammad / Mohamed)
+   and by a consonant skeleton (vowel-less Arabic transliterations such as
+   ``mhmd``); each token lists the names it occurs in.  Posting lists are read
+   rarest first within a budget, so common parts ("al", "ivan") stay cheap.
+3. At most ``MAX_CANDIDATES`` names per query name are scored with rapidfuzz
+   (see ``_name_similarity``), then adjusted for date of birth, nationality
+   and weak aliases (see ``ScreeningIndex.screen``).
 """
 
 from __future__ import annotations
 
 import gc
-from array import array
 import gzip
 import json
 import re
 import unicodedata
-from itertools import groupby
+from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, datetime
+from functools import lru_cache
+from itertools import groupby
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -819,7 +822,22 @@ class ScreeningIndex:
         threshold: float = 85.0,
         limit: int = 10,
     ) -> list[Hit]:
-        """Hits scoring at least ``threshold``, best first, one per entity."""
+        """Hits scoring at least ``threshold``, best first, one per entity.
+
+        ``names`` are the applicant's names (passport Latin, native script, ...);
+        each entity's hit is its best (query name, list name) pair.
+
+        score = name_score
+                - 10 if the list name is a weak alias
+                + birth date: +8 same full date, +5 same year-month, +3 same
+                  year where the list has only the year, +3 day/month swapped,
+                  -3 same year but other day or month, -8 year off by one,
+                  -25 year off by more (best over the list's dates; 0 if the
+                  list or the applicant has no date)
+                + 2 if the nationality is among the list's
+        clamped to 0..100.  The positive birth-date and nationality terms only
+        count when name_score >= ``BONUS_MIN_NAME_SCORE`` (80).
+        """
         if isinstance(names, str):
             names = [names]
         if isinstance(birth_date, datetime):

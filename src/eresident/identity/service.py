@@ -255,6 +255,21 @@ def resubmit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
     return app
 
 
+def editable_values(*, ctx: NodeContext, db: Session, app: Application) -> dict:
+    """The application as form values, so an applicant can correct it after a request for information."""
+    site = db.get(ServiceSite, app.site_id)
+    values = {"surname": app.surname, "given_names": app.given_names, "native_name": app.native_name,
+              "birth_date": app.birth_date.isoformat(), "sex": app.sex,
+              "nationality": countries.alpha2(app.nationality) or "", "residence_country": app.residence_country,
+              "phone": app.phone, "address": app.address, "passport_expiry": app.passport_expiry.isoformat(),
+              "passport_number": ctx.cipher.decrypt(app.passport_number_enc, context="applications.passport"),
+              "mrz": ctx.cipher.decrypt(app.mrz_enc, context="applications.mrz"), "purpose": app.purpose,
+              "site_code": site.code}
+    granted = db.scalars(select(Consent.purpose).where(Consent.application_id == app.id, Consent.granted.is_(True)))
+    values.update({f"consent_{purpose}": "yes" for purpose in granted})
+    return values
+
+
 def get_for_applicant(*, db: Session, applicant: Applicant, application_id: uuid.UUID) -> Application:
     app = db.get(Application, application_id)
     # Another applicant's case is "not found", not "forbidden": its existence is not revealed.
