@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast lock bench clean
+.PHONY: install system-deps run test test-fast lock bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,13 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+system-deps:
+	./scripts/system-deps.sh
+
 run: install
 	$(BIN)/eresident up
 
-test: install
+test: install system-deps
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 test-fast: install

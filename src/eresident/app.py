@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         log.error("unhandled", error_type=type(exc).__name__, exc_info=exc)
         problem = Problem(500, "Something went wrong on our side", code="internal",
                           detail="Nothing was changed. Try again later.")
-        return problem_response(problem, request)
+        return pages.error_page(request, problem) if wants_html(request) else problem_response(problem, request)
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)

@@ -160,10 +160,16 @@ def totp_code(username: str) -> None:
     from eresident.officials import service
     from eresident.security.totp import current_code
 
+    from eresident.kit.errors import Problem
+
     ctx = _context()
-    with ctx.database.session(write=False) as db:
-        official = service.by_username(db, username)
-        typer.echo(current_code(service.totp_secret(ctx, official), ctx.clock.now()))
+    try:
+        with ctx.database.session(write=False) as db:
+            official = service.by_username(db, username)
+            typer.echo(current_code(service.totp_secret(ctx, official), ctx.clock.now()))
+    except Problem:
+        typer.echo(f"error: there is no official named {username!r} in region {ctx.region}", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -7,8 +7,10 @@ and in a summary at the top that links to it.
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,27 +18,55 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from eresident.config import REGIONS
 from eresident.deps import PRESESSION_COOKIE, SESSION_COOKIE, csrf_binding
+from eresident.identity import countries
 from eresident.kit.errors import FieldError, Problem
 from eresident.kit.web import validation_problem
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+
+
+def _local(value: datetime | str | None, tz: str = "UTC") -> str:
+    """A time people read: in the given zone, with the zone named."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    local = value.astimezone(ZoneInfo(tz))
+    return f"{local.strftime('%a %d %b %Y, %H:%M')} ({tz.split('/')[-1].replace('_', ' ')} time)" if tz != "UTC" \
+        else local.strftime("%d %b %Y, %H:%M UTC")
+
+
+TEMPLATES.env.filters.update(
+    country=countries.name,
+    yesno=lambda value: "Yes" if value else "No",
+    local=_local,
+    region_name=lambda code: REGIONS.get(code, (code,))[0],
+)
 router = APIRouter(include_in_schema=False)
 
 
-def form_token(request: Request) -> str:
-    ctx = request.app.state.ctx
+def _ensure_presession(request: Request) -> None:
+    """Anonymous forms bind their tokens to a pre-session cookie, made on first render."""
     if not request.cookies.get(SESSION_COOKIE) and not request.cookies.get(PRESESSION_COOKIE):
         if not getattr(request.state, "new_presession", None):
             request.state.new_presession = secrets.token_urlsafe(24)
-    return ctx.csrf.form_token(csrf_binding(request))
+
+
+def form_token(request: Request) -> str:
+    """A single-use token: one per form, consumed with the change the form makes."""
+    _ensure_presession(request)
+    return request.app.state.ctx.csrf.form_token(csrf_binding(request))
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     ctx = request.app.state.ctx
     errors: list[FieldError] = context.pop("errors", None) or []
+    _ensure_presession(request)
     response = TEMPLATES.TemplateResponse(request, template, {
-        "region": ctx.settings, "csrf_token": form_token(request), "errors": errors,
+        "region": ctx.settings, "csrf_token": lambda: form_token(request),
+        "csrf_reusable": ctx.csrf.header_token(csrf_binding(request)), "errors": errors,
         "field_errors": {e.field: e.reason for e in errors}, "principal": getattr(request.state, "principal", None),
         **context}, status_code=status)
     presession = getattr(request.state, "new_presession", None)
@@ -71,11 +101,17 @@ async def form_data(request: Request) -> FormData:
 Form = Depends(form_data)
 
 
+def _officials_area(request: Request) -> bool:
+    return request.url.path.startswith(("/official", "/agent"))
+
+
 def error_page(request: Request, problem: Problem) -> Response:
     if problem.status == 401:
-        login = "/official/login" if request.url.path.startswith(("/official", "/agent")) else "/login"
-        return redirect(login)
-    return render(request, "error.html", status=problem.status, problem=problem)
+        return redirect("/official/login" if _officials_area(request) else "/login")
+    signed_in = bool(request.cookies.get(SESSION_COOKIE))
+    back = ("/official" if _officials_area(request) else "/my") if signed_in else "/"
+    return render(request, "error.html", status=problem.status, problem=problem, back=back,
+                  signed_in=signed_in)
 
 
 def _include_domain_pages() -> None:

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 from joserfc.jwk import OKPKey, import_key
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from eresident.audit.service import Actor, record
@@ -15,6 +15,7 @@ from eresident.crypto import sdjwt, statuslist
 from eresident.identity.models import Application, EResident
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import Problem, conflict, invalid
+from eresident.kit.sequences import next_value
 
 VCT_E_RESIDENCY = "https://eresident.example/vct/e-residency/v1"
 STATUS_LIST = "1"
@@ -63,8 +64,7 @@ def issue_e_residency(*, ctx: NodeContext, db: Session, resident: EResident, hol
     app = db.get(Application, resident.application_id)
     public_jwk, private_jwk = _holder_key(holder_jwk)
     now = ctx.clock.now()
-    index = (db.scalar(select(func.max(IssuedCredential.status_index))
-                       .where(IssuedCredential.status_list == STATUS_LIST)) or -1) + 1
+    index = next_value(db, f"status-list:{STATUS_LIST}") - 1
     if index >= STATUS_LIST_SIZE:
         raise Problem(503, "The status list is full", code="status-list-full")
     expires = now + timedelta(days=VALIDITY_DAYS)

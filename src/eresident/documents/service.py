@@ -11,6 +11,7 @@ from eresident.documents import filetypes
 from eresident.documents.models import Document
 from eresident.documents.store import FileStore
 from eresident.kit.errors import FieldError, Problem, invalid
+from eresident.kit.units import human_size
 
 # What each kind of upload may be.
 ALLOWED: dict[str, tuple[filetypes.FileType, ...]] = {
@@ -20,8 +21,9 @@ ALLOWED: dict[str, tuple[filetypes.FileType, ...]] = {
 }
 
 
-def _human_size(n: int) -> str:
-    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
+# What browsers and clients send for the same types.
+_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png",
+            "application/x-pdf": "application/pdf"}
 
 
 def accept_upload(*, db: Session, store: FileStore, owner_type: str, owner_id: uuid.UUID,
@@ -31,8 +33,8 @@ def accept_upload(*, db: Session, store: FileStore, owner_type: str, owner_id: u
         raise invalid("kind", f"Choose one of: {', '.join(ALLOWED)}.")
     if len(data) > max_bytes:
         raise Problem(413, "The file is too large",
-                      detail=f"A {kind.replace('_', ' ')} may be at most {_human_size(max_bytes)}; "
-                             f"this file is {_human_size(len(data))}.",
+                      detail=f"A {kind.replace('_', ' ')} may be at most {human_size(max_bytes)}; "
+                             "this file is larger.",
                       code="file-too-large", errors=[FieldError(field, "too large")])
     name = filetypes.safe_filename(filename)
     detected = filetypes.detect(data)
@@ -49,14 +51,24 @@ def accept_upload(*, db: Session, store: FileStore, owner_type: str, owner_id: u
     if ext and named_as is not None and named_as is not detected:
         raise invalid(field, f"The file is named '{name}' but its content is {detected.label}. "
                              "Rename it or upload the right file.", title="The file is mislabelled")
-    if declared_type and declared_type not in ("application/octet-stream", detected.media_type):
-        declared = next((t for t in filetypes.KNOWN if t.media_type == declared_type), None)
-        if declared is not None or declared_type.split("/")[0] in ("image", "application", "text"):
-            raise invalid(field, f"The file was sent as {declared_type} but its content is "
-                                 f"{detected.label}.", title="The file is mislabelled")
+    declared = _ALIASES.get((declared_type or "").lower(), (declared_type or "").lower())
+    if declared and declared not in ("application/octet-stream", detected.media_type):
+        raise invalid(field, f"The file was sent as {declared_type} but its content is "
+                             f"{detected.label}.", title="The file is mislabelled")
     digest = store.put(data)
     doc = Document(owner_type=owner_type, owner_id=owner_id, kind=kind, sha256=digest,
                    size=len(data), media_type=detected.media_type, filename=name, created_at=now)
     db.add(doc)
     db.flush()
+    return doc
+
+
+def get_owned(db: Session, document_id, applicant_id: uuid.UUID) -> Document | None:
+    """The applicant's own document, or None (a wrong or foreign id is simply not theirs)."""
+    try:
+        doc = db.get(Document, uuid.UUID(str(document_id)))
+    except ValueError:
+        return None
+    if doc is None or doc.owner_type != "applicant" or doc.owner_id != applicant_id:
+        return None
     return doc

@@ -108,9 +108,9 @@ def my_page(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSessi
     rows = []
     for app in apps:
         read = presenters.application_read(db, app)
-        appointment = sites.current_appointment(db, app.id)
-        rows.append({"app": read, "appointment": appointment,
-                     "slots": sites.free_slots(ctx=ctx, db=db, site=sites.site_by_code(db, read.site_code))[:40]
+        site = sites.site_by_code(db, read.site_code)
+        rows.append({"app": read, "site": site, "appointment": sites.current_appointment(db, app.id),
+                     "slots": sites.free_slots(ctx=ctx, db=db, site=site)[:40]
                      if app.status == "awaiting_identity_check" else []})
     return render(request, "my.html", rows=rows, confirmed=applicant.email_confirmed_at is not None,
                   resident=service.e_resident_of(db, applicant))
@@ -146,8 +146,13 @@ _FIELDS = ("surname", "given_names", "native_name", "birth_date", "sex", "nation
 
 async def _application_from_form(ctx, db, applicant, form: FormData, values: dict,
                                  keep_photo: uuid.UUID | None = None) -> ApplicationCreate:
-    """Store the uploaded files and build the same body the API takes."""
+    """Store the uploaded files and build the same body the API takes. A photo accepted on an
+    earlier attempt comes back as `photo_document_id`, so people need not choose it again."""
+    if keep_photo is None and values.get("photo_document_id"):
+        keep_photo = values["photo_document_id"]
     photo = await _upload(ctx, db, applicant, form, "photo", "photo", keep_photo is None)
+    if photo is not None:
+        values["photo_document_id"] = str(photo.id)
     supporting = await _upload(ctx, db, applicant, form, "supporting", "supporting", False)
     return ApplicationCreate.model_validate({
         **{k: values.get(k, "") for k in _FIELDS}, "mrz": values.get("mrz", ""),
@@ -164,7 +169,13 @@ async def apply(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbS
         app = service.submit_application(ctx=ctx, db=db, applicant=applicant, data=body,
                                          actor=applicant_actor(applicant))
     except (ValidationError, Problem) as exc:
+        photo_id = values.get("photo_document_id")
+        kept = documents.get_owned(db, photo_id, applicant.id) if photo_id else None
         db.rollback()
+        if kept is not None:  # keep the accepted photo across the correction
+            db.merge(kept)
+        else:
+            values.pop("photo_document_id", None)
         errors = validation_errors(exc) if isinstance(exc, ValidationError) else problem_errors(exc)
         status = 422 if isinstance(exc, ValidationError) else exc.status
         return render(request, "apply.html", status, errors=errors, **_apply_context(ctx, db, values))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.orm import Session
 
 from eresident.audit.service import events_for
@@ -9,6 +11,7 @@ from eresident.identity import service
 from eresident.identity.models import Application
 from eresident.identity.schemas import ApplicationDetail, ApplicationRead, CheckRead
 from eresident.kit.context import NodeContext
+from eresident.officials.models import Official
 from eresident.sites.models import ServiceSite
 
 
@@ -27,14 +30,24 @@ def application_read(db: Session, app: Application) -> ApplicationRead:
         e_resident_number=resident.number if resident else None)
 
 
+def _actor_label(db: Session, event) -> str:
+    if event.actor_type == "official":
+        official = db.get(Official, uuid.UUID(event.actor_id))
+        return f"{official.display_name} ({official.username})" if official else "an official"
+    return {"applicant": "the applicant", "system": "the system", "peer": "the peer region"}.get(
+        event.actor_type, event.actor_type)
+
+
 def application_detail(ctx: NodeContext, db: Session, app: Application) -> ApplicationDetail:
     base = application_read(db, app)
     check = service.latest_identity_check(db, app.id)
     history = [{"at": e.occurred_at.isoformat(), "action": e.action, "actor_type": e.actor_type,
-                "actor_id": e.actor_id, "after": e.after}
+                "actor_id": e.actor_id, "actor_label": _actor_label(db, e), "after": e.after}
                for e in events_for(db=db, entity_type="application", entity_id=app.id)]
+    fields = base.model_dump()
+    fields["status_text"] = service.OFFICIAL_STATUS_TEXT[app.status]
     return ApplicationDetail(
-        **base.model_dump(), native_name=app.native_name, birth_date=app.birth_date, sex=app.sex,
+        **fields, native_name=app.native_name, birth_date=app.birth_date, sex=app.sex,
         nationality=app.nationality, residence_country=app.residence_country,
         passport_number=ctx.cipher.decrypt(app.passport_number_enc, context="applications.passport"),
         passport_expiry=app.passport_expiry, purpose=app.purpose,
@@ -47,4 +60,5 @@ def application_detail(ctx: NodeContext, db: Session, app: Application) -> Appli
             "face_matches_photo": check.face_matches_photo, "notes": check.notes,
             "checked_at": check.checked_at.isoformat(), "agent_id": str(check.agent_id)},
         documents=[{"id": str(d.document_id), "kind": d.kind} for d in app.documents],
+        mrz_lines=ctx.cipher.decrypt(app.mrz_enc, context="applications.mrz").split("\n"),
         history=history)

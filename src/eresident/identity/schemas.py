@@ -148,6 +148,7 @@ class ApplicationDetail(ApplicationRead):
     recommendation_note: str | None
     identity_check: dict | None
     documents: list[dict]
+    mrz_lines: list[str]
     history: list[dict]
 
 

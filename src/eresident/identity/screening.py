@@ -219,6 +219,7 @@ def parse_ftm(lines: Iterable[str | bytes]) -> Iterator[ListEntity]:
     syntax is checked) but not yielded.  Raises ``ScreeningListError`` with the
     1-based line number on malformed JSON or an entity without id/schema.
     """
+    seen: dict[str, int] = {}
     for line_no, raw in enumerate(lines, start=1):
         if isinstance(raw, bytes):
             try:
@@ -233,6 +234,11 @@ def parse_ftm(lines: Iterable[str | bytes]) -> Iterator[ListEntity]:
         except json.JSONDecodeError as exc:
             raise ScreeningListError(line_no, f"malformed JSON: {exc.msg} (column {exc.colno})") from None
         entity = _entity_from_dict(data, line_no)
+        if isinstance(data, dict) and isinstance(data.get("id"), str):
+            if data["id"] in seen:  # a list that repeats an id is ambiguous: refuse it whole
+                raise ScreeningListError(line_no, f"entity id {data['id']!r} appears again "
+                                                  f"(first on line {seen[data['id']]})")
+            seen[data["id"]] = line_no
         if entity is not None:
             yield entity
 
@@ -258,7 +264,13 @@ def load_ftm_file(path: str | Path) -> list[ListEntity]:
         except json.JSONDecodeError as exc:
             raise ScreeningListError(exc.lineno, f"malformed JSON array: {exc.msg}") from None
         entities = []
+        seen: dict[str, int] = {}
         for position, item in enumerate(items, start=1):
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                if item["id"] in seen:
+                    raise ScreeningListError(position, f"entity id {item['id']!r} appears again "
+                                                       f"(first at item {seen[item['id']]})")
+                seen[item["id"]] = position
             entity = _entity_from_dict(item, position)
             if entity is not None:
                 entities.append(entity)

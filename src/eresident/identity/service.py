@@ -33,6 +33,16 @@ STATUSES: dict[str, tuple[str, str]] = {
     "approved": ("Approved: you are an e-resident", "nobody"),
     "refused": ("Refused", "nobody"),
 }
+# The same states, as officials read them.
+OFFICIAL_STATUS_TEXT = {
+    "awaiting_identity_check": "Waiting for the identity check at the service site",
+    "awaiting_review": "Waiting for a reviewer",
+    "in_review": "In review",
+    "info_requested": "Waiting for the applicant's answer",
+    "awaiting_decision": "Reviewed; waiting for the approver's decision",
+    "approved": "Approved; e-resident number issued",
+    "refused": "Refused",
+}
 OPEN_STATUSES = tuple(s for s in STATUSES if s not in ("approved", "refused"))
 PASSPORT_INDEX_CONTEXT = "passport"
 
@@ -52,8 +62,10 @@ def parse_and_check_mrz(data: ApplicationCreate, *, today: date, min_validity_da
     try:
         parsed = mrz.parse_mrz(data.mrz, today=today)
     except mrz.MRZError as exc:
-        raise Problem(422, "The machine-readable zone is not valid", detail=exc.message,
-                      code="invalid-mrz", errors=[FieldError("mrz", exc.message)],
+        reason = (f"Machine-readable zone: {exc.message} Copy the lines again exactly as printed at the "
+                  "bottom of your passport's photo page; do not change digits to make them fit.")
+        raise Problem(422, "The machine-readable zone is not valid", detail=reason,
+                      code="invalid-mrz", errors=[FieldError("mrz", reason)],
                       extra={"check": exc.check, "mrz_field": exc.field}) from None
     errors: list[FieldError] = []
 

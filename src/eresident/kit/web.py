@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eresident.kit.errors import PROBLEM_JSON, FieldError, Problem
+from eresident.kit.units import human_size
 
 log = structlog.get_logger("eresident.web")
 
@@ -88,40 +90,54 @@ class SecurityHeaders:
 
 
 class BodyLimit:
-    """Refuse bodies over the limit before reading them into memory (413 problem+json)."""
+    """Refuse bodies over the limit with a 413 problem, whether declared or streamed.
+
+    The body is read here, up to the limit, and handed on: a framework that parses a
+    body turns any error raised while receiving it into a 400, so the check cannot live
+    inside receive()."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(send)
             return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise Problem(413, "Request too large", code="body-too-large",
-                                  detail=f"Requests may be at most {self.max_bytes // (1024 * 1024)} MB.")
-            return message
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
 
-        await self.app(scope, limited_receive, send)
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        body = Problem(413, "Request too large", code="body-too-large",
-                       detail=f"Requests may be at most {self.max_bytes // (1024 * 1024)} MB.").to_dict()
-        import json
-
-        payload = json.dumps(body).encode()
+        problem = Problem(413, "Request too large", code="body-too-large",
+                          detail=f"Requests may be at most {human_size(self.max_bytes)}.")
+        payload = json.dumps(problem.to_dict()).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", PROBLEM_JSON.encode()),
                                 (b"content-length", str(len(payload)).encode())]})

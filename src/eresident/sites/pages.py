@@ -40,10 +40,11 @@ def agent_home(request: Request, official: Agent, ctx: Ctx, db: DbSession, day: 
     now = ctx.clock.now()
     start = datetime.combine(now.date(), time(0), ZoneInfo("UTC"))
     rows = []
+    zones = {s.id: s.timezone for s in service.agent_sites(db, official)}
     for appointment in service.appointments_for(db=db, official=official, day_start=start - timedelta(days=1),
                                                 day_end=start + timedelta(days=30)):
         app = identity.get_application(db=db, application_id=appointment.application_id)
-        rows.append({"appointment": appointment, "app": app})
+        rows.append({"appointment": appointment, "app": app, "timezone": zones[appointment.site_id]})
     return render(request, "agent.html", rows=rows, sites=service.agent_sites(db, official), official=official)
 
 
