@@ -19,5 +19,7 @@ def configure(level: str = "INFO", json: bool = True) -> None:
     structlog.configure(processors=processors,
                         wrapper_class=structlog.make_filtering_bound_logger(
                             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)),
-                        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-                        cache_logger_on_first_use=True)
+                        # Resolve stderr when a logger is made, not once at start-up, so a
+                        # redirected stderr (a supervisor's pipe, a test's capture) is honoured.
+                        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
+                        cache_logger_on_first_use=False)
