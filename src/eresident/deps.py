@@ -68,7 +68,7 @@ async def csrf_protect(request: Request) -> None:
         supplied = form.get("csrf_token") if isinstance(form.get("csrf_token"), str) else None
     nonce = ctx.csrf.check(supplied, csrf_binding(request))
     if nonce is None:
-        raise Problem(403, "This form has expired", code="csrf",
+        raise Problem(403, "This form is no longer valid", code="csrf",
                       detail="Reload the page and submit the form again.")
     if is_form:
         request.state.form_nonce = nonce

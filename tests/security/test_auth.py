@@ -4,7 +4,8 @@ logout and session fixation, on each database."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+import threading
+from datetime import datetime, timedelta
 
 import pyotp
 import pytest
@@ -115,6 +116,42 @@ def test_a_code_older_than_the_last_used_one_is_refused(api, node):
     assert official_login(api, "lj-reviewer").status_code == 200  # uses the newer step
     # `older` is within the one-step drift window, but precedes the step just used
     assert_problem(official_login(api, "lj-reviewer", code=older), 401)
+
+
+def _race_two_logins(node, code: str) -> list[int]:
+    """Two sign-ins with the same code at the same moment: both have read the official's last used
+    step before either records the new one (a barrier inside password verification)."""
+    barrier = threading.Barrier(2, timeout=2)
+    real_verify = node.ctx.passwords.verify
+
+    def verify_together(password_hash, password):
+        ok = real_verify(password_hash, password)
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass  # the other request could not get here first (SQLite queues writers): go on alone
+        return ok
+
+    node.ctx.passwords.verify = verify_together
+    statuses: list[int] = []
+
+    def attempt():
+        r = node.client().post("/api/v1/officials/login", json={
+            "username": "lj-reviewer", "password": DEMO_PASSWORD, "totp": code})
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return sorted(statuses)
+
+
+def test_a_totp_code_works_once_even_when_two_sign_ins_race(node):
+    statuses = _race_two_logins(node, code_now(node, "lj-reviewer"))
+    assert statuses == [200, 401]
+    assert count(node, AuthSession) == 1
 
 
 def test_unknown_official_gets_the_same_answer_as_a_wrong_password(api, node):
@@ -242,10 +279,22 @@ def test_official_session_expires_after_session_hours(api, node):
 
 def test_official_login_reports_when_the_session_ends(api, node):
     r = official_login(api, "lj-reviewer").json()
-    from datetime import datetime
-
     expires = datetime.fromisoformat(r["expires_at"])
     assert expires == node.clock.now() + timedelta(hours=node.settings.session_hours)
+
+
+def test_an_expired_page_session_sends_the_official_back_to_sign_in(node):
+    client = node.client()
+    form = client.get("/official/login")
+    r = client.post("/official/login", data={"csrf_token": page_csrf(form.text), "username": "lj-reviewer",
+                                             "password": DEMO_PASSWORD, "totp": code_now(node, "lj-reviewer")},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    html = {"accept": "text/html"}
+    assert client.get("/official", headers=html, follow_redirects=False).status_code == 200
+    node.clock.advance(timedelta(hours=node.settings.session_hours))
+    r = client.get("/official", headers=html, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/official/login"
 
 
 def test_applicant_session_expires_after_applicant_session_hours(api, node):
@@ -265,6 +314,16 @@ def test_applicant_logout_ends_the_session(api):
     assert_problem(api.client.get("/api/v1/applications", headers=bearer(token)), 401)
     # only that session ends; the same person's other session goes on
     assert api.client.get("/api/v1/applications", headers=bearer(other)).status_code == 200
+
+
+def test_an_official_can_end_an_api_session(api):
+    token = official_login(api, "lj-reviewer").json()["token"]
+    for path in ("/api/v1/officials/logout", "/api/v1/auth/logout"):
+        r = api.client.post(path, headers=bearer(token))
+        if r.status_code not in (404, 405):
+            break
+    assert r.status_code == 204
+    assert_problem(api.client.get("/api/v1/officials/me", headers=bearer(token)), 401)
 
 
 def test_page_logout_ends_an_official_session(node):

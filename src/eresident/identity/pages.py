@@ -28,6 +28,13 @@ Approver = Annotated[Official, Depends(require("residency.decide"))]
 CaseReader = Annotated[Official, Depends(require("residency.read"))]
 
 
+def _throttled(response, problem: Problem):
+    """A throttled sign-in page says, like the API, when to try again."""
+    if "retry_after" in problem.extra:
+        response.headers["Retry-After"] = str(problem.extra["retry_after"])
+    return response
+
+
 @router.get("/")
 def home(request: Request):
     return render(request, "home.html")
@@ -79,8 +86,8 @@ def login(request: Request, ctx: Ctx, db: DbSession, form: FormData = Form):
         applicant = accounts.authenticate(ctx=ctx, db=db, email=email, password=password,
                                           client_ip=request.client.host if request.client else "")
     except Problem as exc:
-        return render(request, "login.html", exc.status, values={"email": email},
-                      errors=[FieldError("email", exc.detail)])
+        return _throttled(render(request, "login.html", exc.status, values={"email": email},
+                                 errors=[FieldError("email", exc.detail)]), exc)
     if applicant is None:
         return render(request, "login.html", 401, values={"email": email},
                       errors=[FieldError("email", "Wrong email or password.")])
@@ -243,8 +250,8 @@ def official_login(request: Request, ctx: Ctx, db: DbSession, form: FormData = F
                                           code=str(form.get("totp", "")),
                                           client_ip=request.client.host if request.client else "")
     except Problem as exc:
-        return render(request, "official_login.html", exc.status, values={"username": username},
-                      errors=[FieldError("username", exc.detail)])
+        return _throttled(render(request, "official_login.html", exc.status, values={"username": username},
+                                 errors=[FieldError("username", exc.detail)]), exc)
     if official is None:
         return render(request, "official_login.html", 401, values={"username": username},
                       errors=[FieldError("username", "Wrong username, password or code. Each code works once.")])

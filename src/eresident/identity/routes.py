@@ -66,11 +66,13 @@ def login(body: LoginRequest, request: Request, ctx: Ctx, db: DbSession) -> JSON
         csrf_token=ctx.csrf.header_token("s:" + token)).model_dump(mode="json"))
 
 
-@router.post("/auth/logout", status_code=204, summary="End this session")
-def logout(request: Request, ctx: Ctx, db: DbSession, _: CurrentApplicant) -> Response:
+@router.post("/auth/logout", status_code=204, summary="End this session (applicant or official)")
+def logout(request: Request, ctx: Ctx, db: DbSession) -> Response:
     token, _cookie = session_token(request)
-    if token:
-        security.end_session(db=db, token=token, now=ctx.clock.now())
+    if not token or security.resolve_session(db=db, token=token, now=ctx.clock.now()) is None:
+        raise Problem(401, "Sign in to continue", code="unauthenticated",
+                      detail="There is no session to end.")
+    security.end_session(db=db, token=token, now=ctx.clock.now())
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE)
     return response

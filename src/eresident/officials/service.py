@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from eresident.audit.service import Actor, record
@@ -79,7 +79,11 @@ def authenticate(*, ctx: NodeContext, db: Session, username: str, password: str,
     ok = ctx.passwords.verify(official.password_hash if official else None, password)
     if ok and official is not None and official.active:
         step = totp.verify(totp_secret(ctx, official), code, at=now, last_step=official.totp_last_step)
-        if step is not None:
+        # Claim the step with a conditional write: of two sign-ins racing with one code, only one
+        # moves totp_last_step forward; the other changes no row and is refused.
+        if step is not None and db.execute(
+                update(Official).where(Official.id == official.id, Official.totp_last_step < step)
+                .values(totp_last_step=step).execution_options(synchronize_session=False)).rowcount == 1:
             official.totp_last_step = step
             security.clear_login_failures(db=db, username=key)
             return official
