@@ -22,6 +22,27 @@ screening = typer.Typer(help="Sanctions lists.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
 app.add_typer(screening, name="screening")
 
+
+uscc = typer.Typer(help="Unified Social Credit Codes (GB 32100-2015).", no_args_is_help=True)
+app.add_typer(uscc, name="uscc")
+
+
+@uscc.command("validate")
+def uscc_validate(code: str) -> None:
+    """Check any USCC (exit 0 valid, 1 invalid with the reason)."""
+    from eresident.enterprise.uscc import main as uscc_main
+
+    raise typer.Exit(uscc_main(code))
+
+
+def _register_domain_commands() -> None:
+    from eresident.workflow.cli import app as workflow_app
+
+    app.add_typer(workflow_app, name="workflow")
+
+
+_register_domain_commands()
+
 DEMO_PORTS = {"LJ": 8001, "TF": 8002}
 
 

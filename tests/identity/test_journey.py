@@ -90,7 +90,8 @@ def test_approver_cannot_be_the_reviewer(api, node):
                     json={"recommendation": "approve"})
     r = api.client.post(f"/api/v1/cases/{app_id}/decide", headers=bearer(reviewer),
                         json={"decision": "approve"})
-    assert r.status_code == 403 and "four eyes" in r.json()["detail"]
+    assert r.status_code == 403 and "four eyes" in r.json()["title"].lower()
+    assert r.json()["type"].endswith("workflow-separation-of-duties")
     assert r.headers["content-type"].startswith("application/problem+json")
     with node.ctx.database.session(write=False) as db:
         assert db.get(Application, __import__("uuid").UUID(app_id)).status == "awaiting_decision"

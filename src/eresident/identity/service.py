@@ -22,6 +22,7 @@ from eresident.kit.ids import case_number
 from eresident.kit.sequences import next_value
 from eresident.officials.models import Official
 from eresident.sites.models import ServiceSite
+from eresident.workflow import service as workflow
 
 # Status -> (plain-language text, who the case waits on)
 STATUSES: dict[str, tuple[str, str]] = {
@@ -45,6 +46,8 @@ OFFICIAL_STATUS_TEXT = {
 }
 OPEN_STATUSES = tuple(s for s in STATUSES if s not in ("approved", "refused"))
 PASSPORT_INDEX_CONTEXT = "passport"
+PROCESS = "e-residency"  # the published definition decides the steps; this code only reports events
+REVIEW_STEP = "review"
 
 
 def _mrz_name(value: str) -> str:
@@ -226,11 +229,26 @@ def submit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
                        text_version=text.version, text_sha256=text.sha256,
                        granted=bool(getattr(data.consents, purpose)), recorded_at=now))
     app.checks = _run_database_checks(ctx=ctx, db=db, app=app, data=data, now=now)
+    db.flush()
+    outcome = workflow.start_case(ctx=ctx, db=db, process=PROCESS, subject_type="application",
+                                  subject_id=app.id, facts=_facts(app))
+    # Checks ran during submission; a version that waits for them in parallel hears so now.
+    outcome = workflow.signal(ctx=ctx, db=db, case=outcome.case, event="checks_completed",
+                              only_if_waiting=True) or outcome
+    app.status = outcome.status
     record(db=db, actor=actor, region=ctx.region, action="application.submitted",
            entity_type="application", entity_id=app.id, at=now, before=None,
-           after={**_snapshot(app), "case_number": app.case_number,
+           after={**_snapshot(app), "case_number": app.case_number, "process_version": outcome.case.version,
                   "checks": {c.check: c.outcome for c in app.checks}})
+    _finish_if_ended(ctx=ctx, db=db, app=app, outcome=outcome, actor=actor)
     return app
+
+
+def _facts(app: Application) -> dict:
+    """What the process definition may decide on: no personal data, only check results."""
+    refused = next((c for c in app.checks if c.check == "duplicate"), None)
+    return {"screening_hits": app.screening_hits, "risk_score": round(app.risk_score / 100.0, 4),
+            "refused_before": bool(refused and refused.outcome == "refer")}
 
 
 def resubmit_application(*, ctx: NodeContext, db: Session, applicant: Applicant, application_id: uuid.UUID,
@@ -257,13 +275,14 @@ def resubmit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
         request.answer = answer
         request.answered_at = now
     app.checks = _run_database_checks(ctx=ctx, db=db, app=app, data=data, now=now)
-    verified = latest_identity_check(db, app.id)
-    app.status = "in_review" if verified is not None and app.reviewer_id else (
-        "awaiting_review" if verified is not None else "awaiting_identity_check")
+    outcome = workflow.signal(ctx=ctx, db=db, case=workflow.case_for(db, "application", app.id),
+                              event="resubmitted", facts=_facts(app))
+    app.status = outcome.status
     app.version += 1
     record(db=db, actor=actor, region=ctx.region, action="application.resubmitted",
            entity_type="application", entity_id=app.id, at=now, before=before,
            after={**_snapshot(app), "checks": {c.check: c.outcome for c in app.checks}})
+    _finish_if_ended(ctx=ctx, db=db, app=app, outcome=outcome, actor=actor)
     return app
 
 
@@ -310,111 +329,118 @@ def latest_identity_check(db: Session, application_id: uuid.UUID):
                       .order_by(IdentityCheck.checked_at.desc())).first()
 
 
-def _require_status(app: Application, *allowed: str) -> None:
-    if app.status not in allowed:
-        raise conflict(f"Case {app.case_number} is '{STATUSES[app.status][0]}'; this action needs it "
-                       f"to be {' or '.join(repr(STATUSES[s][0]) for s in allowed)}.", code="wrong-status")
-
-
-def _transition(*, ctx: NodeContext, db: Session, app: Application, to: str, action: str,
-                actor: Actor, extra: dict | None = None) -> None:
+def _follow(*, ctx: NodeContext, db: Session, app: Application, outcome: workflow.Outcome, action: str,
+            actor: Actor, extra: dict | None = None) -> None:
+    """Mirror the engine's status on the application, audit it, and finish an ended case."""
     before = _snapshot(app)
-    app.status = to
+    app.status = outcome.status
     app.version += 1
     record(db=db, actor=actor, region=ctx.region, action=action, entity_type="application",
            entity_id=app.id, at=ctx.clock.now(), before=before, after={**_snapshot(app), **(extra or {})})
+    _finish_if_ended(ctx=ctx, db=db, app=app, outcome=outcome, actor=actor)
+
+
+def _finish_if_ended(*, ctx: NodeContext, db: Session, app: Application, outcome: workflow.Outcome,
+                     actor: Actor) -> None:
+    """An approved case makes an e-resident, whoever or whatever rule decided it."""
+    if outcome.ended is None:
+        return
+    now = ctx.clock.now()
+    app.decided_at = now
+    app.decision = "approve" if outcome.ended == "approved" else "refuse"
+    if outcome.case.decided_by == "automatic":
+        rule = workflow.last_auto_decision(outcome.case) or {}
+        app.decision_reasons = (f"Decided automatically by rule {rule.get('rule_index', 0) + 1} of "
+                                f"{outcome.case.process} v{outcome.case.version}: a clean case.")
+    if outcome.ended != "approved":
+        return
+    serial = next_value(db, f"e-resident:{ctx.region}")
+    resident = EResident(number=f"{ctx.region}-ER-{now.year}-{serial:06d}", region=ctx.region,
+                         application_id=app.id, applicant_id=app.applicant_id, status="active", issued_at=now)
+    db.add(resident)
+    db.flush()
+    record(db=db, actor=actor, region=ctx.region, action="e_resident.created", entity_type="e_resident",
+           entity_id=resident.id, at=now, before=None, after={"status": "active", "number": resident.number,
+                                                                "decided_by": outcome.case.decided_by})
+
+
+def _case(db: Session, app: Application):
+    return workflow.case_for(db, "application", app.id)
 
 
 def identity_verified(*, ctx: NodeContext, db: Session, app: Application, verified: bool, actor: Actor) -> None:
     """Called by the sites domain once an agent attested the identity check."""
-    _require_status(app, "awaiting_identity_check")
-    _transition(ctx=ctx, db=db, app=app, to="awaiting_review", action="application.identity_checked",
-                actor=actor, extra={"identity_verified": verified})
+    outcome = workflow.signal(ctx=ctx, db=db, case=_case(db, app), event="identity_checked",
+                              facts={"identity_verified": verified})
+    _follow(ctx=ctx, db=db, app=app, outcome=outcome, action="application.identity_checked", actor=actor,
+            extra={"identity_verified": verified})
 
 
 def claim(*, ctx: NodeContext, db: Session, application_id: uuid.UUID, official: Official, actor: Actor) -> Application:
     app = get_application(db=db, application_id=application_id)
-    _require_status(app, "awaiting_review")
-    if app.approver_id == official.id:
-        raise forbidden("You decided this case before; another reviewer must review it.")
+    outcome = workflow.claim(ctx=ctx, db=db, case=_case(db, app), step=REVIEW_STEP,
+                             actor=workflow.engine_actor(official, ctx.region))
     app.reviewer_id = official.id
-    _transition(ctx=ctx, db=db, app=app, to="in_review", action="application.claimed", actor=actor)
+    _follow(ctx=ctx, db=db, app=app, outcome=outcome, action="application.claimed", actor=actor)
     return app
 
 
 def release(*, ctx: NodeContext, db: Session, application_id: uuid.UUID, official: Official, actor: Actor) -> Application:
     app = get_application(db=db, application_id=application_id)
-    _require_status(app, "in_review")
-    if app.reviewer_id != official.id:
-        raise forbidden("Only the reviewer who claimed this case can release it.")
+    outcome = workflow.release(ctx=ctx, db=db, case=_case(db, app), step=REVIEW_STEP,
+                               actor=workflow.engine_actor(official, ctx.region))
     app.reviewer_id = None
-    _transition(ctx=ctx, db=db, app=app, to="awaiting_review", action="application.released", actor=actor)
+    _follow(ctx=ctx, db=db, app=app, outcome=outcome, action="application.released", actor=actor)
     return app
-
-
-def _require_reviewer(app: Application, official: Official) -> None:
-    if app.reviewer_id != official.id:
-        raise forbidden("Claim this case before you act on it: another reviewer holds it, or nobody does.")
 
 
 def request_information(*, ctx: NodeContext, db: Session, application_id: uuid.UUID, official: Official,
                         message: str, actor: Actor) -> Application:
     app = get_application(db=db, application_id=application_id)
-    _require_status(app, "in_review")
-    _require_reviewer(app, official)
+    outcome = workflow.act(ctx=ctx, db=db, case=_case(db, app), step=REVIEW_STEP, action="request_info",
+                           actor=workflow.engine_actor(official, ctx.region), note=message)
     db.add(InfoRequest(application_id=app.id, official_id=official.id, message=message,
                        created_at=ctx.clock.now()))
-    _transition(ctx=ctx, db=db, app=app, to="info_requested", action="application.info_requested",
-                actor=actor)
+    _follow(ctx=ctx, db=db, app=app, outcome=outcome, action="application.info_requested", actor=actor)
     return app
 
 
 def recommend(*, ctx: NodeContext, db: Session, application_id: uuid.UUID, official: Official,
               recommendation: str, note: str, actor: Actor) -> Application:
     app = get_application(db=db, application_id=application_id)
-    _require_status(app, "in_review")
-    _require_reviewer(app, official)
     if recommendation not in ("approve", "refuse"):
         raise invalid("recommendation", "Choose approve or refuse.")
     if recommendation == "refuse" and not note.strip():
         raise invalid("note", "Say why you recommend refusal; the approver and the applicant rely on it.")
+    outcome = workflow.act(ctx=ctx, db=db, case=_case(db, app), step=REVIEW_STEP,
+                           action=f"recommend_{recommendation}", actor=workflow.engine_actor(official, ctx.region),
+                           note=note)
+    app.reviewer_id = official.id
     app.recommendation = recommendation
     app.recommendation_note = note
-    _transition(ctx=ctx, db=db, app=app, to="awaiting_decision", action="application.recommended",
-                actor=actor, extra={"recommendation": recommendation})
+    _follow(ctx=ctx, db=db, app=app, outcome=outcome, action="application.recommended", actor=actor,
+            extra={"recommendation": recommendation})
     return app
 
 
 def decide(*, ctx: NodeContext, db: Session, application_id: uuid.UUID, official: Official,
            decision: str, reasons: str, actor: Actor) -> Application:
-    """The second pair of eyes. The approver may never be the reviewer of the same case."""
+    """The second pair of eyes: the published process says who may decide (never the reviewer)."""
     app = get_application(db=db, application_id=application_id)
-    _require_status(app, "awaiting_decision")
-    if app.reviewer_id == official.id:
-        raise forbidden("You reviewed this case; a different official must decide it (four eyes).")
     if decision not in ("approve", "refuse"):
         raise invalid("decision", "Choose approve or refuse.")
     if decision == "refuse" and not reasons.strip():
         raise invalid("reasons", "Give the reasons for refusal; the applicant will read them.")
-    now = ctx.clock.now()
+    case = _case(db, app)
+    # One approver or a panel: whichever approver step the published version has opened.
+    step = workflow.open_task(db, case, "approver") or "decision"
+    outcome = workflow.act(ctx=ctx, db=db, case=case, step=step, action=decision,
+                           actor=workflow.engine_actor(official, ctx.region), note=reasons)
     app.approver_id = official.id
-    app.decision = decision
     app.decision_reasons = reasons
-    app.decided_at = now
-    if decision == "approve":
-        serial = next_value(db, f"e-resident:{ctx.region}")
-        resident = EResident(number=f"{ctx.region}-ER-{now.year}-{serial:06d}", region=ctx.region,
-                             application_id=app.id, applicant_id=app.applicant_id, status="active",
-                             issued_at=now)
-        db.add(resident)
-        db.flush()
-        _transition(ctx=ctx, db=db, app=app, to="approved", action="application.approved", actor=actor,
-                    extra={"e_resident_number": resident.number})
-        record(db=db, actor=actor, region=ctx.region, action="e_resident.created",
-               entity_type="e_resident", entity_id=resident.id, at=now, before=None,
-               after={"status": "active", "number": resident.number})
-    else:
-        _transition(ctx=ctx, db=db, app=app, to="refused", action="application.refused", actor=actor)
+    action = {"approved": "application.approved", "refused": "application.refused"}.get(
+        outcome.ended or "", "application.decision_recorded")  # a quorum may need more approvers
+    _follow(ctx=ctx, db=db, app=app, outcome=outcome, action=action, actor=actor)
     return app
 
 

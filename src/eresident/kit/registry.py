@@ -8,6 +8,7 @@ from eresident.kit import models as _kit  # noqa: F401
 from eresident.officials import models as _officials  # noqa: F401
 from eresident.security import models as _security  # noqa: F401
 from eresident.sites import models as _sites  # noqa: F401
+from eresident.workflow import models as _workflow  # noqa: F401
 from eresident.kit.db import Base
 
 metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Enterprise formation: name declaration and conflict check, USCC issuance, business licence."""
