@@ -104,13 +104,13 @@ def _auth_session(request: Request, ctx: Ctx, db: DbSession) -> AuthSession | No
 
 
 def current_applicant(request: Request, ctx: Ctx, db: DbSession) -> Applicant:
-    session = _auth_session(request, ctx, db)
-    if session is None or session.principal_type != "applicant":
+    token, _ = session_token(request)
+    # One query: the live session and its applicant together (this runs on every request).
+    applicant = security.session_principal(db=db, token=token, model=Applicant, principal_type="applicant",
+                                           now=ctx.clock.now()) if token else None
+    if applicant is None:
         raise Problem(401, "Sign in to continue", code="unauthenticated",
                       detail="Your session has ended or you are not signed in.")
-    applicant = db.get(Applicant, session.principal_id)
-    if applicant is None:
-        raise Problem(401, "Sign in to continue", code="unauthenticated")
     request.state.principal = applicant
     return applicant
 

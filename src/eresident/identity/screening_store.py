@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from eresident.kit.models import Counter
 from eresident.kit.sequences import next_value
 
 VERSION_COUNTER = "screening_list_version"
+VERSION_CHECK_SECONDS = 1.0
 SAMPLE_LIST = Path(__file__).resolve().parent.parent / "data" / "screening" / "sample.ftm.jsonl"
 
 
@@ -51,12 +53,18 @@ class ScreeningProvider:
         self.threshold = threshold
         self._lock = threading.Lock()
         self._version: int | None = None
+        self._checked_at = 0.0
         self._index = ScreeningIndex([])
 
     def _current_version(self, db: Session) -> int:
         return db.scalar(select(Counter.value).where(Counter.name == VERSION_COUNTER)) or 0
 
     def index(self, db: Session) -> ScreeningIndex:
+        # An import in any process bumps the version; looking at most once a second is enough.
+        now = time.monotonic()
+        if self._version is not None and now - self._checked_at < VERSION_CHECK_SECONDS:
+            return self._index
+        self._checked_at = now
         version = self._current_version(db)
         if version != self._version:
             with self._lock:

@@ -138,45 +138,42 @@ def _load_documents(db: Session, applicant: Applicant, data: ApplicationCreate) 
     return found
 
 
-def _run_database_checks(*, ctx: NodeContext, db: Session, app: Application, data: ApplicationCreate,
-                         now: datetime) -> list[CheckResult]:
-    """Duplicate and sanctions checks. Hits send the case to a person; they never refuse (PIPL Art. 24)."""
-    results = [CheckResult(check="mrz", outcome="pass", created_at=now,
-                           summary="All MRZ check digits are valid and match the typed details.",
-                           details={"format": app.document_format}),
-               CheckResult(check="expiry", outcome="pass", created_at=now,
-                           summary=f"The passport is valid until {app.passport_expiry.isoformat()}.",
-                           details={})]
-    earlier = db.scalars(select(Application).where(Application.passport_index == app.passport_index,
-                                                   Application.id != app.id)).all()
-    refused = [a.case_number for a in earlier if a.status == "refused"]
-    results.append(CheckResult(
-        check="duplicate", outcome="refer" if refused else "pass", created_at=now,
-        summary=(f"This passport was refused before in case {', '.join(refused)}." if refused
-                 else "No other application in this region uses this passport."),
-        details={"earlier_refusals": refused}))
+def _screen(ctx: NodeContext, db: Session, data: ApplicationCreate):
     names = [f"{data.given_names} {data.surname}".strip(), data.native_name]
-    hits = ctx.screening.screen(db, names=names, birth_date=data.birth_date,
-                                nationality=data.nationality.lower())
+    return ctx.screening.screen(db, names=names, birth_date=data.birth_date, nationality=data.nationality.lower())
+
+
+def _check_results(*, app: Application, earlier: list[Application], hits: list, now: datetime) -> list[CheckResult]:
+    """The automatic checks as records. Hits send the case to a person; they never refuse (PIPL Art. 24)."""
+    refused = [a.case_number for a in earlier if a.status == "refused"]
     app.screening_hits = len(hits)
     app.risk_score = max((h.score for h in hits), default=0.0)
-    results.append(CheckResult(
-        check="screening", outcome="refer" if hits else "pass", created_at=now,
-        summary=(f"{len(hits)} possible match(es) on the sanctions list: a person must look at them."
-                 if hits else "No match on the sanctions list."),
-        details={"hits": [h.to_dict() for h in hits]}))
-    return results
+    return [
+        CheckResult(check="mrz", outcome="pass", created_at=now, details={"format": app.document_format},
+                    summary="All MRZ check digits are valid and match the typed details."),
+        CheckResult(check="expiry", outcome="pass", created_at=now, details={},
+                    summary=f"The passport is valid until {app.passport_expiry.isoformat()}."),
+        CheckResult(check="duplicate", outcome="refer" if refused else "pass", created_at=now,
+                    summary=(f"This passport was refused before in case {', '.join(refused)}." if refused
+                             else "No other application in this region uses this passport."),
+                    details={"earlier_refusals": refused}),
+        CheckResult(check="screening", outcome="refer" if hits else "pass", created_at=now,
+                    summary=(f"{len(hits)} possible match(es) on the sanctions list: a person must look at them."
+                             if hits else "No match on the sanctions list."),
+                    details={"hits": [h.to_dict() for h in hits]}),
+    ]
 
 
-def _ensure_no_open_duplicate(db: Session, *, index: str, applicant: Applicant,
-                              exclude: uuid.UUID | None = None) -> None:
-    query = select(Application).where(Application.passport_index == index,
-                                      Application.status.in_(OPEN_STATUSES + ("approved",)))
+def _same_passport(db: Session, *, index: str, applicant: Applicant,
+                   exclude: uuid.UUID | None = None) -> list[Application]:
+    """Every other application with this passport; refuses while one is open or approved."""
+    query = select(Application).where(Application.passport_index == index)
     if exclude is not None:
         query = query.where(Application.id != exclude)
-    existing = db.scalars(query).first()
+    earlier = list(db.scalars(query))
+    existing = next((a for a in earlier if a.status in OPEN_STATUSES + ("approved",)), None)
     if existing is None:
-        return
+        return earlier
     if existing.applicant_id == applicant.id:
         raise conflict(f"You already have application {existing.case_number} for this passport.",
                        code="duplicate-application")
@@ -214,8 +211,10 @@ def submit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
     site = _load_site(db, ctx, data.site_code)
     documents = _load_documents(db, applicant, data)
     index = ctx.blind_index(data.passport_number, context=PASSPORT_INDEX_CONTEXT)
-    _ensure_no_open_duplicate(db, index=index, applicant=applicant)
+    earlier = _same_passport(db, index=index, applicant=applicant)
+    hits = _screen(ctx, db, data)
 
+    # Everything is read and checked; now the writes, in one flush.
     serial = next_value(db, f"case:{ctx.region}:{now.year}")
     app = Application(id=uuid.uuid4(), case_number=case_number(ctx.region, now.year, serial),
                       region=ctx.region, applicant_id=applicant.id,
@@ -223,12 +222,12 @@ def submit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
                       photo_document_id=data.photo_document_id, created_at=now, submitted_at=now)
     _apply_fields(ctx, app, data, parsed)
     app.documents = [ApplicationDocument(document_id=doc.id, kind=kind) for doc, kind in documents]
+    app.checks = _check_results(app=app, earlier=earlier, hits=hits, now=now)
     db.add(app)
-    for purpose, text in CONSENTS.items():
-        db.add(Consent(applicant_id=applicant.id, application_id=app.id, purpose=purpose,
+    db.add_all(Consent(applicant_id=applicant.id, application_id=app.id, purpose=purpose,
                        text_version=text.version, text_sha256=text.sha256,
-                       granted=bool(getattr(data.consents, purpose)), recorded_at=now))
-    app.checks = _run_database_checks(ctx=ctx, db=db, app=app, data=data, now=now)
+                       granted=bool(getattr(data.consents, purpose)), recorded_at=now)
+               for purpose, text in CONSENTS.items())
     db.flush()
     outcome = workflow.start_case(ctx=ctx, db=db, process=PROCESS, subject_type="application",
                                   subject_id=app.id, facts=_facts(app))
@@ -264,7 +263,8 @@ def resubmit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
     site = _load_site(db, ctx, data.site_code)
     documents = _load_documents(db, applicant, data)
     index = ctx.blind_index(data.passport_number, context=PASSPORT_INDEX_CONTEXT)
-    _ensure_no_open_duplicate(db, index=index, applicant=applicant, exclude=app.id)
+    earlier = _same_passport(db, index=index, applicant=applicant, exclude=app.id)
+    hits = _screen(ctx, db, data)
     before = _snapshot(app)
     _apply_fields(ctx, app, data, parsed)
     app.site_id = site.id
@@ -274,7 +274,7 @@ def resubmit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
     if request is not None:
         request.answer = answer
         request.answered_at = now
-    app.checks = _run_database_checks(ctx=ctx, db=db, app=app, data=data, now=now)
+    app.checks = _check_results(app=app, earlier=earlier, hits=hits, now=now)
     outcome = workflow.signal(ctx=ctx, db=db, case=workflow.case_for(db, "application", app.id),
                               event="resubmitted", facts=_facts(app))
     app.status = outcome.status

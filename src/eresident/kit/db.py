@@ -74,8 +74,9 @@ class Database:
             )
             self._install_sqlite_events(sqlite_synchronous)
         else:
-            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20,
-                                        pool_pre_ping=True)
+            # No pre-ping (a round trip per request); recycle instead, and a dead connection
+            # fails that one request cleanly.
+            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800)
         self._writer = self.engine.execution_options(eresident_write=True)
         self._reader = self.engine.execution_options(eresident_write=False)
 

@@ -34,6 +34,13 @@ def resolve_session(*, db: Session, token: str, now: datetime) -> AuthSession | 
     return row
 
 
+def session_principal(*, db: Session, token: str, model, principal_type: str, now: datetime):
+    """The principal (a row of `model`) of a live session, in one query; None if there is none."""
+    return db.scalar(select(model).join(AuthSession, AuthSession.principal_id == model.id).where(
+        AuthSession.token_hash == token_hash(token), AuthSession.principal_type == principal_type,
+        AuthSession.revoked_at.is_(None), AuthSession.expires_at > now))
+
+
 def end_session(*, db: Session, token: str, now: datetime) -> None:
     row = db.scalar(select(AuthSession).where(AuthSession.token_hash == token_hash(token)))
     if row is not None and row.revoked_at is None:
