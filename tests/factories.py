@@ -48,6 +48,20 @@ class Person:
         return list(make_td3(**values))
 
 
+def sanctioned_person():
+    """A person who matches an entity of the shipped sample sanctions list (name and birth date).
+    Returns (person, entity)."""
+    from eresident.identity.screening import load_ftm_file
+    from eresident.identity.screening_store import SAMPLE_LIST
+
+    target = next(e for e in load_ftm_file(SAMPLE_LIST) if e.birth_dates and len(e.birth_dates[0]) == 10
+                  and all(ch.isascii() for ch in e.names[0]))
+    parts = target.names[0].upper().replace("-", " ").split()
+    person = Person(surname=parts[-1], given_names=" ".join(parts[:-1]), native_name="",
+                    birth_date=date.fromisoformat(target.birth_dates[0]))
+    return person, target
+
+
 def application_payload(person: Person, *, photo_id: str, site_code: str = "MK-ALG", **overrides) -> dict:
     body = {
         "surname": person.surname, "given_names": person.given_names, "native_name": person.native_name,

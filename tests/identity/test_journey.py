@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from eresident.audit.models import AuditEvent
 from eresident.identity.models import Application
-from tests.factories import Api, Person, bearer
+from tests.factories import Api, Person, bearer, sanctioned_person
 
 
 def count(node, model) -> int:
@@ -193,14 +193,8 @@ def test_same_passport_twice_is_a_conflict_without_leaking_the_other_case(api):
 
 
 def test_sanctions_hit_sends_the_case_to_a_person_and_never_refuses(api, node):
-    from eresident.identity.screening import load_ftm_file
-    from eresident.identity.screening_store import SAMPLE_LIST
 
-    target = next(e for e in load_ftm_file(SAMPLE_LIST) if e.birth_dates and len(e.birth_dates[0]) == 10
-                  and all(ch.isascii() for ch in e.names[0]))
-    parts = target.names[0].upper().replace("-", " ").split()
-    person = Person(surname=parts[-1], given_names=" ".join(parts[:-1]), native_name="",
-                    birth_date=date.fromisoformat(target.birth_dates[0]))
+    person, target = sanctioned_person()
     token = api.applicant()
     r = api.submit(token, person)
     assert r.status_code == 201, r.text
@@ -298,7 +292,6 @@ def test_an_id_card_mrz_td1_is_accepted(api):
 
 
 def test_resubmission_page_is_prefilled_and_sends_the_answer(api, node):
-    from tests.factories import png_bytes
 
     person = Person()
     token, app_id = api.to_review(person)

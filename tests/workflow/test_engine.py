@@ -13,7 +13,7 @@ from eresident.audit.service import Actor
 from eresident.kit.errors import Problem
 from eresident.workflow import service as engine
 from eresident.workflow.models import ProcessVersion, WorkflowCase, WorkflowTransition, WorkItem
-from tests.factories import Api, bearer
+from tests.factories import Api, bearer, sanctioned_person
 
 PROCESSES = Path(__file__).resolve().parents[2] / "src" / "eresident" / "data" / "processes"
 
@@ -72,18 +72,10 @@ def test_publishing_v2_approves_clean_new_cases_automatically_and_old_cases_keep
 
 
 def test_a_screening_hit_goes_to_people_even_on_v2(api, node):
-    from datetime import date
 
-    from eresident.identity.screening import load_ftm_file
-    from eresident.identity.screening_store import SAMPLE_LIST
-    from tests.factories import Person
 
     publish(node, "e-residency.v2.yaml")
-    target = next(e for e in load_ftm_file(SAMPLE_LIST) if e.birth_dates and len(e.birth_dates[0]) == 10
-                  and all(ch.isascii() for ch in e.names[0]))
-    parts = target.names[0].upper().replace("-", " ").split()
-    person = Person(surname=parts[-1], given_names=" ".join(parts[:-1]), native_name="",
-                    birth_date=date.fromisoformat(target.birth_dates[0]))
+    person, target = sanctioned_person()
     token = api.applicant()
     app_id = api.submit(token, person).json()["id"]
     identity_checked(api, token, app_id)
@@ -113,7 +105,6 @@ def test_a_version_that_is_not_newer_is_refused(node):
 
 def test_deadline_passes_and_the_case_escalates_to_an_admin(api, node):
     publish(node, "e-residency.v2.yaml")
-    from datetime import date
     from tests.factories import Person
 
     person = Person(native_name="")
@@ -147,13 +138,9 @@ def test_deadline_passes_and_the_case_escalates_to_an_admin(api, node):
 
 def test_a_second_approver_above_a_risk_score_on_v3(api, node):
     """v3 asks for two approvers when the risk score is high; the engine counts them."""
-    from datetime import date
 
-    from eresident.identity.screening import load_ftm_file
-    from eresident.identity.screening_store import SAMPLE_LIST
     from eresident.officials import service as officials
     from eresident.seed import DEMO_PASSWORD
-    from tests.factories import Person
 
     publish(node, "e-residency.v2.yaml")
     with node.ctx.database.session(write=True) as db:
@@ -161,11 +148,7 @@ def test_a_second_approver_above_a_risk_score_on_v3(api, node):
                        actor=Actor.system())
         officials.create_official(ctx=node.ctx, db=db, username="lj-approver2", display_name="Second approver",
                                   password=DEMO_PASSWORD, roles=["approver"], actor=Actor.system())
-    target = next(e for e in load_ftm_file(SAMPLE_LIST) if e.birth_dates and len(e.birth_dates[0]) == 10
-                  and all(ch.isascii() for ch in e.names[0]))
-    parts = target.names[0].upper().replace("-", " ").split()
-    person = Person(surname=parts[-1], given_names=" ".join(parts[:-1]), native_name="",
-                    birth_date=date.fromisoformat(target.birth_dates[0]))
+    person, target = sanctioned_person()
     token = api.applicant()
     app_id = api.submit(token, person).json()["id"]
     identity_checked(api, token, app_id)

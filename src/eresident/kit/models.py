@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text, Uuid
+from sqlalchemy import BigInteger, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from eresident.kit.db import Base, UTCDateTime
