@@ -294,9 +294,10 @@ def test_applicant_becomes_e_resident_in_the_browser(browser, live_node, shots, 
         # --- 6. The reviewer claims the case and recommends approval ---------------------------
         reviewer_ctx, reviewer = _official_page(browser, node, console, shots, "lj-reviewer")
         expect(reviewer).to_have_url(f"{node.base_url}/official")
-        expect(_queue_table(reviewer, "Waiting for a reviewer")).to_contain_text(case_number)
+        expect(_queue_table(reviewer, "Review")).to_contain_text(case_number)
         shots(reviewer, "reviewer-worklist")
-        _queue_table(reviewer, "Waiting for a reviewer").get_by_role("link", name=case_number).click()
+        expect(reviewer.get_by_role("cell", name="Review", exact=True)).to_be_visible()  # the step it waits at
+        _queue_table(reviewer, "Review").get_by_role("link", name=case_number).click()
         expect(reviewer.get_by_role("heading", level=1)).to_have_text(f"Case {case_number}")
         expect(reviewer.locator("p.status")).to_have_text("Waiting for a reviewer")
         expect(reviewer.locator("main")).to_contain_text("Verified (video")
@@ -316,9 +317,9 @@ def test_applicant_becomes_e_resident_in_the_browser(browser, live_node, shots, 
         # --- 7. The approver approves -----------------------------------------------------------
         approver_ctx, approver = _official_page(browser, node, console, shots, "lj-approver")
         expect(approver).to_have_url(f"{node.base_url}/official")
-        expect(_queue_table(approver, "Waiting for a decision")).to_contain_text(case_number)
+        expect(_queue_table(approver, "Decisions")).to_contain_text(case_number)
         shots(approver, "approver-worklist")
-        _queue_table(approver, "Waiting for a decision").get_by_role("link", name=case_number).click()
+        _queue_table(approver, "Decisions").get_by_role("link", name=case_number).click()
         expect(approver.locator("p.status")).to_have_text("Reviewed; waiting for the approver's decision")
         shots(approver, "approver-case")
         approver.get_by_label("Approve", exact=True).check()

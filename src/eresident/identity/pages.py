@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy import select
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
@@ -21,6 +23,11 @@ from eresident.officials.models import Official
 from eresident.pages import Form, problem_errors, redirect, render, set_session_cookie, validation_errors
 from eresident.security import service as security
 from eresident.sites import service as sites
+from eresident.identity.models import Application
+from eresident.workflow import service as workflow
+from eresident.workflow.models import WorkflowCase, WorkItem
+from eresident.workflow.render import process_map
+from eresident.workflow.semantics import CaseState
 
 router = APIRouter()
 Reviewer = Annotated[Official, Depends(require("residency.review"))]
@@ -266,21 +273,39 @@ def official_login(request: Request, ctx: Ctx, db: DbSession, form: FormData = F
 
 @router.get("/official")
 def worklist(request: Request, official: CurrentOfficial, ctx: Ctx, db: DbSession):
+    """Queues by role in this region, from the engine's open steps: what is late, due, claimed."""
     roles = {g.role for g in official.roles if g.region == ctx.region}
+    now = ctx.clock.now()
     queues = []
-    if "reviewer" in roles:
-        queues.append(("Waiting for a reviewer", service.worklist(db=db, statuses=("awaiting_review",), region=ctx.region)))
-        queues.append(("In review", service.worklist(db=db, statuses=("in_review",), region=ctx.region)))
-    if "approver" in roles:
-        queues.append(("Waiting for a decision", service.worklist(db=db, statuses=("awaiting_decision",), region=ctx.region)))
-    return render(request, "worklist.html", queues=queues, roles=sorted(roles), official=official)
+    for role in sorted(roles & {"reviewer", "approver", "admin"}):
+        rows = []
+        for item in workflow.worklist(db=db, roles={role}, region=ctx.region, process=service.PROCESS):
+            case = db.get(WorkflowCase, item.case_id)
+            app = db.get(Application, case.subject_id)
+            state = ("late" if item.overdue or (item.due_at and item.due_at < now) else
+                     "due soon" if item.due_at and item.due_at < now + timedelta(hours=24) else "")
+            rows.append({"item": item, "app": app, "state": state,
+                         "claimed_by_me": item.claimed_by == str(official.id)})
+        title = {"reviewer": "Review", "approver": "Decisions", "admin": "Escalated to administrators"}[role]
+        queues.append((title, rows))
+    return render(request, "worklist.html", queues=queues, roles=sorted(roles), official=official, now=now)
+
+
+def _process_map(db, app) -> dict:
+    """The published process this case runs on, with where the case is and what is due."""
+    case = workflow.case_for(db, "application", app.id)
+    defn = workflow.definition_of(db, case)
+    nodes, edges = process_map(defn, CaseState.from_json(case.state))
+    items = {i.step: i for i in db.scalars(select(WorkItem).where(WorkItem.case_id == case.id))}
+    return {"process": case.process, "version": case.version, "work": items,
+            "nodes": nodes, "edges": {n.id: [e for e in edges if e.source == n.id] for n in nodes}}
 
 
 @router.get("/official/cases/{application_id}")
 def case_page(request: Request, application_id: uuid.UUID, official: CaseReader, ctx: Ctx, db: DbSession):
     app = service.get_application(db=db, application_id=application_id)
     detail = presenters.application_detail(ctx, db, app)
-    return render(request, "case.html", case=detail, official=official,
+    return render(request, "case.html", case=detail, official=official, process=_process_map(db, app),
                   can_review="reviewer" in {g.role for g in official.roles if g.region == ctx.region},
                   can_decide="approver" in {g.role for g in official.roles if g.region == ctx.region})
 
@@ -318,6 +343,7 @@ def case_action(request: Request, application_id: uuid.UUID, action: str, offici
         db.rollback()
         app = service.get_application(db=db, application_id=application_id)
         return render(request, "case.html", exc.status, case=presenters.application_detail(ctx, db, app),
+                      process=_process_map(db, app),
                       official=official, can_review="reviewer" in roles, can_decide="approver" in roles,
                       errors=[FieldError(e.field or "text", e.reason) for e in problem_errors(exc)])
     return redirect(f"/official/cases/{application_id}")
