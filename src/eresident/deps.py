@@ -6,7 +6,7 @@ and every route that needs a person asks for one here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -66,7 +66,9 @@ async def csrf_protect(request: Request) -> None:
     if supplied is None and is_form:
         form = await request.form()
         supplied = form.get("csrf_token") if isinstance(form.get("csrf_token"), str) else None
-    nonce = ctx.csrf.check(supplied, csrf_binding(request))
+    binding = csrf_binding(request)
+    # An empty binding ("p:" with no pre-session cookie) would accept anyone's token.
+    nonce = ctx.csrf.check(supplied, binding) if binding not in ("p:", "s:") else None
     if nonce is None:
         raise Problem(403, "This form is no longer valid", code="csrf",
                       detail="Reload the page and submit the form again.")
@@ -74,10 +76,19 @@ async def csrf_protect(request: Request) -> None:
         request.state.form_nonce = nonce
 
 
-def _db(request: Request) -> Iterator[Session]:
+async def _write_slot(request: Request) -> AsyncIterator[bool]:
+    ctx: NodeContext = request.app.state.ctx
+    if request.method not in UNSAFE:
+        yield False
+        return
+    async with ctx.database.write_slot() as held:
+        yield held
+
+
+def _db(request: Request, slot_held: Annotated[bool, Depends(_write_slot, scope="function")]) -> Iterator[Session]:
     ctx: NodeContext = request.app.state.ctx
     write = request.method in UNSAFE
-    with ctx.database.session(write=write) as db:
+    with ctx.database.session(write=write, slot_held=slot_held) as db:
         nonce = getattr(request.state, "form_nonce", None)
         if write and nonce and nonce != "-":
             db.add(UsedFormToken(nonce=nonce, used_at=ctx.clock.now()))

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from eresident.config import REGIONS
-from eresident.deps import PRESESSION_COOKIE, SESSION_COOKIE, csrf_binding
+from eresident.deps import PRESESSION_COOKIE, SESSION_COOKIE, csrf_binding, session_token
 from eresident.identity import countries
 from eresident.kit.errors import FieldError, Problem
 from eresident.kit.web import validation_problem
@@ -49,7 +49,9 @@ router = APIRouter(include_in_schema=False)
 
 def _ensure_presession(request: Request) -> None:
     """Anonymous forms bind their tokens to a pre-session cookie, made on first render."""
-    if not request.cookies.get(SESSION_COOKIE) and not request.cookies.get(PRESESSION_COOKIE):
+    token, from_cookie = session_token(request)
+    bound_to_session = bool(token and from_cookie)
+    if not bound_to_session and not request.cookies.get(PRESESSION_COOKIE):
         if not getattr(request.state, "new_presession", None):
             request.state.new_presession = secrets.token_urlsafe(24)
 

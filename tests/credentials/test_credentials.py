@@ -124,3 +124,15 @@ def test_reviewer_cannot_change_status(resident):
     r = api.client.post(f"/api/v1/e-residents/{number}/status", headers=bearer(reviewer),
                         json={"status": "revoked", "reason": "Not my job."})
     assert r.status_code == 403
+
+
+def test_a_new_credential_replaces_the_previous_one_and_issuance_is_limited(resident):
+    api, token, _number, _ = resident
+    first = api.client.post("/api/v1/credentials/e-residency", headers=bearer(token), json={}).json()["credential"]
+    second = api.client.post("/api/v1/credentials/e-residency", headers=bearer(token), json={}).json()["credential"]
+    assert status_of(api.client, independent_verify(api.client, first)) == 1  # replaced
+    assert status_of(api.client, independent_verify(api.client, second)) == 0
+    for _ in range(3):
+        assert api.client.post("/api/v1/credentials/e-residency", headers=bearer(token), json={}).status_code == 201
+    limited = api.client.post("/api/v1/credentials/e-residency", headers=bearer(token), json={})
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "86400"

@@ -311,8 +311,10 @@ def test_officials_see_a_document_only_once_it_is_used_in_an_application_of_the_
     assert seen.status_code == 200 and seen.content == data
     # a document the applicant did not attach stays theirs alone
     assert_problem(api.client.get(f"/api/v1/documents/{unused}", headers=bearer(reviewer)), 404)
-    # the site agent of the chosen site sees the photo (to compare faces), and so does an auditor
+    # the site agent sees the photo (to compare faces) once the applicant booked at their site
     agent = api.official("lj-agent")
+    assert api.client.get(f"/api/v1/documents/{photo}", headers=bearer(agent)).status_code == 404
+    assert api.book_first_slot(token, r.json()["id"]).status_code == 201
     assert api.client.get(f"/api/v1/documents/{photo}", headers=bearer(agent)).status_code == 200
     auditor = api.official("lj-admin")  # holds admin and auditor
     assert api.client.get(f"/api/v1/documents/{photo}", headers=bearer(auditor)).status_code == 200

@@ -285,3 +285,18 @@ def test_bearer_form_posts_are_not_consumed_as_form_tokens(node, api):
 def test_anonymous_json_calls_need_no_token(node, api):
     r = api.client.post("/api/v1/applicants", json={"email": "anon@example.dz", "password": PASSWORD})
     assert r.status_code == 201
+
+
+def test_a_form_token_for_an_empty_binding_is_refused(node):
+    """Tokens fetched without a pre-session (a stale session cookie plus a bearer header) must not
+    work for a cookie-less victim: that would allow login CSRF."""
+    import re
+
+    attacker = node.client()
+    attacker.cookies.set("er_session", "stale")
+    page = attacker.get("/login", headers={"Authorization": "Bearer x"})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    victim = node.client()
+    r = victim.post("/login", data={"csrf_token": token, "email": "a@example.dz", "password": "x" * 12},
+                    follow_redirects=False)
+    assert r.status_code == 403

@@ -21,6 +21,7 @@ VCT_E_RESIDENCY = "https://eresident.example/vct/e-residency/v1"
 STATUS_LIST = "1"
 STATUS_LIST_SIZE = 131072  # 16 KiB at 1 bit; compresses to almost nothing while sparse
 VALIDITY_DAYS = 365 * 2
+DAILY_LIMIT = 5
 _STATUS_FOR = {"active": statuslist.VALID, "suspended": statuslist.SUSPENDED,
                "revoked": statuslist.INVALID}
 
@@ -64,6 +65,14 @@ def issue_e_residency(*, ctx: NodeContext, db: Session, resident: EResident, hol
     app = db.get(Application, resident.application_id)
     public_jwk, private_jwk = _holder_key(holder_jwk)
     now = ctx.clock.now()
+    earlier = list(db.scalars(select(IssuedCredential).where(IssuedCredential.subject_id == resident.id)))
+    if sum(1 for c in earlier if c.issued_at > now - timedelta(days=1)) >= DAILY_LIMIT:
+        raise Problem(429, "Too many credentials today", code="rate-limited",
+                      detail=f"You can download at most {DAILY_LIMIT} new credentials a day. Use the one "
+                             "you have, or try again tomorrow.", extra={"retry_after": 86400})
+    for old in earlier:  # a new credential replaces the previous ones: only one is valid at a time
+        if old.status == statuslist.VALID:
+            old.status = statuslist.INVALID
     index = next_value(db, f"status-list:{STATUS_LIST}") - 1
     if index >= STATUS_LIST_SIZE:
         raise Problem(503, "The status list is full", code="status-list-full")
@@ -89,10 +98,11 @@ def issue_e_residency(*, ctx: NodeContext, db: Session, resident: EResident, hol
 
 
 def sync_status(*, db: Session, resident: EResident) -> None:
-    """Point every credential of an e-resident at its current status."""
-    value = _STATUS_FOR[resident.status]
-    for row in db.scalars(select(IssuedCredential).where(IssuedCredential.subject_id == resident.id)):
-        row.status = value
+    """Point the e-resident's current credential at its status (replaced ones stay invalid)."""
+    rows = list(db.scalars(select(IssuedCredential).where(IssuedCredential.subject_id == resident.id)
+                           .order_by(IssuedCredential.status_index)))
+    if rows:
+        rows[-1].status = _STATUS_FOR[resident.status]
 
 
 def status_list_token(*, ctx: NodeContext, db: Session) -> str:

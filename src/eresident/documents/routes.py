@@ -18,7 +18,7 @@ from eresident.officials.service import has_role
 from eresident.security import service as security
 from eresident.officials.models import Official
 from eresident.identity.models import Applicant
-from eresident.sites.service import agent_sites
+from eresident.sites.service import agent_sites, current_appointment
 
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
 
@@ -51,9 +51,11 @@ def may_read(db, ctx, doc: Document, principal) -> bool:
             return False
         if any(has_role(principal, r, ctx.region) for r in ("reviewer", "approver", "auditor")):
             return True
-        # A site agent sees the photo of applicants booked at their own site.
+        # A site agent sees only the photo, and only of applicants booked at their own site.
+        if doc.kind != "photo" or not has_role(principal, "site_agent", ctx.region):
+            return False
         site_ids = {s.id for s in agent_sites(db, principal)}
-        return any(a.site_id in site_ids for a in apps) and has_role(principal, "site_agent", ctx.region)
+        return any((appt := current_appointment(db, a.id)) is not None and appt.site_id in site_ids for a in apps)
     return False
 
 
@@ -65,6 +67,8 @@ def download(document_id: uuid.UUID, request: Request, ctx: Ctx, db: DbSession) 
         raise Problem(401, "Sign in to continue", code="unauthenticated")
     model = Applicant if session.principal_type == "applicant" else Official
     principal = db.get(model, session.principal_id)
+    if isinstance(principal, Official) and not principal.active:
+        principal = None
     doc = db.get(Document, document_id)
     if doc is None or principal is None or not may_read(db, ctx, doc, principal):
         raise not_found("Document")

@@ -8,12 +8,15 @@ without sleeping. Read transactions stay concurrent (WAL).
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import anyio
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -69,16 +72,19 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, echo=echo, pool_size=8, max_overflow=32,
+                url, echo=echo, pool_size=8, max_overflow=32, hide_parameters=True,
                 connect_args={"check_same_thread": False, "timeout": 30},
             )
             self._install_sqlite_events(sqlite_synchronous)
         else:
             # No pre-ping (a round trip per request); recycle instead, and a dead connection
             # fails that one request cleanly.
-            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800)
+            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800,
+                                        hide_parameters=True)
         self._writer = self.engine.execution_options(eresident_write=True)
+        self._slot_writer = self.engine.execution_options(eresident_write=True, eresident_slot_held=True)
         self._reader = self.engine.execution_options(eresident_write=False)
+        self._gates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def _install_sqlite_events(self, synchronous: str) -> None:
         lock = self._write_lock
@@ -96,7 +102,10 @@ class Database:
 
         @event.listens_for(self.engine, "begin")
         def _on_begin(conn):
-            if conn.get_execution_options().get("eresident_write"):
+            options = conn.get_execution_options()
+            if options.get("eresident_slot_held"):  # the request took the write slot already
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif options.get("eresident_write"):
                 lock.acquire()
                 conn.info["eresident_holds_write_lock"] = True
                 try:
@@ -116,11 +125,32 @@ class Database:
                 lock.release()
 
 
+    @asynccontextmanager
+    async def write_slot(self) -> AsyncIterator[bool]:
+        """Hold the SQLite write lock for a whole request, waiting in the event loop, not in a thread.
+
+        Waiting for the lock inside worker threads can take every thread while the holder still
+        needs one to finish: the node would hang. Here waiters queue on an asyncio lock and at most
+        one thread per event loop blocks on the process lock. Yields whether a slot is held."""
+        if not self.is_sqlite:
+            yield False
+            return
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Lock()
+        async with gate:
+            await anyio.to_thread.run_sync(self._write_lock.acquire)
+            try:
+                yield True
+            finally:
+                self._write_lock.release()
+
     @contextmanager
-    def session(self, *, write: bool) -> Iterator[Session]:
+    def session(self, *, write: bool, slot_held: bool = False) -> Iterator[Session]:
         """One transaction: commits when the block ends normally, rolls back on any exception."""
-        session = Session(bind=self._writer if write else self._reader, expire_on_commit=False,
-                          autoflush=True)
+        bind = (self._slot_writer if slot_held else self._writer) if write else self._reader
+        session = Session(bind=bind, expire_on_commit=False, autoflush=True)
         try:
             yield session
             if write:

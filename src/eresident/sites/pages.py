@@ -50,7 +50,7 @@ def agent_home(request: Request, official: Agent, ctx: Ctx, db: DbSession, day: 
 
 @router.get("/agent/cases/{application_id}")
 def agent_case(request: Request, application_id: uuid.UUID, official: Agent, ctx: Ctx, db: DbSession):
-    app = identity.get_application(db=db, application_id=application_id)
+    app = service.application_for_agent(db, official, application_id)
     return render(request, "agent_check.html", case=presenters.application_detail(ctx, db, app),
                   appointment=service.current_appointment(db, app.id), values={})
 
@@ -64,7 +64,7 @@ def agent_check(request: Request, application_id: uuid.UUID, official: Agent, ct
                                       notes=str(form.get("notes", "")), actor=official_actor(official), **flags)
     except Problem as exc:
         db.rollback()
-        app = identity.get_application(db=db, application_id=application_id)
+        app = service.application_for_agent(db, official, application_id)
         return render(request, "agent_check.html", exc.status, case=presenters.application_detail(ctx, db, app),
                       appointment=service.current_appointment(db, app.id), values=flags,
                       errors=problem_errors(exc))

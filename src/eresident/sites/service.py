@@ -83,6 +83,8 @@ def book(*, ctx: NodeContext, db: Session, applicant: Applicant, application_id:
     now = ctx.clock.now()
     if starts_at.tzinfo is None:
         raise invalid("starts_at", "Give the time with its UTC offset, e.g. 2026-12-01T09:00:00Z.")
+    if not (now - timedelta(days=1) <= starts_at <= now + timedelta(days=BOOKING_DAYS_AHEAD + 1)):
+        raise invalid("starts_at", "Choose a slot at least two hours and at most four weeks ahead.")
     starts_at = starts_at.astimezone(ZoneInfo("UTC"))
     local_day = starts_at.astimezone(ZoneInfo(site.timezone)).date()
     if starts_at not in slot_starts(site, local_day):
@@ -138,6 +140,15 @@ def appointments_for(*, db: Session, official: Official, day_start: datetime, da
         Appointment.site_id.in_(site_ids), Appointment.status.in_(("booked", "attended")),
         Appointment.starts_at >= day_start, Appointment.starts_at < day_end)
         .order_by(Appointment.starts_at)))
+
+
+def application_for_agent(db: Session, official: Official, application_id: uuid.UUID):
+    """An application a site agent may see: one with an appointment at one of their sites."""
+    app = identity.get_application(db=db, application_id=application_id)
+    appointment = current_appointment(db, app.id)
+    if appointment is None or appointment.site_id not in {s.id for s in agent_sites(db, official)}:
+        raise not_found("Application")  # not "forbidden": its existence is not revealed
+    return app
 
 
 def record_identity_check(*, ctx: NodeContext, db: Session, application_id: uuid.UUID, official: Official,

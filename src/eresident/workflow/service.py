@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from eresident.audit.service import Actor as AuditActor
 from eresident.audit.service import record
@@ -104,7 +106,12 @@ def active_definition(ctx: NodeContext, db: Session, process: str) -> ProcessDef
     row = latest(db, process)
     if row is None:  # first use on this node: publish the packaged default, audited like any other
         text = (PACKAGED / DEFAULT_VERSIONS[process]).read_text()
-        row = publish(ctx=ctx, db=db, text=text, actor=AuditActor.system(), source_name=DEFAULT_VERSIONS[process])
+        try:
+            with db.begin_nested():
+                row = publish(ctx=ctx, db=db, text=text, actor=AuditActor.system(),
+                              source_name=DEFAULT_VERSIONS[process])
+        except IntegrityError:  # another request published it first
+            row = latest(db, process)
     return _compile(row)
 
 
@@ -135,11 +142,16 @@ def _store(ctx: NodeContext, db: Session, case: WorkflowCase, defn: ProcessDefin
                                   step=data.get("step"), actor_id=data.get("actor") or actor_id, data=data))
     db.execute(delete(WorkItem).where(WorkItem.case_id == case.id))
     for row in semantics.open_steps(defn, state):
-        db.add(WorkItem(case_id=case.id, instance=row.instance, step=row.step, kind=row.kind, title=row.title,
-                        role=row.role, region=row.regions[0] if row.regions else None,
-                        claimed_by=row.claims[0] if row.claims else None, entered_at=row.entered_at,
-                        due_at=row.due_at, overdue=row.overdue, escalated_to=row.escalated_to))
-    db.flush()
+        for region in row.regions or (None,):  # one row per region that may act ("any" included)
+            db.add(WorkItem(case_id=case.id, instance=row.instance, step=row.step, kind=row.kind,
+                            title=row.title, role=row.role, region=region,
+                            claimed_by=row.claims[0] if row.claims else None, entered_at=row.entered_at,
+                            due_at=row.due_at, overdue=row.overdue, escalated_to=row.escalated_to))
+    try:
+        db.flush()
+    except StaleDataError:  # another official changed this case since it was read
+        raise Problem(409, "Someone else acted on this case just now", code="case-changed",
+                      detail="Nothing was changed. Reload the case to see where it stands.") from None
     return Outcome(case, case.status, ended, effects)
 
 
@@ -233,7 +245,7 @@ def escalate_due(*, ctx: NodeContext, db: Session, limit: int = 500) -> int:
 
 def worklist(*, db: Session, roles: set[str], region: str, process: str | None = None) -> list[WorkItem]:
     query = select(WorkItem).join(WorkflowCase, WorkflowCase.id == WorkItem.case_id).where(
-        WorkItem.region == region, (WorkItem.role.in_(roles)) | (WorkItem.escalated_to.in_(roles)))
+        WorkItem.region.in_((region, "any")), (WorkItem.role.in_(roles)) | (WorkItem.escalated_to.in_(roles)))
     if process:
         query = query.where(WorkflowCase.process == process)
     return list(db.scalars(query.order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.entered_at)))
