@@ -439,3 +439,19 @@ def test_sign_out_through_the_page(demo):
     login_redirect(applicant.post("/logout", {}), "/")
     login_redirect(applicant.get("/my"), "/login")
     assert demo.client().get("/api/v1/applications", headers=bearer(token)).status_code == 401
+
+
+def test_an_unexpected_error_is_a_page_with_the_security_headers(make_node):
+    node = make_node()
+
+    @node.app.get("/boom")
+    def boom():
+        raise RuntimeError("unexpected")
+
+    browser = node.client()
+    page = browser.get("/boom", headers={"Accept": "text/html"})
+    assert page.status_code == 500 and "Something went wrong on our side" in page.text
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    api = browser.get("/boom")
+    assert api.status_code == 500 and api.headers["content-type"].startswith("application/problem+json")
+    assert api.headers["x-frame-options"] == "DENY" and "unexpected" not in api.text

@@ -14,8 +14,8 @@ from eresident.kit.clock import Clock
 from eresident.kit.context import NodeContext, build_context
 from eresident.kit.db import Database
 from eresident.kit.errors import Problem
-from eresident.kit.web import (BodyLimit, RequestLog, SecurityHeaders, http_problem, problem_response,
-                               validation_problem)
+from eresident.kit.web import (BodyLimit, RequestLog, SecurityHeaders, UnhandledErrors, http_problem,
+                               problem_response, validation_problem)
 
 log = structlog.get_logger("eresident.app")
 STATIC_DIR = __import__("pathlib").Path(__file__).resolve().parent / "static"
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                           detail="Nothing was changed. Try again later.")
         return pages.error_page(request, problem) if wants_html(request) else problem_response(problem, request)
 
+    app.add_middleware(UnhandledErrors, handler=on_error)  # inside the header middleware
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.add_middleware(RequestLog)

@@ -144,6 +144,35 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload})
 
 
+class UnhandledErrors:
+    """Turn an unexpected exception into the node's 500 page or problem here, inside the security
+    headers, rather than in Starlette's outermost error middleware, which no header reaches."""
+
+    def __init__(self, app: ASGIApp, *, handler):
+        self.app = app
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                raise
+            response = await self.handler(Request(scope), exc)
+            await response(scope, receive, send)
+
+
 class RequestLog:
     """One log line per request: method, route path, status, time. Never the query or the body."""
 
