@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -115,10 +115,17 @@ def active_definition(ctx: NodeContext, db: Session, process: str) -> ProcessDef
     return _compile(row)
 
 
+_published: dict[tuple[str, int], ProcessDefinition] = {}
+
+
 def definition_of(db: Session, case: WorkflowCase) -> ProcessDefinition:
-    row = db.scalar(select(ProcessVersion).where(ProcessVersion.process == case.process,
-                                                 ProcessVersion.version == case.version))
-    return _compile(row)
+    """The definition a case runs on. A published version never changes, so it is read once."""
+    key = (case.process, case.version)
+    if key not in _published:
+        row = db.scalar(select(ProcessVersion).where(ProcessVersion.process == case.process,
+                                                     ProcessVersion.version == case.version))
+        _published[key] = _compile(row)
+    return _published[key]
 
 
 def engine_actor(official, region: str) -> semantics.Actor:
@@ -136,19 +143,22 @@ def _store(ctx: NodeContext, db: Session, case: WorkflowCase, defn: ProcessDefin
         case.outcome, case.ended_at = state.outcome, state.ended_at
         case.decided_by = semantics.decided_by(state)
         ended = state.outcome
-    for effect in effects:
-        data = effect.to_json()
-        db.add(WorkflowTransition(case_id=case.id, at=effect.at, type=effect.type,
-                                  step=data.get("step"), actor_id=data.get("actor") or actor_id, data=data))
-    db.execute(delete(WorkItem).where(WorkItem.case_id == case.id))
-    for row in semantics.open_steps(defn, state):
-        for region in row.regions or (None,):  # one row per region that may act ("any" included)
-            db.add(WorkItem(case_id=case.id, instance=row.instance, step=row.step, kind=row.kind,
-                            title=row.title, role=row.role, region=region,
-                            claimed_by=row.claims[0] if row.claims else None, entered_at=row.entered_at,
-                            due_at=row.due_at, overdue=row.overdue, escalated_to=row.escalated_to))
     try:
-        db.flush()
+        db.flush()  # the case row first (its version check), then plain inserts without the unit of work
+        transitions = [{"case_id": case.id, "at": effect.at, "type": effect.type, "step": data.get("step"),
+                        "actor_id": data.get("actor") or actor_id, "data": data}
+                       for effect in effects for data in (effect.to_json(),)]
+        if transitions:
+            db.execute(insert(WorkflowTransition), transitions)
+        db.execute(delete(WorkItem).where(WorkItem.case_id == case.id))
+        items = [{"id": uuid.uuid4(), "case_id": case.id, "instance": row.instance, "step": row.step,
+                  "kind": row.kind, "title": row.title, "role": row.role, "region": region,
+                  "claimed_by": row.claims[0] if row.claims else None, "entered_at": row.entered_at,
+                  "due_at": row.due_at, "overdue": row.overdue, "escalated_to": row.escalated_to}
+                 for row in semantics.open_steps(defn, state)
+                 for region in (row.regions or (None,))]  # one row per region that may act ("any" too)
+        if items:
+            db.execute(insert(WorkItem), items)
     except StaleDataError:  # another official changed this case since it was read
         raise Problem(409, "Someone else acted on this case just now", code="case-changed",
                       detail="Nothing was changed. Reload the case to see where it stands.") from None
