@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.ctx = ctx
 
     from eresident import pages
+    from eresident.audit.routes import router as audit_router
     from eresident.credentials.routes import router as credentials_router
     from eresident.documents.routes import router as documents_router
     from eresident.identity.routes import router as identity_router
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         return {"status": "ok", "region": settings.region}
 
     for router in (identity_router, officials_router, sites_router, documents_router, credentials_router,
-                   pages.router):
+                   audit_router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -36,9 +36,11 @@ def uscc_validate(code: str) -> None:
 
 
 def _register_domain_commands() -> None:
+    from eresident.audit.cli import app as audit_app
     from eresident.workflow.cli import app as workflow_app
 
     app.add_typer(workflow_app, name="workflow")
+    app.add_typer(audit_app, name="audit")
 
 
 _register_domain_commands()

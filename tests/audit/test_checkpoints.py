@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from eresident.audit import note, service
+from eresident.audit import merkle, note, service
 from eresident.audit.cli import app as audit_cli
 from eresident.audit.keys import load_checkpoint_key, load_checkpoint_verifier, log_origin
 from eresident.audit.models import AuditEvent
@@ -96,6 +96,38 @@ def test_the_checkpoint_key_is_made_once_kept_and_separate(node):
     moved = node.settings.model_copy(update={"base_url": "https://new-address.example/"})
     assert log_origin(moved) == "new-address.example/audit"
     assert load_checkpoint_key(moved).name == "lj.test/audit"
+
+
+def test_two_starters_making_the_key_at_once_agree_on_one(node, monkeypatch):
+    from eresident.audit import keys
+
+    other_dir = node.settings.data_dir / "elsewhere"
+    settings = node.settings.model_copy(update={"data_dir": other_dir})
+    real_link = keys.os.link
+
+    def link_after_a_rival(src, dst):  # another process links its key first
+        keys.os.link = real_link
+        rival = keys._load_or_create(dst.with_name("rival.json"), "rival/audit")
+        real_link(dst.with_name("rival.json"), dst)
+        assert rival.name == "rival/audit"
+        real_link(src, dst)  # ours now fails: the file exists
+
+    monkeypatch.setattr(keys.os, "link", link_after_a_rival)
+    keys._cache.clear()
+    assert load_checkpoint_key(settings).name == "rival/audit"
+    assert not [p for p in (other_dir / "keys").iterdir() if p.name.startswith(".")]
+
+
+def test_a_key_file_that_is_not_an_ed25519_private_key_is_refused(node):
+    from eresident.audit import keys
+
+    bad = node.settings.model_copy(update={"data_dir": node.settings.data_dir / "bad"})
+    path = bad.data_dir.joinpath(*KEY_FILE)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"kty": "OKP", "crv": "Ed25519", "x": "AAAA", "kid": "x/audit"}))
+    keys._cache.clear()
+    with pytest.raises(ValueError, match="not an Ed25519 private JWK"):
+        load_checkpoint_key(bad)
 
 
 def test_no_key_is_made_just_to_verify(make_node):
@@ -193,12 +225,28 @@ def test_inclusion_proofs_wait_for_a_checkpoint_unless_a_size_is_given(node):
     assert r.status_code == 409 and r.json()["type"].endswith("/not-checkpointed")
     r = client.get(f"/api/v1/audit/events/{newest.id}/inclusion", params={"tree_size": size})
     assert r.status_code == 200 and r.json()["checkpoint"] is None
-    assert client.get("/api/v1/audit/events/6a1f1111-2222-4333-8444-555566667777/inclusion").status_code == 404
+    unknown = "6a1f1111-2222-4333-8444-555566667777"
+    assert client.get(f"/api/v1/audit/events/{unknown}/inclusion").status_code == 404
     assert client.get("/api/v1/audit/proofs/inclusion", params={"seq": size, "tree_size": size - 1}
                       ).status_code == 422
     assert client.get("/api/v1/audit/proofs/inclusion", params={"seq": 1, "tree_size": size + 1}
                       ).status_code == 422
     assert client.get("/api/v1/audit/proofs/inclusion", params={"seq": 0}).status_code == 422
+
+
+def test_a_damaged_tree_is_a_server_error_not_a_bad_request(node, cli):
+    record_events(node.ctx.database, 4)
+    make_checkpoint(node.ctx)
+    raw_sql(node.settings.database_url, "DELETE FROM audit_tree_nodes WHERE level = 0 AND idx = 2")
+    r = node.client().get("/api/v1/audit/proofs/inclusion", params={"seq": 3})
+    assert r.status_code == 500 and r.json()["type"].endswith("/internal")
+    with node.ctx.database.session(write=False) as db:
+        with pytest.raises(merkle.MissingNode, match=r"\(0, 2\) is missing"):
+            service.inclusion_proof(db=db, seq=3)
+        with pytest.raises(merkle.MissingNode):
+            service.inclusion_proof(db=db, seq=4)
+    result = cli("prove", "3")
+    assert result.exit_code == 1 and "is missing" in result.output
 
 
 def test_a_consistency_proof_links_two_checkpoints(node):
@@ -207,7 +255,8 @@ def test_a_consistency_proof_links_two_checkpoints(node):
     new = make_checkpoint(node.ctx)
     client = node.client()
     body = client.get("/api/v1/audit/proofs/consistency", params={"first": old.tree_size}).json()
-    assert (body["first"], body["second"]) == (old.tree_size, new.tree_size) and body["checkpoint"] == new.note
+    assert (body["first"], body["second"]) == (old.tree_size, new.tree_size)
+    assert body["checkpoint"] == new.note
     path = [base64.b64decode(h) for h in body["consistency_path"]]
     assert ref.verify_consistency(old.tree_size, new.tree_size, old.root_hash, new.root_hash, path)
     explicit = client.get("/api/v1/audit/proofs/consistency",
@@ -261,10 +310,12 @@ def test_cli_verify_names_the_first_bad_entry(cli, node):
     record_events(node.ctx.database, 6)
     assert cli("checkpoint").exit_code == 0
     raw_sql(node.settings.database_url, "UPDATE audit_events SET entity_id = 'other' WHERE seq = 4",
-            "DELETE FROM audit_events WHERE seq = 6")
+            "DELETE FROM audit_events WHERE seq = 6",
+            "UPDATE audit_checkpoints SET note = replace(note, '\n\n', '\n')")
     result = cli("verify")
     assert result.exit_code == 1
     assert "first bad entry: seq 4: the event does not match its leaf" in result.output
+    assert "also: checkpoint 1" in result.output
 
 
 def test_cli_refuses_to_checkpoint_a_rewritten_log(cli, node):

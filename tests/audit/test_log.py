@@ -102,6 +102,29 @@ def test_a_rolled_back_savepoint_drops_only_its_own_events(database):
     assert _size(database) == 3
 
 
+def test_a_failed_flush_in_a_savepoint_drops_that_savepoint_s_events(database):
+    from sqlalchemy.exc import IntegrityError
+
+    with database.session(write=True) as db:
+        db.add(Counter(name="taken", value=1))
+        _record(db, 1)
+        with pytest.raises(IntegrityError):
+            with db.begin_nested():
+                _record(db, 2)
+                db.add(Counter(name="taken", value=2))
+                db.flush()
+        _record(db, 3)
+    with database.session(write=False) as db:
+        assert list(db.scalars(select(AuditEvent.entity_id).order_by(AuditEvent.seq))) == ["t-1", "t-3"]
+
+
+def test_no_nodes_are_asked_for_nothing(database):
+    from eresident.audit import repository
+
+    with database.session(write=False) as db:
+        assert repository.nodes(db, []) == {}
+
+
 def test_what_is_hashed_is_what_is_stored(database):
     with database.session(write=True) as db:
         event = _record(db, before={"tags": ("a", "b"), "n": 1.5, "none": None},

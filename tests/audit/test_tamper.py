@@ -46,7 +46,7 @@ def first_bad(database, signer):
 def test_an_untouched_log_verifies(log):
     database, _url, signer = log
     report = verify(database, signer)
-    assert report.ok, report.findings
+    assert report.ok and report.first is None, report.findings
     assert (report.size, report.events, report.checkpoints) == (SIZE, SIZE, 3)
     assert report.nodes == sum(SIZE >> level for level in range(8))
     assert report.root_hash == ref.MTH(reference_entries(database))
@@ -167,6 +167,17 @@ def test_a_checkpoint_signed_by_another_key_is_named(log):
                   {"n": forged, "r": root, "i": checkpoint.id}))
     bad = first_bad(database, signer)
     assert "not signed by" in bad.message
+
+
+def test_a_checkpoint_of_another_log_is_named(log):
+    database, url, signer = log
+    from eresident.audit import note
+
+    with database.session(write=False) as db:
+        root = service.root_at(db, 10)
+    other_log = note.sign(note.Checkpoint("elsewhere.example/log", 10, root).text(), signer)
+    raw_sql(url, ("UPDATE audit_checkpoints SET note = :n WHERE tree_size = 10", {"n": other_log}))
+    assert "is not this log's" in first_bad(database, signer).message
 
 
 def test_checkpoint_columns_that_differ_from_the_signed_note_are_named(log):

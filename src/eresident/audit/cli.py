@@ -44,7 +44,8 @@ def verify() -> None:
 
 
 @app.command()
-def checkpoint(force: Annotated[bool, typer.Option(help="Sign even if the log has not grown")] = False) -> None:
+def checkpoint(
+        force: Annotated[bool, typer.Option(help="Sign even if the log has not grown")] = False) -> None:
     """Sign a checkpoint of the log now and print it (a C2SP signed note)."""
     from eresident.audit.service import LogForked
     from eresident.audit.tasks import make_checkpoint
@@ -58,9 +59,12 @@ def checkpoint(force: Annotated[bool, typer.Option(help="Sign even if the log ha
 
 
 @app.command()
-def prove(seq: int, tree_size: Annotated[Optional[int], typer.Option(help="Default: the whole log")] = None,
-          with_event: Annotated[bool, typer.Option(help="Also print the event and its salt "
-                                                        "(personal data: only for its subject or a court)")] = False) -> None:
+def prove(
+        seq: int,
+        tree_size: Annotated[Optional[int], typer.Option(help="Default: the whole log")] = None,
+        with_event: Annotated[bool, typer.Option(
+            help="Also print the event and its salt (personal data: only for its subject or a court)")
+        ] = False) -> None:
     """Print the inclusion proof of the event at SEQ as JSON."""
     from eresident.audit import merkle, repository, service
     from eresident.audit.leaf import canonical_event
@@ -74,7 +78,7 @@ def prove(seq: int, tree_size: Annotated[Optional[int], typer.Option(help="Defau
             raise typer.Exit(1)
         try:
             proof = service.inclusion_proof(db=db, seq=seq, tree_size=tree_size, event_id=row.id)
-        except merkle.ProofError as exc:
+        except (merkle.ProofError, merkle.MissingNode) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(1) from None
         checkpoint = service.checkpoint_of_size(db, proof.tree_size)

@@ -21,6 +21,10 @@ class ProofError(ValueError):
     """A proof request that cannot be answered (sizes out of range) or a proof that does not verify."""
 
 
+class MissingNode(LookupError):
+    """A stored node a proof needs is not there: the stored tree is damaged (run the verifier)."""
+
+
 def leaf_hash(leaf_input: bytes) -> bytes:
     """MTH({d}) = SHA-256(0x00 || d)."""
     return hashlib.sha256(b"\x00" + leaf_input).digest()
@@ -147,7 +151,7 @@ class Plan:
         try:
             return [fold([nodes[key] for key in group]) for group in self.range_blocks]
         except KeyError as exc:
-            raise ProofError(f"stored node {exc.args[0]} is missing") from None
+            raise MissingNode(f"stored node {exc.args[0]} is missing") from None
 
 
 def inclusion_plan(index: int, size: int) -> Plan:

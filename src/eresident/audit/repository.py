@@ -1,82 +1,122 @@
-"""Queries of the audit log: the head row and its lock, node and event rows, checkpoints."""
+"""Queries of the audit log: the head row and its lock, appends, node and event rows, checkpoints.
+
+The append path runs inside every audited transaction and proofs are served to the public, so
+those statements go to the driver directly, on the session's own connection and transaction:
+through SQLAlchemy's statement layer each costs 10-30x the CPU (benchmarks/audit.py), which on
+a busy node is as much as the rest of the work. Everything else is ordinary SQLAlchemy.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from eresident.audit.merkle import NodeKey, split_frontier
-from eresident.audit.models import AuditCheckpoint, AuditEvent, AuditLogHead, AuditTreeNode
+from eresident.audit.models import AuditCheckpoint, AuditEvent, AuditTreeNode
 
-HEAD_ID = 1
 _events = AuditEvent.__table__
 _nodes = AuditTreeNode.__table__
-_head = AuditLogHead.__table__
-
-# The append path runs inside every audited transaction, so it talks to the driver directly, on
-# the session's own connection and transaction: through SQLAlchemy's statement layer each of
-# these statements costs 10-30x more CPU (benchmarks/audit.py), about the price of the rest.
 _EVENT_COLUMNS = ("seq", "id", "occurred_at", "region", "actor_type", "actor_id", "actor_home_region",
                   "action", "entity_type", "entity_id", "before", "after", "salt")
 _EVENT_INSERT = ('INSERT INTO audit_events (seq, id, occurred_at, region, actor_type, actor_id, '
-                 'actor_home_region, action, entity_type, entity_id, "before", "after", salt) VALUES ')
-_SQLITE = {
-    "lock": "SELECT size, frontier FROM audit_log_head WHERE id = 1",
-    "create": "INSERT INTO audit_log_head (id, size, frontier) VALUES (1, 0, ?) ON CONFLICT DO NOTHING",
-    "events": _EVENT_INSERT + "(" + ", ".join("?" * len(_EVENT_COLUMNS)) + ")",
-    "nodes": "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (?, ?, ?)",
-    "head": "UPDATE audit_log_head SET size = ?, frontier = ? WHERE id = 1",
-}
-_PG = {
-    "lock": "SELECT size, frontier FROM audit_log_head WHERE id = 1 FOR UPDATE",
-    "create": "INSERT INTO audit_log_head (id, size, frontier) VALUES (1, 0, %s) ON CONFLICT DO NOTHING",
-}
-_READ_HEAD = select(_head.c.size, _head.c.frontier).where(_head.c.id == HEAD_ID)
+                 'actor_home_region, action, entity_type, entity_id, "before", "after", salt) ')
 
 
-def _driver(db: Session) -> tuple[Any, dict[str, str] | None]:
-    """The DBAPI connection of this session's transaction (begun: BEGIN IMMEDIATE on SQLite)."""
-    conn = db.connection()
-    return conn.connection.driver_connection, (None if conn.dialect.name == "postgresql" else _SQLITE)
+@dataclass(frozen=True)
+class _Dialect:
+    postgres: bool
+    read_head: str
+    lock_head: str
+    create_head: str
+    node_lookup: str  # for SQLite, one OR term per node
 
 
-def lock_head(db: Session) -> tuple[int, list[bytes]]:
-    """The log's size and frontier, with the head row locked until this transaction ends.
-    On PostgreSQL this is what serialises appends; SQLite writers are serialised already
-    (BEGIN IMMEDIATE), and SQLite has no FOR UPDATE."""
-    raw, sqlite = _driver(db)
-    sql = sqlite or _PG
-    row = raw.execute(sql["lock"]).fetchone()
-    if row is None:
-        raw.execute(sql["create"], (b"",))
-        row = raw.execute(sql["lock"]).fetchone()
-    return row[0], split_frontier(bytes(row[1]))
-
-
+_SQLITE = _Dialect(
+    postgres=False,
+    read_head="SELECT size, frontier FROM audit_log_head WHERE id = 1",
+    lock_head="SELECT size, frontier FROM audit_log_head WHERE id = 1",  # BEGIN IMMEDIATE holds it
+    create_head="INSERT INTO audit_log_head (id, size, frontier) VALUES (1, 0, ?) ON CONFLICT DO NOTHING",
+    node_lookup="(level = ? AND idx = ?)",
+)
+_PG = _Dialect(
+    postgres=True,
+    read_head="SELECT size, frontier FROM audit_log_head WHERE id = 1",
+    lock_head="SELECT size, frontier FROM audit_log_head WHERE id = 1 FOR UPDATE",
+    create_head="INSERT INTO audit_log_head (id, size, frontier) VALUES (1, 0, %s) ON CONFLICT DO NOTHING",
+    node_lookup=("SELECT n.level, n.idx, n.hash FROM audit_tree_nodes n "
+                 "JOIN unnest(%s::smallint[], %s::bigint[]) AS k (level, idx) "
+                 "ON n.level = k.level AND n.idx = k.idx"),
+)
+_SQLITE_INSERT_EVENT = _EVENT_INSERT + "VALUES (" + ", ".join("?" * len(_EVENT_COLUMNS)) + ")"
+_SQLITE_INSERT_NODE = "INSERT INTO audit_tree_nodes (level, idx, hash) VALUES (?, ?, ?)"
+_SQLITE_MOVE_HEAD = "UPDATE audit_log_head SET size = ?, frontier = ? WHERE id = 1"
+# PostgreSQL: the function audit_log_append (migration 0002) locks the head, stores the leaves and
+# the subtrees they complete and moves the head; the same statement stores the events after it.
 _PG_APPEND = (
-    "WITH appended AS (SELECT audit_log_append(%s) AS first_seq) "
-    + _EVENT_INSERT.replace(" VALUES ", " ")
+    "WITH appended AS (SELECT audit_log_append(%s) AS first_seq) " + _EVENT_INSERT
     + "SELECT appended.first_seq + v.n, v.id, v.occurred_at, v.region, v.actor_type, v.actor_id, "
     'v.actor_home_region, v.action, v.entity_type, v.entity_id, v."before", v."after", v.salt '
     "FROM appended, (VALUES {rows}) AS v (n, id, occurred_at, region, actor_type, actor_id, "
     'actor_home_region, action, entity_type, entity_id, "before", "after", salt) '
     "RETURNING seq")
-_PG_EVENT_VALUES = "(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"  # n and the columns but seq
+_PG_EVENT_ROW = "(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"  # its offset n, then all but seq
+
+
+def _driver(db: Session) -> tuple[Any, _Dialect]:
+    """The DBAPI connection of this session's transaction (begun: BEGIN IMMEDIATE for a SQLite
+    writer), and what to say to it."""
+    conn = db.connection()
+    return conn.connection.driver_connection, (_PG if conn.dialect.name == "postgresql" else _SQLITE)
+
+
+def is_postgres(db: Session) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+def read_head(db: Session) -> tuple[int, list[bytes]]:
+    """The log's size and frontier as this transaction sees them."""
+    raw, sql = _driver(db)
+    row = raw.execute(sql.read_head).fetchone()
+    return (0, []) if row is None else (row[0], split_frontier(bytes(row[1])))
+
+
+def lock_head(db: Session) -> tuple[int, list[bytes]]:
+    """The log's size and frontier, with the head row locked until this transaction ends (made
+    if missing). SQLite has no FOR UPDATE: its writers are serialised by BEGIN IMMEDIATE."""
+    raw, sql = _driver(db)
+    row = raw.execute(sql.lock_head).fetchone()
+    if row is None:
+        raw.execute(sql.create_head, (b"",))
+        row = raw.execute(sql.lock_head).fetchone()
+    return row[0], split_frontier(bytes(row[1]))
+
+
+def append_sqlite(db: Session, events: list[dict[str, Any]], nodes: list[tuple[int, int, bytes]],
+                  size: int, frontier: Sequence[bytes]) -> None:
+    """SQLite: store new events (their seq set) and tree nodes and move the head."""
+    raw, _ = _driver(db)
+    # Stored as SQLAlchemy's SQLite types store them: UUID as 32 hex digits, UTC time as text.
+    raw.executemany(_SQLITE_INSERT_EVENT, [
+        (e["seq"], e["id"].hex, e["occurred_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
+         e["region"], e["actor_type"], e["actor_id"], e["actor_home_region"], e["action"],
+         e["entity_type"], e["entity_id"], json.dumps(e["before"]), json.dumps(e["after"]), e["salt"])
+        for e in events])
+    raw.executemany(_SQLITE_INSERT_NODE, nodes)
+    raw.execute(_SQLITE_MOVE_HEAD, (size, b"".join(frontier)))
 
 
 def append_pg_and_commit(conn: Connection, events: list[dict[str, Any]], leaves: list[bytes]) -> int:
-    """PostgreSQL, called at COMMIT: one statement locks the head and appends the leaves and the
-    events (function audit_log_append, migration 0002), and the COMMIT follows in the same
-    pipeline. The lock is held from that statement to the end of COMMIT, and in between the
-    server waits for nothing from this process. Returns the first new seq; raises (and commits
-    nothing) if the append fails."""
+    """PostgreSQL, at COMMIT: the append statement and the COMMIT go out in one pipeline, so the
+    server holds the head lock only while it runs those two and waits for nothing from this
+    process in between. Returns the first new seq; raises, committing nothing, if either fails."""
     from psycopg.types.json import Json
 
     raw = conn.connection.driver_connection
@@ -86,45 +126,27 @@ def append_pg_and_commit(conn: Connection, events: list[dict[str, Any]], leaves:
                    e["actor_home_region"], e["action"], e["entity_type"], e["entity_id"],
                    Json(e["before"]), Json(e["after"]), e["salt"]]
     with raw.pipeline():
-        cursor = raw.execute(_PG_APPEND.format(rows=", ".join([_PG_EVENT_VALUES] * len(events))), params)
+        cursor = raw.execute(_PG_APPEND.format(rows=", ".join([_PG_EVENT_ROW] * len(events))), params)
         raw.execute("COMMIT")
     return min(row[0] for row in cursor.fetchall())
 
 
-def append_sqlite(db: Session, events: list[dict[str, Any]], nodes: list[tuple[int, int, bytes]],
-                  size: int, frontier: Sequence[bytes]) -> None:
-    """SQLite: store new events and tree nodes and move the head, under the write lock."""
-    raw, sqlite = _driver(db)
-    # Stored as SQLAlchemy's SQLite types store them: UUID as 32 hex digits, UTC time as text.
-    raw.executemany(sqlite["events"], [
-        (e["seq"], e["id"].hex, e["occurred_at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
-         e["region"], e["actor_type"], e["actor_id"], e["actor_home_region"], e["action"],
-         e["entity_type"], e["entity_id"], json.dumps(e["before"]), json.dumps(e["after"]), e["salt"])
-        for e in events])
-    raw.executemany(sqlite["nodes"], nodes)
-    raw.execute(sqlite["head"], (size, b"".join(frontier)))
-
-
-def is_postgres(db: Session) -> bool:
-    return db.get_bind().dialect.name == "postgresql"
-
-
-def read_head(db: Session) -> tuple[int, list[bytes]]:
-    row = db.execute(_READ_HEAD).first()
-    return (0, []) if row is None else (row.size, split_frontier(bytes(row.frontier)))
-
-
 def nodes(db: Session, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
-    """The stored hashes of these nodes, in one query."""
+    """The stored hashes of these nodes, in one query (a proof needs O(log n) of them)."""
     wanted = sorted(set(keys))
-    found: dict[NodeKey, bytes] = {}
-    for start in range(0, len(wanted), 200):
-        chunk = wanted[start:start + 200]
-        condition = or_(*(and_(_nodes.c.level == level, _nodes.c.idx == index) for level, index in chunk))
-        for level, index, value in db.execute(select(_nodes.c.level, _nodes.c.idx, _nodes.c.hash)
-                                              .where(condition)):
-            found[(level, index)] = bytes(value)
-    return found
+    if not wanted:
+        return {}
+    raw, sql = _driver(db)
+    if sql.postgres:
+        rows = raw.execute(sql.node_lookup, ([k[0] for k in wanted], [k[1] for k in wanted])).fetchall()
+    else:  # an OR of primary-key lookups, which SQLite answers each from the index
+        rows = []
+        for start in range(0, len(wanted), 400):
+            chunk = wanted[start:start + 400]
+            rows += raw.execute("SELECT level, idx, hash FROM audit_tree_nodes WHERE "
+                                + " OR ".join([sql.node_lookup] * len(chunk)),
+                                [part for key in chunk for part in key]).fetchall()
+    return {(level, index): bytes(value) for level, index, value in rows}
 
 
 def node_page(db: Session, level: int, after: int, limit: int) -> list[tuple[int, bytes]]:

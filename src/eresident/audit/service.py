@@ -161,24 +161,19 @@ def _boundary(transaction: SessionTransaction) -> SessionTransaction:
     return transaction
 
 
+def _undone(savepoint: SessionTransaction | None, rolled_back: SessionTransaction) -> bool:
+    """Whether an event recorded inside `savepoint` (None: outside any) went with `rolled_back`."""
+    while savepoint is not None and savepoint is not rolled_back:
+        savepoint = savepoint.parent
+    return savepoint is rolled_back or rolled_back.parent is None
+
+
 @sa_event.listens_for(Session, "after_soft_rollback")
 def _forget_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
     pending = session.info.get(_PENDING)
-    if not pending:
-        return
-    undone = _boundary(previous_transaction)
-    if undone.parent is None:
-        session.info.pop(_PENDING, None)
-        return
-
-    def inside(savepoint: SessionTransaction | None) -> bool:
-        while savepoint is not None:
-            if savepoint is undone:
-                return True
-            savepoint = savepoint.parent
-        return False
-
-    session.info[_PENDING] = [p for p in pending if not inside(p.savepoint)]
+    if pending:
+        rolled_back = _boundary(previous_transaction)
+        session.info[_PENDING] = [p for p in pending if not _undone(p.savepoint, rolled_back)]
 
 
 @sa_event.listens_for(Session, "after_transaction_end")
@@ -244,7 +239,7 @@ def inclusion_proof(*, db: Session, seq: int, tree_size: int | None = None,
     root = (merkle.root_from_frontier(frontier) if wanted == size
             else merkle.root_plan(wanted).assemble(stored)[0])
     if (0, index) not in stored:
-        raise merkle.ProofError(f"stored leaf {index} is missing")
+        raise merkle.MissingNode(f"stored node {(0, index)} is missing")
     return InclusionProof(seq=seq, event_id=event_id, tree_size=wanted, leaf_hash=stored[(0, index)],
                           path=plan.assemble(stored), root_hash=root)
 
@@ -290,7 +285,9 @@ def create_checkpoint(*, db: Session, signer: note.NoteSigner, now: datetime,
     size, frontier = repository.lock_head(db)
     latest = repository.latest_checkpoint(db)
     if latest is not None:
-        if latest.tree_size > size or (latest.tree_size and root_at(db, latest.tree_size) != latest.root_hash):
+        extended = latest.tree_size <= size and (
+            latest.tree_size == 0 or root_at(db, latest.tree_size) == latest.root_hash)
+        if not extended:
             raise LogForked(f"the log no longer extends checkpoint {latest.id} (size {latest.tree_size}); "
                             "run `eresident audit verify`")
         if latest.tree_size == size and not force:

@@ -145,7 +145,8 @@ def verify_log(db: Session, verifier: note.NoteVerifier | None, *, page: int = 2
             if repository.count_nodes(db) != expected_nodes:
                 extra = repository.nodes_beyond(db, head_size)
                 where = ", ".join(f"(level {lv}, index {ix})" for lv, ix in extra) or "unknown"
-                fail(Finding("tree nodes", f"nodes beyond the log's {head_size} entries were inserted: {where}"))
+                fail(Finding("tree nodes",
+                             f"nodes beyond the log's {head_size} entries were inserted: {where}"))
     _check_checkpoints(report, checkpoints, verifier, roots)
     return report
 
