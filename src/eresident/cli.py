@@ -75,6 +75,24 @@ def serve(host: str = "127.0.0.1", port: int = 8001, workers: int = 1) -> None:
                 log_level="warning", access_log=False)
 
 
+@app.command()
+def worker() -> None:
+    """Run the node's periodic jobs (escalations, audit checkpoints) until stopped."""
+    import threading
+
+    from eresident.kit.jobs import run_forever
+    from eresident.kit.logging import configure
+
+    settings = Settings()
+    configure(settings.log_level, settings.log_json)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        run_forever(_context(settings), stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
 @app.command("seed-demo")
 def seed_demo_cmd() -> None:
     """Create demo officials, the region's service site and the sample sanctions list."""
@@ -104,6 +122,7 @@ def up(var: Path = Path("var")) -> None:
                            stdout=subprocess.DEVNULL)
         procs.append(subprocess.Popen([sys.executable, "-m", "eresident", "serve", "--port",
                                        str(DEMO_PORTS[region])], env=env))
+        procs.append(subprocess.Popen([sys.executable, "-m", "eresident", "worker"], env=env))
     lines = ["", "eresident is running:"]
     for region, port in DEMO_PORTS.items():
         lines.append(f"  {REGIONS[region][0]} ({region}): http://127.0.0.1:{port}/   API: http://127.0.0.1:{port}/docs")
