@@ -76,16 +76,13 @@ async def csrf_protect(request: Request) -> None:
         request.state.form_nonce = nonce
 
 
-async def _write_slot(request: Request) -> AsyncIterator[bool]:
+async def _request_slot(request: Request) -> AsyncIterator[bool]:
     ctx: NodeContext = request.app.state.ctx
-    if request.method not in UNSAFE:
-        yield False
-        return
-    async with ctx.database.write_slot() as held:
+    async with ctx.database.request_slot(write=request.method in UNSAFE) as held:
         yield held
 
 
-def _db(request: Request, slot_held: Annotated[bool, Depends(_write_slot, scope="function")]) -> Iterator[Session]:
+def _db(request: Request, slot_held: Annotated[bool, Depends(_request_slot, scope="function")]) -> Iterator[Session]:
     ctx: NodeContext = request.app.state.ctx
     write = request.method in UNSAFE
     with ctx.database.session(write=write, slot_held=slot_held) as db:

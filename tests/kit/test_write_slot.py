@@ -1,4 +1,5 @@
-"""Many concurrent writes to a SQLite node finish: waiting writers do not take every worker thread."""
+"""Many concurrent writes to a node finish: requests wait for a connection (and, on SQLite, the write
+lock) in the event loop, so they never take every worker thread while the holders need one."""
 
 from __future__ import annotations
 

@@ -85,6 +85,8 @@ class Database:
         self._slot_writer = self.engine.execution_options(eresident_write=True, eresident_slot_held=True)
         self._reader = self.engine.execution_options(eresident_write=False)
         self._gates: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        # Below both the connection pool's capacity and the 40 worker threads of the web server.
+        self.max_sessions = 24
 
     def _install_sqlite_events(self, synchronous: str) -> None:
         lock = self._write_lock
@@ -126,25 +128,30 @@ class Database:
 
 
     @asynccontextmanager
-    async def write_slot(self) -> AsyncIterator[bool]:
-        """Hold the SQLite write lock for a whole request, waiting in the event loop, not in a thread.
+    async def request_slot(self, *, write: bool) -> AsyncIterator[bool]:
+        """Admit a request to the database, waiting in the event loop rather than in a thread.
 
-        Waiting for the lock inside worker threads can take every thread while the holder still
-        needs one to finish: the node would hang. Here waiters queue on an asyncio lock and at most
-        one thread per event loop blocks on the process lock. Yields whether a slot is held."""
-        if not self.is_sqlite:
-            yield False
-            return
+        A request holds its connection (and, on SQLite, the write lock) across several worker-thread
+        hand-offs. If waiting for either happened inside worker threads, a burst could take every
+        thread while the holders still need one to finish, and the node would hang. So requests
+        queue here: at most `max_sessions` hold a connection (fewer than the pool and the thread
+        pool), and on SQLite one writer at a time holds the process lock. Yields whether the
+        SQLite write lock is held for the request."""
         loop = asyncio.get_running_loop()
-        gate = self._gates.get(loop)
-        if gate is None:
-            gate = self._gates[loop] = asyncio.Lock()
-        async with gate:
-            await anyio.to_thread.run_sync(self._write_lock.acquire)
-            try:
-                yield True
-            finally:
-                self._write_lock.release()
+        gates = self._gates.get(loop)
+        if gates is None:
+            gates = self._gates[loop] = (asyncio.Semaphore(self.max_sessions), asyncio.Lock())
+        sessions, writer = gates
+        async with sessions:
+            if not (write and self.is_sqlite):
+                yield False
+                return
+            async with writer:
+                await anyio.to_thread.run_sync(self._write_lock.acquire)
+                try:
+                    yield True
+                finally:
+                    self._write_lock.release()
 
     @contextmanager
     def session(self, *, write: bool, slot_held: bool = False) -> Iterator[Session]:
