@@ -21,7 +21,6 @@ from eresident.kit.models import UsedFormToken
 from eresident.officials.models import Official
 from eresident.officials.service import actor_for, has_role
 from eresident.security import service as security
-from eresident.security.models import AuthSession
 from eresident.security.permissions import roles_for
 
 SESSION_COOKIE = "er_session"
@@ -104,13 +103,6 @@ def _db(request: Request, slot_held: Annotated[bool, Depends(_request_slot, scop
 DbSession = Annotated[Session, Depends(_db, scope="function")]
 
 
-def _auth_session(request: Request, ctx: Ctx, db: DbSession) -> AuthSession | None:
-    token, _ = session_token(request)
-    if not token:
-        return None
-    return security.resolve_session(db=db, token=token, now=ctx.clock.now())
-
-
 def current_applicant(request: Request, ctx: Ctx, db: DbSession) -> Applicant:
     token, _ = session_token(request)
     # One query: the live session and its applicant together (this runs on every request).
@@ -124,13 +116,12 @@ def current_applicant(request: Request, ctx: Ctx, db: DbSession) -> Applicant:
 
 
 def current_official(request: Request, ctx: Ctx, db: DbSession) -> Official:
-    session = _auth_session(request, ctx, db)
-    if session is None or session.principal_type != "official":
+    token, _ = session_token(request)
+    official = security.session_principal(db=db, token=token, model=Official, principal_type="official",
+                                          now=ctx.clock.now()) if token else None
+    if official is None or not official.active:
         raise Problem(401, "Sign in to continue", code="unauthenticated",
                       detail="Your session has ended or you are not signed in.")
-    official = db.get(Official, session.principal_id)
-    if official is None or not official.active:
-        raise Problem(401, "Sign in to continue", code="unauthenticated")
     request.state.principal = official
     return official
 

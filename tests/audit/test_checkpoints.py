@@ -100,19 +100,20 @@ def test_the_checkpoint_key_is_made_once_kept_and_separate(node):
 
 def test_two_starters_making_the_key_at_once_agree_on_one(node, monkeypatch):
     from eresident.audit import keys
+    from eresident.kit import files  # where keys are created once (link into place)
 
     other_dir = node.settings.data_dir / "elsewhere"
     settings = node.settings.model_copy(update={"data_dir": other_dir})
-    real_link = keys.os.link
+    real_link = files.os.link
 
     def link_after_a_rival(src, dst):  # another process links its key first
-        keys.os.link = real_link
+        files.os.link = real_link
         rival = keys._load_or_create(dst.with_name("rival.json"), "rival/audit")
         real_link(dst.with_name("rival.json"), dst)
         assert rival.name == "rival/audit"
         real_link(src, dst)  # ours now fails: the file exists
 
-    monkeypatch.setattr(keys.os, "link", link_after_a_rival)
+    monkeypatch.setattr(files.os, "link", link_after_a_rival)
     keys._cache.clear()
     assert load_checkpoint_key(settings).name == "rival/audit"
     assert not [p for p in (other_dir / "keys").iterdir() if p.name.startswith(".")]

@@ -8,7 +8,6 @@ URL) and kept in the key file, so moving the node to another address does not ch
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ from joserfc.jwk import OKPKey
 from eresident.audit.note import NoteSigner, NoteVerifier, valid_key_name
 from eresident.config import Settings
 from eresident.crypto.fields import b64url_decode
+from eresident.kit.files import create_once
 
 KEY_FILE = Path("keys") / "checkpoint-signing.jwk.json"
 _cache: dict[Path, NoteSigner] = {}
@@ -45,19 +45,7 @@ def _load_or_create(path: Path, origin: str) -> NoteSigner:
     if not path.exists():
         key = OKPKey.generate_key("Ed25519", private=True)
         data = {**key.as_dict(private=True), "kid": origin, "use": "sig"}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written whole under a temporary name, then linked into place: a concurrent starter
-        # either wins the link or reads the complete file of the one that did.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(data))
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+        create_once(path, json.dumps(data).encode())  # a concurrent starter reads the winner's key
     data = json.loads(path.read_text())
     if data.get("kty") != "OKP" or data.get("crv") != "Ed25519" or "d" not in data:
         raise ValueError(f"{path} is not an Ed25519 private JWK")

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from joserfc.jwk import KeySet, OKPKey
 
 from eresident.config import Settings
 from eresident.crypto.fields import b64url_decode, b64url_encode
+from eresident.kit.files import create_once
+
+SECRET_NAMES = ("secret_key", "data_key", "blind_index_key")
 
 
 @dataclass(frozen=True)
@@ -35,44 +36,18 @@ class NodeKeys:
         return KeySet([OKPKey.import_key(self.signing.as_dict(private=False))]).as_dict(private=False)
 
 
-def _write_private(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(content)
-
-
 def load_secrets(settings: Settings) -> NodeSecrets:
-    path = settings.data_dir / "secrets.json"
-    stored: dict[str, str] = {}
-    if path.exists():
-        stored = json.loads(path.read_text())
-    needed = {"secret_key": settings.secret_key, "data_key": settings.data_key,
-              "blind_index_key": settings.blind_index_key}
-    generated = False
-    for name, value in needed.items():
-        if not value:
-            if name not in stored:
-                stored[name] = b64url_encode(secrets.token_bytes(32))
-                generated = True
-            needed[name] = stored[name]
-    if generated:
-        if path.exists():
-            path.unlink()
-        _write_private(path, json.dumps(stored, indent=2))
-    return NodeSecrets(*(b64url_decode(needed[n]) for n in ("secret_key", "data_key",
-                                                           "blind_index_key")))
+    """Secrets from settings where given; the rest generated once into DATA_DIR/secrets.json."""
+    fresh = {name: b64url_encode(secrets.token_bytes(32)) for name in SECRET_NAMES}
+    stored = json.loads(create_once(settings.data_dir / "secrets.json", json.dumps(fresh, indent=2).encode()))
+    return NodeSecrets(*(b64url_decode(getattr(settings, name) or stored[name]) for name in SECRET_NAMES))
 
 
 def load_signing_key(settings: Settings) -> NodeKeys:
     path = settings.data_dir / "keys" / "credential-signing.jwk.json"
-    if path.exists():
-        key = OKPKey.import_key(json.loads(path.read_text()))
-    else:
+    if not path.exists():
         key = OKPKey.generate_key("Ed25519", private=True)
         key.ensure_kid()
-        data = key.as_dict(private=True)
-        data["kid"] = f"{settings.region}-{key.kid[:16]}"
-        key = OKPKey.import_key(data)
-        _write_private(path, json.dumps(data))
-    return NodeKeys(signing=key)
+        data = {**key.as_dict(private=True), "kid": f"{settings.region}-{key.kid[:16]}"}
+        create_once(path, json.dumps(data).encode())
+    return NodeKeys(signing=OKPKey.import_key(json.loads(path.read_text())))

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from eresident.config import REGIONS, Settings
+from eresident.kit.files import write_atomic
 
 __all__ = [
     "DOCUMENT_SIGNING_EKU",
@@ -219,19 +220,7 @@ def _pem_cert(cert: x509.Certificate) -> bytes:
 
 
 def _write(path: Path, content: bytes, mode: int) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a key."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(path, content, mode=mode)  # a reader never sees half a key
 
 
 def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:

@@ -6,7 +6,8 @@ import re
 import uuid
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import select
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
 from eresident.audit.service import Actor, record
@@ -170,7 +171,7 @@ def _same_passport(db: Session, *, index: str, applicant: Applicant,
     if db.get_bind().dialect.name == "postgresql":
         # Serialise submissions per passport for the rest of the transaction (SQLite writers
         # are serialised already), so two cannot both pass this check.
-        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(index[:15], 16)})
+        db.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": int(index[:15], 16)})
     query = select(Application).where(Application.passport_index == index)
     if exclude is not None:
         query = query.where(Application.id != exclude)
