@@ -278,7 +278,9 @@ def test_applicant_becomes_e_resident_in_the_browser(browser, live_node, shots, 
         shots(agent, "agent-check")
         photo_img = agent.get_by_role("img", name="The photo the applicant sent")
         expect(photo_img).to_be_visible()
-        assert photo_img.evaluate("img => img.naturalWidth") > 0  # the browser loaded and decoded it
+        # decode() waits for the download and the decoding, and rejects if either fails; the
+        # image is laid out (visible) before its bytes arrive, so naturalWidth alone races.
+        assert photo_img.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
         photo_response = agent.request.get(photo_img.get_attribute("src"))
         assert photo_response.ok and photo_response.headers["content-type"].startswith("image/png")
         assert photo_response.body() == photo.read_bytes()
