@@ -293,10 +293,17 @@ def install_timers(ctx) -> dict[str, list[float]]:
                 cpu[label].append(time.thread_time() - c)
         setattr(owner, attr, timed)
 
-    wrap(security, "resolve_session", "auth: resolve_session (SELECT auth_sessions)")
-    for name in ("parse_and_check_mrz", "_load_site", "_load_documents", "_ensure_no_open_duplicate",
-                 "next_value", "_apply_fields", "_run_database_checks", "record"):
+    from eresident.kit import db as kit_db
+    from eresident.workflow import service as workflow
+
+    wrap(security, "session_principal", "auth: session_principal (session + applicant, one SELECT)")
+    for name in ("parse_and_check_mrz", "_load_site", "_load_documents", "_same_passport", "_check_results",
+                 "next_value", "_apply_fields", "record"):
         wrap(svc, name, f"service: {name}")
+    wrap(workflow, "start_case", "service: workflow.start_case (state + case row + worklist rows)")
+    for name in ("insert_attached", "insert_rows"):  # looked up through the service module
+        wrap(svc, name, f"db: {name} (plain INSERTs)")
+    del kit_db
     wrap(svc, "submit_application", "service: submit_application (all of it)")
     wrap(ctx.screening, "screen", "  checks: screening (index version + name match)")
     wrap(ctx.cipher, "encrypt", "  AES-GCM encrypt (x2)")

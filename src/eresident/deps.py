@@ -28,7 +28,8 @@ PRESESSION_COOKIE = "er_pre"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def get_ctx(request: Request) -> NodeContext:
+async def get_ctx(request: Request) -> NodeContext:
+    # async: FastAPI runs a sync dependency in the thread pool, a hand-off for nothing here.
     return request.app.state.ctx
 
 

@@ -15,17 +15,18 @@ from eresident.officials.models import Official
 from eresident.sites.models import ServiceSite
 
 
-def application_read(db: Session, app: Application) -> ApplicationRead:
+def application_read(db: Session, app: Application, *, site_code: str | None = None) -> ApplicationRead:
+    """The applicant's view of a case (`site_code` when the caller has it, saving a read)."""
     text, waiting_on = service.STATUSES[app.status]
     request = service.open_info_request(db, app.id) if app.status == "info_requested" else None
     resident = service.e_resident_for_application(db, app.id) if app.status == "approved" else None
-    site = db.get(ServiceSite, app.site_id)
+    site_code = site_code or db.get(ServiceSite, app.site_id).code
     return ApplicationRead(
         id=app.id, case_number=app.case_number, region=app.region, status=app.status,
         status_text=text, surname=app.surname, given_names=app.given_names,
         submitted_at=app.submitted_at, decided_at=app.decided_at, decision=app.decision,
         decision_reasons=app.decision_reasons if app.status == "refused" else None,
-        site_code=site.code, waiting_on=waiting_on,
+        site_code=site_code, waiting_on=waiting_on,
         info_request=request.message if request else None,
         e_resident_number=resident.number if resident else None)
 

@@ -83,8 +83,7 @@ def logout(request: Request, ctx: Ctx, db: DbSession) -> Response:
 def submit(body: ApplicationCreate, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> ApplicationRead:
     app = service.submit_application(ctx=ctx, db=db, applicant=applicant, data=body,
                                      actor=applicant_actor(applicant))
-    db.flush()
-    return presenters.application_read(db, app)
+    return presenters.application_read(db, app, site_code=body.site_code)
 
 
 @router.get("/applications", response_model=list[ApplicationRead], summary="My applications")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,7 @@ from eresident.identity.models import (Applicant, Application, ApplicationDocume
 from eresident.identity.schemas import ApplicationCreate
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import FieldError, Problem, conflict, forbidden, invalid, not_found
+from eresident.kit.db import insert_attached, insert_rows
 from eresident.kit.ids import case_number
 from eresident.kit.sequences import next_value
 from eresident.officials.models import Official
@@ -117,25 +119,37 @@ def _check_consents(data: ApplicationCreate) -> None:
                                                  "consent.", title="A required consent is missing")
 
 
-def _load_site(db: Session, ctx: NodeContext, code: str) -> ServiceSite:
-    site = db.scalar(select(ServiceSite).where(ServiceSite.code == code))
+# The submission's reads, built once (statement construction costs as much as running them).
+_sites, _documents, _applications = ServiceSite.__table__, Document.__table__, Application.__table__
+_SITE_BY_CODE = select(_sites.c.id, _sites.c.active, _sites.c.region).where(_sites.c.code == bindparam("code"))
+_DOCUMENTS_BY_ID = select(_documents.c.id, _documents.c.kind, _documents.c.owner_type, _documents.c.owner_id) \
+    .where(_documents.c.id.in_(bindparam("ids", expanding=True)))
+_SAME_PASSPORT = select(_applications.c.id, _applications.c.applicant_id, _applications.c.status,
+                        _applications.c.case_number).where(_applications.c.passport_index == bindparam("index"))
+
+
+def _load_site(db: Session, ctx: NodeContext, code: str):
+    """The site's id, active flag and region (a plain row: the submission only needs its id)."""
+    site = db.connection().execute(_SITE_BY_CODE, {"code": code}).first()
     if site is None or not site.active or site.region != ctx.region:
         raise invalid("site_code", "Choose one of this region's overseas service sites.")
     return site
 
 
-def _load_documents(db: Session, applicant: Applicant, data: ApplicationCreate) -> list[tuple[Document, str]]:
+def _load_documents(db: Session, applicant: Applicant, data: ApplicationCreate) -> list[tuple[uuid.UUID, str]]:
+    """(document id, kind) of the photo and the supporting documents, all read in one query."""
     wanted = [(data.photo_document_id, "photo", "photo_document_id")] + [
         (doc_id, None, f"supporting_document_ids/{i}")
         for i, doc_id in enumerate(data.supporting_document_ids)]
+    rows = {row.id: row for row in db.connection().execute(_DOCUMENTS_BY_ID, {"ids": [w[0] for w in wanted]})}
     found = []
     for doc_id, kind, field in wanted:
-        doc = db.get(Document, doc_id)
+        doc = rows.get(doc_id)
         if doc is None or doc.owner_type != "applicant" or doc.owner_id != applicant.id:
             raise invalid(field, "No document with this id was uploaded by you.")
         if kind and doc.kind != kind:
             raise invalid(field, f"This document was uploaded as {doc.kind}, not as a {kind}.")
-        found.append((doc, doc.kind))
+        found.append((doc.id, doc.kind))
     return found
 
 
@@ -144,38 +158,54 @@ def _screen(ctx: NodeContext, db: Session, data: ApplicationCreate):
     return ctx.screening.screen(db, names=names, birth_date=data.birth_date, nationality=data.nationality.lower())
 
 
-def _check_results(*, app: Application, earlier: list[Application], hits: list, now: datetime) -> list[CheckResult]:
+@dataclass(frozen=True)
+class Checks:
+    """The automatic checks of a submission: rows for check_results, and what the process may see."""
+
+    rows: list[dict]
+    screening_hits: int
+    risk_score: float
+
+    @property
+    def facts(self) -> dict:
+        """What the process definition may decide on: no personal data, only check results."""
+        duplicate = next(r for r in self.rows if r["check"] == "duplicate")
+        return {"screening_hits": self.screening_hits, "risk_score": round(self.risk_score / 100.0, 4),
+                "refused_before": duplicate["outcome"] == "refer"}
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        return {r["check"]: r["outcome"] for r in self.rows}
+
+
+def _check_results(*, application_id: uuid.UUID, passport_expiry: date, document_format: str,
+                   earlier: list, hits: list, now: datetime) -> Checks:
     """The automatic checks as records. Hits send the case to a person; they never refuse (PIPL Art. 24)."""
     refused = [a.case_number for a in earlier if a.status == "refused"]
-    app.screening_hits = len(hits)
-    app.risk_score = max((h.score for h in hits), default=0.0)
-    return [
-        CheckResult(check="mrz", outcome="pass", created_at=now, details={"format": app.document_format},
-                    summary="All MRZ check digits are valid and match the typed details."),
-        CheckResult(check="expiry", outcome="pass", created_at=now, details={},
-                    summary=f"The passport is valid until {app.passport_expiry.isoformat()}."),
-        CheckResult(check="duplicate", outcome="refer" if refused else "pass", created_at=now,
-                    summary=(f"This passport was refused before in case {', '.join(refused)}." if refused
-                             else "No other application in this region uses this passport."),
-                    details={"earlier_refusals": refused}),
-        CheckResult(check="screening", outcome="refer" if hits else "pass", created_at=now,
-                    summary=(f"{len(hits)} possible match(es) on the sanctions list: a person must look at them."
-                             if hits else "No match on the sanctions list."),
-                    details={"hits": [h.to_dict() for h in hits]}),
+    results = [
+        ("mrz", "pass", {"format": document_format},
+         "All MRZ check digits are valid and match the typed details."),
+        ("expiry", "pass", {}, f"The passport is valid until {passport_expiry.isoformat()}."),
+        ("duplicate", "refer" if refused else "pass", {"earlier_refusals": refused},
+         f"This passport was refused before in case {', '.join(refused)}." if refused
+         else "No other application in this region uses this passport."),
+        ("screening", "refer" if hits else "pass", {"hits": [h.to_dict() for h in hits]},
+         f"{len(hits)} possible match(es) on the sanctions list: a person must look at them."
+         if hits else "No match on the sanctions list."),
     ]
+    rows = [{"id": uuid.uuid4(), "application_id": application_id, "check": check, "outcome": outcome,
+             "details": details, "summary": summary, "created_at": now}
+            for check, outcome, details, summary in results]
+    return Checks(rows, len(hits), max((h.score for h in hits), default=0.0))
 
 
-def _same_passport(db: Session, *, index: str, applicant: Applicant,
-                   exclude: uuid.UUID | None = None) -> list[Application]:
-    """Every other application with this passport; refuses while one is open or approved."""
+def _same_passport(db: Session, *, index: str, applicant: Applicant, exclude: uuid.UUID | None = None) -> list:
+    """Every other application with this passport (plain rows); refuses while one is open or approved."""
     if db.get_bind().dialect.name == "postgresql":
         # Serialise submissions per passport for the rest of the transaction (SQLite writers
         # are serialised already), so two cannot both pass this check.
         db.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": int(index[:15], 16)})
-    query = select(Application).where(Application.passport_index == index)
-    if exclude is not None:
-        query = query.where(Application.id != exclude)
-    earlier = list(db.scalars(query))
+    earlier = [row for row in db.connection().execute(_SAME_PASSPORT, {"index": index}) if row.id != exclude]
     existing = next((a for a in earlier if a.status in OPEN_STATUSES + ("approved",)), None)
     if existing is None:
         return earlier
@@ -207,6 +237,8 @@ def _apply_fields(ctx: NodeContext, app: Application, data: ApplicationCreate, p
 
 def submit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
                        data: ApplicationCreate, actor: Actor) -> Application:
+    """Check everything first (reads only), then write the case in a few plain statements: the
+    application, its documents, checks and consents, the workflow case, the audit event."""
     if applicant.email_confirmed_at is None:
         raise forbidden("Confirm your email address first: open the link we sent you.")
     now = ctx.clock.now()
@@ -219,40 +251,36 @@ def submit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
     earlier = _same_passport(db, index=index, applicant=applicant)
     hits = _screen(ctx, db, data)
 
-    # Everything is read and checked; now the writes, in one flush.
-    serial = next_value(db, f"case:{ctx.region}:{now.year}")
-    app = Application(id=uuid.uuid4(), case_number=case_number(ctx.region, now.year, serial),
-                      region=ctx.region, applicant_id=applicant.id,
-                      status="awaiting_identity_check", site_id=site.id,
-                      photo_document_id=data.photo_document_id, created_at=now, submitted_at=now)
-    _apply_fields(ctx, app, data, parsed)
-    app.documents = [ApplicationDocument(document_id=doc.id, kind=kind) for doc, kind in documents]
-    app.checks = _check_results(app=app, earlier=earlier, hits=hits, now=now)
-    db.add(app)
-    db.add_all(Consent(applicant_id=applicant.id, application_id=app.id, purpose=purpose,
-                       text_version=text.version, text_sha256=text.sha256,
-                       granted=bool(getattr(data.consents, purpose)), recorded_at=now)
-               for purpose, text in CONSENTS.items())
-    db.flush()
+    app_id = uuid.uuid4()
+    checks = _check_results(application_id=app_id, passport_expiry=parsed.expiry_date,
+                            document_format=parsed.format, earlier=earlier, hits=hits, now=now)
+    # Checks ran during submission; a version that waits for them in parallel hears so at its start.
     outcome = workflow.start_case(ctx=ctx, db=db, process=PROCESS, subject_type="application",
-                                  subject_id=app.id, facts=_facts(app))
-    # Checks ran during submission; a version that waits for them in parallel hears so now.
-    outcome = workflow.signal(ctx=ctx, db=db, case=outcome.case, event="checks_completed",
-                              only_if_waiting=True) or outcome
-    app.status = outcome.status
+                                  subject_id=app_id, facts=checks.facts, events=("checks_completed",))
+    # Taken last: on PostgreSQL the counter row stays locked until COMMIT.
+    serial = next_value(db, f"case:{ctx.region}:{now.year}")
+    app = Application(id=app_id, case_number=case_number(ctx.region, now.year, serial), region=ctx.region,
+                      applicant_id=applicant.id, status=outcome.status, version=1, site_id=site.id,
+                      photo_document_id=data.photo_document_id, screening_hits=checks.screening_hits,
+                      risk_score=checks.risk_score, created_at=now, submitted_at=now, reviewer_id=None,
+                      recommendation=None, recommendation_note=None, approver_id=None, decision=None,
+                      decision_reasons=None, decided_at=None)
+    _apply_fields(ctx, app, data, parsed)
+    insert_attached(db, app)
+    insert_rows(db, ApplicationDocument, [{"application_id": app_id, "document_id": doc_id, "kind": kind}
+                                          for doc_id, kind in documents])
+    insert_rows(db, CheckResult, checks.rows)
+    insert_rows(db, Consent, [{"id": uuid.uuid4(), "applicant_id": applicant.id, "application_id": app_id,
+                               "purpose": purpose, "text_version": text.version, "text_sha256": text.sha256,
+                               "granted": bool(getattr(data.consents, purpose)), "recorded_at": now,
+                               "withdrawn_at": None}
+                              for purpose, text in CONSENTS.items()])
     record(db=db, actor=actor, region=ctx.region, action="application.submitted",
            entity_type="application", entity_id=app.id, at=now, before=None,
            after={**_snapshot(app), "case_number": app.case_number, "process_version": outcome.case.version,
-                  "checks": {c.check: c.outcome for c in app.checks}})
+                  "checks": checks.outcomes})
     _finish_if_ended(ctx=ctx, db=db, app=app, outcome=outcome, actor=actor)
     return app
-
-
-def _facts(app: Application) -> dict:
-    """What the process definition may decide on: no personal data, only check results."""
-    refused = next((c for c in app.checks if c.check == "duplicate"), None)
-    return {"screening_hits": app.screening_hits, "risk_score": round(app.risk_score / 100.0, 4),
-            "refused_before": bool(refused and refused.outcome == "refer")}
 
 
 def resubmit_application(*, ctx: NodeContext, db: Session, applicant: Applicant, application_id: uuid.UUID,
@@ -274,19 +302,22 @@ def resubmit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
     _apply_fields(ctx, app, data, parsed)
     app.site_id = site.id
     app.photo_document_id = data.photo_document_id
-    app.documents = [ApplicationDocument(document_id=doc.id, kind=kind) for doc, kind in documents]
+    app.documents = [ApplicationDocument(document_id=doc_id, kind=kind) for doc_id, kind in documents]
     request = open_info_request(db, app.id)
     if request is not None:
         request.answer = answer
         request.answered_at = now
-    app.checks = _check_results(app=app, earlier=earlier, hits=hits, now=now)
+    checks = _check_results(application_id=app.id, passport_expiry=parsed.expiry_date,
+                            document_format=parsed.format, earlier=earlier, hits=hits, now=now)
+    app.checks = [CheckResult(**row) for row in checks.rows]
+    app.screening_hits, app.risk_score = checks.screening_hits, checks.risk_score
     outcome = workflow.signal(ctx=ctx, db=db, case=workflow.case_for(db, "application", app.id),
-                              event="resubmitted", facts=_facts(app))
+                              event="resubmitted", facts=checks.facts)
     app.status = outcome.status
     app.version += 1
     record(db=db, actor=actor, region=ctx.region, action="application.resubmitted",
            entity_type="application", entity_id=app.id, at=now, before=before,
-           after={**_snapshot(app), "checks": {c.check: c.outcome for c in app.checks}})
+           after={**_snapshot(app), "checks": checks.outcomes})
     _finish_if_ended(ctx=ctx, db=db, app=app, outcome=outcome, actor=actor)
     return app
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import anyio
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -54,6 +54,28 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def insert_rows(db: Session, model: type[Base], rows: list[dict]) -> None:
+    """Plain INSERTs (one executemany) in the session's transaction, without the unit of work.
+    For rows the request writes once and does not touch again; column defaults still apply."""
+    if rows:
+        db.connection().execute(model.__table__.insert(), rows)
+
+
+def insert_attached(db: Session, obj: Base) -> None:
+    """INSERT an object with a plain statement, then attach it to the session as if just loaded, so
+    later changes in the transaction UPDATE it (with its version check) without a SELECT first.
+    Every column must be set on the object: a column left out would be expired and read back."""
+    mapper = obj.__mapper__
+    values = {}
+    for attr in mapper.column_attrs:
+        if attr.key not in obj.__dict__:
+            raise ValueError(f"insert_attached: {type(obj).__name__}.{attr.key} is not set")
+        values[attr.columns[0].name] = obj.__dict__[attr.key]
+    db.connection().execute(mapper.local_table.insert(), values)
+    make_transient_to_detached(obj)
+    db.add(obj)
 
 
 def utcnow() -> datetime:  # only for column defaults of rows written outside a request (never domain logic)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from eresident.kit.errors import Problem
@@ -34,11 +35,18 @@ def resolve_session(*, db: Session, token: str, now: datetime) -> AuthSession | 
     return row
 
 
+@functools.cache
+def _principal_query(model):
+    # Built once per model: every request runs it, and a prebuilt statement skips construction.
+    return select(model).join(AuthSession, AuthSession.principal_id == model.id).where(
+        AuthSession.token_hash == bindparam("token_hash"), AuthSession.principal_type == bindparam("kind"),
+        AuthSession.revoked_at.is_(None), AuthSession.expires_at > bindparam("now"))
+
+
 def session_principal(*, db: Session, token: str, model, principal_type: str, now: datetime):
     """The principal (a row of `model`) of a live session, in one query; None if there is none."""
-    return db.scalar(select(model).join(AuthSession, AuthSession.principal_id == model.id).where(
-        AuthSession.token_hash == token_hash(token), AuthSession.principal_type == principal_type,
-        AuthSession.revoked_at.is_(None), AuthSession.expires_at > now))
+    return db.scalar(_principal_query(model), {"token_hash": token_hash(token), "kind": principal_type,
+                                               "now": now})
 
 
 def end_session(*, db: Session, token: str, now: datetime) -> None:

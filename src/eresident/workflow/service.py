@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from eresident.audit.service import Actor as AuditActor
 from eresident.audit.service import record
 from eresident.kit.context import NodeContext
+from eresident.kit.db import insert_attached
 from eresident.kit.errors import FieldError, Problem
 from eresident.workflow import semantics
 from eresident.workflow.calendar import load_calendar
@@ -102,16 +103,27 @@ def publish(*, ctx: NodeContext, db: Session, text: str, actor: AuditActor,
     return row
 
 
+_versions = ProcessVersion.__table__
+_LATEST_VERSION = select(_versions.c.version, _versions.c.digest).where(
+    _versions.c.process == bindparam("process")).order_by(_versions.c.version.desc()).limit(1)
+
+
 def active_definition(ctx: NodeContext, db: Session, process: str) -> ProcessDefinition:
-    row = latest(db, process)
-    if row is None:  # first use on this node: publish the packaged default, audited like any other
-        text = (PACKAGED / DEFAULT_VERSIONS[process]).read_text()
-        try:
-            with db.begin_nested():
-                row = publish(ctx=ctx, db=db, text=text, actor=AuditActor.system(),
-                              source_name=DEFAULT_VERSIONS[process])
-        except IntegrityError:  # another request published it first
-            row = latest(db, process)
+    head = db.connection().execute(_LATEST_VERSION, {"process": process}).first()
+    if head is not None:  # every case start asks this: a two-column read, compiled once per version
+        compiled = _definitions.get((process, head.version, head.digest))
+        if compiled is not None:
+            return compiled
+        return _compile(db.scalar(select(ProcessVersion).where(ProcessVersion.process == process,
+                                                               ProcessVersion.version == head.version)))
+    # First use on this node: publish the packaged default, audited like any other.
+    text = (PACKAGED / DEFAULT_VERSIONS[process]).read_text()
+    try:
+        with db.begin_nested():
+            row = publish(ctx=ctx, db=db, text=text, actor=AuditActor.system(),
+                          source_name=DEFAULT_VERSIONS[process])
+    except IntegrityError:  # another request published it first
+        row = latest(db, process)
     return _compile(row)
 
 
@@ -133,51 +145,77 @@ def engine_actor(official, region: str) -> semantics.Actor:
     return semantics.Actor(str(official.id), roles, region)
 
 
-def _store(ctx: NodeContext, db: Session, case: WorkflowCase, defn: ProcessDefinition,
-           state: semantics.CaseState, effects: list[semantics.Effect], actor_id: str | None) -> Outcome:
+def _set_state(case: WorkflowCase, defn: ProcessDefinition, state: semantics.CaseState) -> str | None:
+    """Put a new state on the case row; returns the outcome if the case has just ended."""
     case.state = state.to_json()
     case.status = semantics.case_status(defn, state)
     case.next_due_at = semantics.next_due(state)
-    ended = None
     if state.outcome is not None and case.outcome is None:
         case.outcome, case.ended_at = state.outcome, state.ended_at
         case.decided_by = semantics.decided_by(state)
-        ended = state.outcome
+        return state.outcome
+    return None
+
+
+def _write_rows(db: Session, case: WorkflowCase, defn: ProcessDefinition, state: semantics.CaseState,
+                effects: list[semantics.Effect], actor_id: str | None, *, new: bool) -> None:
+    """The transitions and the worklist rows of a command, as plain Core statements (no unit of work)."""
+    conn = db.connection()
+    transitions = [{"case_id": case.id, "at": effect.at, "type": effect.type, "step": data.get("step"),
+                    "actor_id": data.get("actor") or actor_id, "data": data}
+                   for effect in effects for data in (effect.to_json(),)]
+    if transitions:
+        conn.execute(insert(WorkflowTransition.__table__), transitions)
+    if not new:
+        conn.execute(delete(WorkItem.__table__).where(WorkItem.__table__.c.case_id == case.id))
+    items = [{"id": uuid.uuid4(), "case_id": case.id, "instance": row.instance, "step": row.step,
+              "kind": row.kind, "title": row.title, "role": row.role, "region": region,
+              "claimed_by": row.claims[0] if row.claims else None, "entered_at": row.entered_at,
+              "due_at": row.due_at, "overdue": row.overdue, "escalated_to": row.escalated_to}
+             for row in semantics.open_steps(defn, state)
+             for region in (row.regions or (None,))]  # one row per region that may act ("any" too)
+    if items:
+        conn.execute(insert(WorkItem.__table__), items)
+
+
+def _store(ctx: NodeContext, db: Session, case: WorkflowCase, defn: ProcessDefinition,
+           state: semantics.CaseState, effects: list[semantics.Effect], actor_id: str | None) -> Outcome:
+    ended = _set_state(case, defn, state)
     try:
         db.flush()  # the case row first (its version check), then plain inserts without the unit of work
-        transitions = [{"case_id": case.id, "at": effect.at, "type": effect.type, "step": data.get("step"),
-                        "actor_id": data.get("actor") or actor_id, "data": data}
-                       for effect in effects for data in (effect.to_json(),)]
-        if transitions:
-            db.execute(insert(WorkflowTransition), transitions)
-        db.execute(delete(WorkItem).where(WorkItem.case_id == case.id))
-        items = [{"id": uuid.uuid4(), "case_id": case.id, "instance": row.instance, "step": row.step,
-                  "kind": row.kind, "title": row.title, "role": row.role, "region": region,
-                  "claimed_by": row.claims[0] if row.claims else None, "entered_at": row.entered_at,
-                  "due_at": row.due_at, "overdue": row.overdue, "escalated_to": row.escalated_to}
-                 for row in semantics.open_steps(defn, state)
-                 for region in (row.regions or (None,))]  # one row per region that may act ("any" too)
-        if items:
-            db.execute(insert(WorkItem), items)
     except StaleDataError:  # another official changed this case since it was read
         raise Problem(409, "Someone else acted on this case just now", code="case-changed",
                       detail="Nothing was changed. Reload the case to see where it stands.") from None
+    _write_rows(db, case, defn, state, effects, actor_id, new=False)
     return Outcome(case, case.status, ended, effects)
 
 
 def start_case(*, ctx: NodeContext, db: Session, process: str, subject_type: str, subject_id: uuid.UUID,
-               facts: dict) -> Outcome:
+               facts: dict, events: tuple[str, ...] = ()) -> Outcome:
+    """Start a case on the process's latest version. `events` have already happened when the case
+    starts (checks that ran during submission); each is delivered if this version waits for it,
+    so one caller drives versions that wait for them and versions that do not.
+
+    A new case is written with plain inserts and then attached to the session as loaded, so later
+    commands in the same transaction update it (with the version check) like any other case."""
     defn = active_definition(ctx, db, process)
+    now = ctx.clock.now()
+    calendar = load_calendar(defn.calendar)
     try:
-        state, effects = semantics.start(defn, facts, ctx.clock.now(), load_calendar(defn.calendar),
-                                         region=ctx.region)
+        state, effects = semantics.start(defn, facts, now, calendar, region=ctx.region)
+        for event in events:
+            if event in {e for row in semantics.open_steps(defn, state) for e in row.events}:
+                state, more = semantics.signal(defn, state, event, now, calendar, inplace=True)
+                effects = [*effects, *more]
     except semantics.WorkflowError as exc:
         raise problem_from(exc) from None
     case = WorkflowCase(id=uuid.uuid4(), process=defn.process, version=defn.version, subject_type=subject_type,
-                        subject_id=subject_id, region=ctx.region, state={}, started_at=ctx.clock.now())
-    db.add(case)
-    db.flush()
-    return _store(ctx, db, case, defn, state, effects, None)
+                        subject_id=subject_id, region=ctx.region, started_at=now, row_version=1,
+                        outcome=None, ended_at=None, decided_by=None)
+    ended = _set_state(case, defn, state)
+    insert_attached(db, case)
+    _write_rows(db, case, defn, state, effects, None, new=True)
+    return Outcome(case, case.status, ended, effects)
 
 
 def case_for(db: Session, subject_type: str, subject_id: uuid.UUID) -> WorkflowCase:
