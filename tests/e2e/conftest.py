@@ -9,19 +9,14 @@ ERESIDENT_SKIP_BROWSER=1 is set, which skips it.
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import socket
-import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.live import LiveNode, prepare_node
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
@@ -34,93 +29,16 @@ def browser_skipped() -> bool:
     return os.environ.get("ERESIDENT_SKIP_BROWSER") == "1"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class LiveNode:
-    """One region node running as its own process, as `eresident serve` runs in production."""
-
-    base_url: str
-    env: dict[str, str]
-    data_dir: Path
-    log_path: Path
-    process: subprocess.Popen | None = None
-
-    @property
-    def db_path(self) -> Path:
-        return self.data_dir / "eresident.db"
-
-    def cli(self, *args: str, timeout: float = 120) -> str:
-        result = subprocess.run([sys.executable, "-m", "eresident", *args], env=self.env, cwd=self.data_dir.parent,
-                                capture_output=True, text=True, timeout=timeout)
-        if result.returncode != 0:
-            pytest.fail(f"`eresident {' '.join(args)}` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}",
-                        pytrace=False)
-        return result.stdout
-
-    def totp(self, username: str) -> str:
-        """The official's current code (`eresident admin totp`); each works once per 30 s step."""
-        code = self.cli("admin", "totp", username).strip().splitlines()[-1].strip()
-        assert re.fullmatch(r"\d{6}", code), f"unexpected TOTP output for {username}: {code!r}"
-        return code
-
-    def count(self, table: str, where: str = "") -> int:
-        """Rows in a table, read straight from the node's SQLite file (read-only)."""
-        assert re.fullmatch(r"[a-z_]+", table)
-        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True) as conn:
-            return conn.execute(f"SELECT count(*) FROM {table} {where}").fetchone()[0]
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-
 @pytest.fixture(scope="module")
 def live_node(tmp_path_factory) -> Iterator[LiveNode]:
     if browser_skipped():
         pytest.skip("ERESIDENT_SKIP_BROWSER=1")
-    root = tmp_path_factory.mktemp("e2e-node")
-    data = root / REGION
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "ERESIDENT_REGION": REGION, "ERESIDENT_DATA_DIR": str(data),
-           "ERESIDENT_DATABASE_URL": f"sqlite:///{data / 'eresident.db'}", "ERESIDENT_BASE_URL": base_url,
-           "ERESIDENT_DEMO": "true", "PYTHONUNBUFFERED": "1"}
-    node = LiveNode(base_url=base_url, env=env, data_dir=data, log_path=root / "serve.log")
-    node.cli("migrate")
-    node.cli("seed-demo")
-    with node.log_path.open("wb") as log:
-        node.process = subprocess.Popen([sys.executable, "-m", "eresident", "serve", "--port", str(port)],
-                                        env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    node = prepare_node(tmp_path_factory.mktemp("e2e-node"), region=REGION)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if node.process.poll() is not None:
-                pytest.fail(f"the node exited with {node.process.returncode} before it was healthy:\n"
-                            f"{node.log_tail()}", pytrace=False)
-            try:
-                r = httpx.get(f"{base_url}/healthz", timeout=2)
-                if r.status_code == 200 and r.json().get("region") == REGION:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the node did not answer /healthz within 30 s:\n{node.log_tail()}", pytrace=False)
-            time.sleep(0.2)
+        node.start()
         yield node
     finally:
-        node.process.terminate()
-        try:
-            node.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            node.process.kill()
-            node.process.wait(timeout=10)
+        node.stop()
 
 
 @pytest.fixture(scope="module")
