@@ -35,8 +35,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     from eresident import pages
     from eresident.audit.routes import router as audit_router
+    from eresident.federation.routes import router as federation_router
     from eresident.credentials.routes import router as credentials_router
     from eresident.documents.routes import router as documents_router
+    from eresident.enterprise.routes import public as enterprise_pages
+    from eresident.enterprise.routes import router as enterprise_router
     from eresident.identity.routes import router as identity_router
     from eresident.officials.routes import router as officials_router
     from eresident.sites.routes import router as sites_router
@@ -46,7 +49,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         return {"status": "ok", "region": settings.region}
 
     for router in (identity_router, officials_router, sites_router, documents_router, credentials_router,
-                   audit_router, pages.router):
+                   audit_router, federation_router, enterprise_router, enterprise_pages,
+                   pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

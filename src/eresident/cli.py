@@ -35,12 +35,43 @@ def uscc_validate(code: str) -> None:
     raise typer.Exit(uscc_main(code))
 
 
+@app.command("verify")
+def verify_file(file: Path,
+                trust: Annotated[Optional[list[Path]], typer.Option("--trust", help="A region root (PEM) to "
+                                                                     "trust; repeatable")] = None) -> None:
+    """Check a licence PDF offline: its PAdES signature against the region roots (this node's
+    DATA_DIR/keys/root-ca.pem, DATA_DIR/trust/*.pem and --trust files). Exit 0 genuine, 1 not."""
+    from eresident.crypto.pades import verify_pdf
+    from eresident.crypto.pki import load_root_certificates
+    from eresident.enterprise.service import trust_roots
+
+    roots = trust_roots(Settings())
+    for path in trust or ():
+        roots += load_root_certificates(path.read_bytes())
+    if not roots:
+        typer.echo("error: no trusted region root: pass --trust ROOT.pem", err=True)
+        raise typer.Exit(2)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    verdict = verify_pdf(data, roots)
+    report = {"genuine": verdict.valid, "uscc": verdict.uscc, "reason": verdict.reason, "detail": verdict.detail,
+              "signer": verdict.signer_subject, "signing_time": verdict.as_dict()["signing_time"],
+              "note": "offline: the signature only; the current status is on the verification page"}
+    typer.echo(json.dumps(report, indent=2), err=not verdict.valid)
+    raise typer.Exit(0 if verdict.valid else 1)
+
+
 def _register_domain_commands() -> None:
     from eresident.audit.cli import app as audit_app
+    from eresident.federation.cli import app as federation_app
     from eresident.workflow.cli import app as workflow_app
 
     app.add_typer(workflow_app, name="workflow")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(federation_app, name="federation")
 
 
 _register_domain_commands()

@@ -43,6 +43,17 @@ class Settings(BaseSettings):
     passport_min_validity_days: int = 183  # "at least six months ahead"
     screening_threshold: float = 85.0
     sqlite_synchronous: str = Field(default="NORMAL", pattern=r"^(NORMAL|FULL)$")
+    # Federation (between region nodes): see docs/federation.md.
+    federation_trust_file: Path | None = None  # default: data_dir/trust.json
+    federation_key_validity_days: int = Field(default=365, ge=1)
+    federation_clock_skew_seconds: int = Field(default=60, ge=0)  # a peer's clock may be this far ahead
+    federation_message_ttl_seconds: int = Field(default=300, ge=10)  # a signature's lifetime (expires)
+    federation_retry_base_seconds: float = Field(default=2.0, gt=0)  # first retry after about this
+    federation_retry_max_seconds: float = Field(default=600.0, ge=1)  # retries back off up to this
+    federation_timeout_seconds: float = Field(default=10.0, gt=0)  # one delivery attempt
+    federation_batch_size: int = Field(default=200, ge=1)  # messages claimed per delivery run
+    # Enterprise: how long a reserved name is held for its e-resident.
+    name_reservation_days: int = Field(default=30, ge=1, le=365)
 
     @cached_property
     def region_name(self) -> str:

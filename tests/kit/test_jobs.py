@@ -30,8 +30,9 @@ def test_due_jobs_escalate_late_cases_and_sign_a_checkpoint(node):
     node.clock.advance(timedelta(days=10))
 
     last: dict[str, float] = {}
-    assert run_due(node.ctx, last, now=0.0) == {"workflow.escalate_due": "ok", "audit.checkpoint": "ok"}
-    assert run_due(node.ctx, last, now=1.0) == {}  # not due again yet
+    assert run_due(node.ctx, last, now=0.0) == {"workflow.escalate_due": "ok", "audit.checkpoint": "ok",
+                                                "federation.deliver": "ok"}
+    assert run_due(node.ctx, last, now=0.5) == {}  # not due again yet
     with node.ctx.database.session(write=False) as db:
         assert db.scalar(select(WorkItem.escalated_to).where(WorkItem.step == "review")) == "admin"
         assert db.scalar(select(func.count()).select_from(AuditCheckpoint)) >= 1

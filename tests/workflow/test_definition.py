@@ -74,9 +74,11 @@ def test_shorthands_for_actions_quorum_region_and_otherwise():
 def test_the_shipped_definitions_load():
     names = packaged_definitions()
     assert {"e-residency.v1", "e-residency.v2", "e-residency.v3"} <= set(names)
+    assert "company-formation.v1" in names
     for name in names:
         defn = load_packaged(name)
-        assert defn.process == "e-residency"
+        process, version = name.rsplit(".v", 1)
+        assert (defn.process, defn.version) == (process, int(version))
 
 
 def test_json_gives_the_same_definition_as_yaml():

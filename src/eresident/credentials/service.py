@@ -97,6 +97,48 @@ def issue_e_residency(*, ctx: NodeContext, db: Session, resident: EResident, hol
             "format": "dc+sd-jwt", "vct": VCT_E_RESIDENCY, "expires_at": expires.isoformat()}
 
 
+def issue_licence(*, ctx: NodeContext, db: Session, licence, holder_jwk: dict | None, actor: Actor) -> dict:
+    """The business licence as an SD-JWT VC (the company's USCC, name and dates), on the same
+    status list; the holder key is the company's (made for it when none is sent, shown once)."""
+    from eresident.enterprise.service import VCT_LICENCE
+
+    if licence.status != "valid":
+        raise conflict(f"This licence is {licence.status}; no credential can be issued.", code="wrong-status")
+    public_jwk, private_jwk = _holder_key(holder_jwk)
+    now = ctx.clock.now()
+    earlier = list(db.scalars(select(IssuedCredential).where(IssuedCredential.subject_id == licence.id)))
+    if sum(1 for c in earlier if c.issued_at > now - timedelta(days=1)) >= DAILY_LIMIT:
+        raise Problem(429, "Too many credentials today", code="rate-limited",
+                      detail=f"You can download at most {DAILY_LIMIT} new credentials a day.",
+                      extra={"retry_after": 86400})
+    for old in earlier:
+        if old.status == statuslist.VALID:
+            old.status = statuslist.INVALID
+    index = next_value(db, f"status-list:{STATUS_LIST}") - 1
+    if index >= STATUS_LIST_SIZE:
+        raise Problem(503, "The status list is full", code="status-list-full")
+    expires = now + timedelta(days=VALIDITY_DAYS)
+    row = IssuedCredential(id=uuid.uuid4(), subject_type="licence", subject_id=licence.id, vct=VCT_LICENCE,
+                           status_list=STATUS_LIST, status_index=index,
+                           holder_thumbprint=sdjwt.jwk_thumbprint(public_jwk), issued_at=now, expires_at=expires)
+    db.add(row)
+    token = sdjwt.issue_sd_jwt_vc(
+        signing_key=ctx.keys.signing, issuer=issuer(ctx), vct=VCT_LICENCE,
+        claims={"uscc": licence.uscc, "region": licence.region, "name_zh": licence.name_zh,
+                "name_en": licence.name_en, "established_on": licence.established_on.isoformat(),
+                "licence_status": licence.status, "jti": str(row.id)},
+        disclosable={"legal_representative": licence.legal_representative,
+                     "registered_capital": licence.details.get("registered_capital"),
+                     "currency": licence.details.get("currency"),
+                     "business_scope": licence.details.get("business_scope")},
+        holder_jwk=public_jwk, issued_at=int(now.timestamp()), expires_at=int(expires.timestamp()),
+        status={"status_list": {"idx": index, "uri": status_list_uri(ctx)}})
+    record(db=db, actor=actor, region=ctx.region, action="credential.issued", entity_type="licence",
+           entity_id=licence.id, at=now, after={"credential_id": str(row.id), "status_index": index})
+    return {"credential": token, "credential_id": str(row.id), "holder_private_jwk": private_jwk,
+            "format": "dc+sd-jwt", "vct": VCT_LICENCE, "expires_at": expires.isoformat()}
+
+
 def sync_status(*, db: Session, resident: EResident) -> None:
     """Point the e-resident's current credential at its status (replaced ones stay invalid)."""
     rows = list(db.scalars(select(IssuedCredential).where(IssuedCredential.subject_id == resident.id)
@@ -129,10 +171,13 @@ def verify(*, ctx: NodeContext, db: Session, presentation: str) -> dict:
     """Verify a credential this node issued: signature, disclosures, and its live status."""
     now = int(ctx.clock.now().timestamp())
     try:
-        cred = sdjwt.verify_sd_jwt_vc(presentation, resolve_key=_resolver(ctx), now=now,
-                                      expected_vct=VCT_E_RESIDENCY)
+        cred = sdjwt.verify_sd_jwt_vc(presentation, resolve_key=_resolver(ctx), now=now)
     except sdjwt.CredentialError as exc:
         return {"valid": False, "reason": exc.reason, "message": exc.message}
+    from eresident.enterprise.service import VCT_LICENCE  # the licence credential shares the status list
+
+    if cred.payload.get("vct") not in (VCT_E_RESIDENCY, VCT_LICENCE):
+        return {"valid": False, "reason": "typ", "message": "This node issues no credential of this type."}
     idx = (cred.status or {}).get("status_list", {}).get("idx")
     row = db.scalar(select(IssuedCredential).where(IssuedCredential.status_list == STATUS_LIST,
                                                    IssuedCredential.status_index == idx))

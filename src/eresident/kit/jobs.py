@@ -1,4 +1,5 @@
-"""Periodic jobs of a node (deadlines and escalations, audit checkpoints), run by `eresident worker`.
+"""Periodic jobs of a node (deadlines and escalations, audit checkpoints, federation delivery), run
+by `eresident worker`.
 
 Each job runs in its own transaction; a failing job is logged and retried on its next turn, and
 never stops the others. Several workers may run: the jobs are idempotent (escalation looks only at
@@ -39,8 +40,15 @@ def _checkpoint(ctx: NodeContext) -> object:
     return make_checkpoint(ctx)
 
 
+def _deliver(ctx: NodeContext) -> object:
+    from eresident.federation.service import deliver_due
+
+    return deliver_due(ctx)
+
+
 JOBS = (PeriodicJob("workflow.escalate_due", 60.0, _escalate),
-        PeriodicJob("audit.checkpoint", 60.0, _checkpoint))
+        PeriodicJob("audit.checkpoint", 60.0, _checkpoint),
+        PeriodicJob("federation.deliver", 1.0, _deliver))
 
 
 def run_due(ctx: NodeContext, last_run: dict[str, float], *, now: float,

@@ -3,6 +3,8 @@
 from eresident.audit import models as _audit  # noqa: F401
 from eresident.credentials import models as _credentials  # noqa: F401
 from eresident.documents import models as _documents  # noqa: F401
+from eresident.enterprise import models as _enterprise  # noqa: F401
+from eresident.federation import models as _federation  # noqa: F401
 from eresident.identity import models as _identity  # noqa: F401
 from eresident.kit import models as _kit  # noqa: F401
 from eresident.officials import models as _officials  # noqa: F401

@@ -11,6 +11,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "officials.manage": frozenset({"admin"}),
     "screening.manage": frozenset({"admin"}),
     "audit.read": frozenset({"auditor", "admin"}),
+    "federation.status": frozenset({"admin"}),
+    "enterprise.review": frozenset({"reviewer"}),
+    "enterprise.decide": frozenset({"approver"}),
+    "enterprise.read": frozenset({"reviewer", "approver", "registrar", "auditor", "admin"}),
 }
 
 

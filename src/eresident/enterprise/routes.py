@@ -1,0 +1,282 @@
+"""HTTP API of company formation: names, formations, signatures, the officials' cases, and the
+public licence verification."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, official_actor, require
+from eresident.documents.models import Document
+from eresident.enterprise import catalogue, service
+from eresident.enterprise.models import Formation, Licence, RegisteredName
+from eresident.enterprise.schemas import (CredentialRequest, DecisionIn, FormationIn, FormationRead, LicenceStatus,
+                                          NameRequest, PartyRead, RecommendationIn, RestrictedItem, SignatureRead,
+                                          SignRequest)
+from eresident.kit.context import NodeContext
+from eresident.kit.errors import Problem, not_found
+from eresident.officials.models import Official
+
+router = APIRouter(prefix="/api/v1", tags=["enterprise"])
+public = APIRouter(tags=["enterprise"])
+
+Reviewer = Annotated[Official, Depends(require("enterprise.review"))]
+Approver = Annotated[Official, Depends(require("enterprise.decide"))]
+CaseReader = Annotated[Official, Depends(require("enterprise.read"))]
+
+
+def _reservation(row: RegisteredName) -> dict:
+    return {"id": str(row.id), "name_zh": row.name_zh, "name_en": row.name_en, "trade_name": row.trade_name,
+            "industry_code": row.industry_code, "status": row.status,
+            "reserved_until": row.reserved_until.isoformat() if row.reserved_until else None,
+            "needs_review": row.needs_review}
+
+
+def formation_read(db: Session, formation: Formation) -> FormationRead:
+    name = db.get(RegisteredName, formation.name_id)
+    licence = service.licence_of(db, formation)
+    signed = sorted({s.e_resident_number for s in service.signatures_of(db, formation)
+                     if s.status == "valid" and s.document_sha256 == formation.articles_sha256})
+    base = f"/api/v1/formations/{formation.id}"
+    return FormationRead(
+        id=formation.id, case_number=formation.case_number, status=formation.status,
+        status_text=service.STATUSES.get(formation.status, formation.status), revision=formation.revision,
+        name_zh=name.name_zh, name_en=name.name_en, company_type=formation.company_type,
+        registered_capital=formation.registered_capital, currency=formation.currency,
+        business_scope=[s.code for s in formation.scope],
+        restricted_scope=[RestrictedItem(**r) for r in service.restricted_of(formation)],
+        address_kind=formation.address_kind, address_zh=formation.address_zh, address_en=formation.address_en,
+        term_years=formation.term_years,
+        parties=[PartyRead(role=p.role, kind=p.kind, name=p.name, country=p.country,
+                           e_resident_number=p.e_resident_number, registration_number=p.registration_number,
+                           share_percent=p.share_percent, contribution=p.contribution) for p in formation.parties],
+        signatories=service.signatories(formation), signed_by=signed, articles_sha256=formation.articles_sha256,
+        uscc=licence.uscc if licence else None, licence_url=f"{base}/licence" if licence else None,
+        report_url=f"{base}/report" if formation.report_document_id else None,
+        decision_reasons=formation.decision_reasons, created_at=formation.created_at,
+        submitted_at=formation.submitted_at, decided_at=formation.decided_at)
+
+
+def _file(ctx: NodeContext, db: Session, document_id: uuid.UUID | None, what: str) -> Response:
+    doc = db.get(Document, document_id) if document_id else None
+    if doc is None:
+        raise not_found(what)
+    return Response(ctx.files.get(doc.sha256), media_type=doc.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{doc.filename}"',
+                             "Cache-Control": "private, no-store", "X-Content-SHA256": doc.sha256})
+
+
+# --- names ----------------------------------------------------------------------------------
+
+@router.post("/names/check", summary="Check a proposed enterprise name (rules and conflicts)")
+def check_name(body: NameRequest, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> dict:
+    service.active_resident(db, applicant, ctx.region)
+    return service.check_name(ctx=ctx, db=db, name_zh=body.name_zh, name_en=body.name_en)
+
+
+@router.post("/names/reservations", status_code=201, summary="Reserve a name for the set time")
+def reserve(body: NameRequest, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> dict:
+    row, verdict = service.reserve_name(ctx=ctx, db=db, applicant=applicant, name_zh=body.name_zh,
+                                        name_en=body.name_en, actor=applicant_actor(applicant))
+    return {**_reservation(row), "warnings": verdict["warnings"], "similar_names": verdict["similar_names"]}
+
+
+@router.get("/names/reservations", summary="My name reservations")
+def my_reservations(applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> list[dict]:
+    resident = service.active_resident(db, applicant, ctx.region)
+    return [_reservation(r) for r in service.reservations_of(db=db, resident=resident)]
+
+
+@router.delete("/names/reservations/{reservation_id}", status_code=204, summary="Give a reserved name up")
+def release(reservation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
+    service.release_reservation(ctx=ctx, db=db, applicant=applicant, reservation_id=reservation_id,
+                                actor=applicant_actor(applicant))
+    return Response(status_code=204)
+
+
+@router.get("/business-scope", summary="The business-scope catalogue, with the negative-list measures")
+def business_scope() -> dict:
+    version, measures = catalogue.negative_list()
+    return {"negative_list_version": version, "sample_data": True,
+            "items": [{"code": i.code, "section": i.section, "kind": i.kind, "zh": i.zh, "en": i.en,
+                       "negative_list": None if i.code not in measures else {
+                           "level": measures[i.code].level, "measure": measures[i.code].id,
+                           "zh": measures[i.code].zh, "en": measures[i.code].en}}
+                      for i in catalogue.catalogue().values()]}
+
+
+# --- formations -----------------------------------------------------------------------------
+
+@router.post("/formations", status_code=201, response_model=FormationRead, summary="Start a company formation")
+def create(body: FormationIn, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> FormationRead:
+    formation = service.create_formation(ctx=ctx, db=db, applicant=applicant, data=body,
+                                         actor=applicant_actor(applicant))
+    return formation_read(db, formation)
+
+
+@router.get("/formations", response_model=list[FormationRead], summary="My formations")
+def mine(applicant: CurrentApplicant, db: DbSession) -> list[FormationRead]:
+    return [formation_read(db, f) for f in service.formations_of(db=db, applicant=applicant)]
+
+
+@router.get("/formations/{formation_id}", response_model=FormationRead, summary="One of my formations")
+def one(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> FormationRead:
+    formation, _ = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
+                                             region=ctx.region)
+    return formation_read(db, formation)
+
+
+@router.put("/formations/{formation_id}", response_model=FormationRead,
+            summary="Change a formation (after submission: new articles, signatures start over)")
+def change(formation_id: uuid.UUID, body: FormationIn, applicant: CurrentApplicant, ctx: Ctx,
+           db: DbSession) -> FormationRead:
+    formation = service.update_formation(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id,
+                                         data=body, actor=applicant_actor(applicant))
+    return formation_read(db, formation)
+
+
+@router.post("/formations/{formation_id}/submit", response_model=FormationRead,
+             summary="Draw up the articles and open the case for signatures")
+def submit(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> FormationRead:
+    formation = service.submit_formation(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id,
+                                         actor=applicant_actor(applicant))
+    return formation_read(db, formation)
+
+
+@router.get("/formations/{formation_id}/articles", summary="The articles of association (PDF) to read and sign")
+def articles(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
+    formation, _ = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
+                                             region=ctx.region)
+    return _file(ctx, db, formation.articles_document_id, "Articles")
+
+
+@router.post("/formations/{formation_id}/signatures", status_code=201, response_model=SignatureRead,
+             summary="Sign the articles: confirm the SHA-256 of the exact PDF you read")
+def sign(formation_id: uuid.UUID, body: SignRequest, applicant: CurrentApplicant, ctx: Ctx,
+         db: DbSession) -> SignatureRead:
+    row = service.sign_articles(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id,
+                                document_sha256=body.document_sha256, actor=applicant_actor(applicant))
+    return SignatureRead.model_validate(row, from_attributes=True)
+
+
+@router.get("/formations/{formation_id}/signatures", response_model=list[SignatureRead],
+            summary="The signature records (JWS, verifiable with the region's published keys)")
+def signatures(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> list[SignatureRead]:
+    formation, _ = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
+                                             region=ctx.region)
+    return [SignatureRead.model_validate(s, from_attributes=True) for s in service.signatures_of(db, formation)]
+
+
+@router.get("/formations/{formation_id}/licence", summary="The signed business licence (PDF)")
+def licence_pdf(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
+    formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    licence = service.licence_of(db, formation)
+    return _file(ctx, db, licence.document_id if licence else None, "Licence")
+
+
+@router.get("/formations/{formation_id}/report", summary="The foreign-investment information report (JSON)")
+def report(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
+    formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    return _file(ctx, db, formation.report_document_id, "Report")
+
+
+@router.post("/formations/{formation_id}/licence/credential", status_code=201,
+             summary="Issue the licence as an SD-JWT VC")
+def licence_credential(formation_id: uuid.UUID, body: CredentialRequest, applicant: CurrentApplicant, ctx: Ctx,
+                       db: DbSession) -> dict:
+    from eresident.credentials.service import issue_licence
+
+    formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    licence = service.licence_of(db, formation)
+    if licence is None:
+        raise Problem(409, "No licence yet", code="not-issued", detail="The licence is issued when the case is approved.")
+    return issue_licence(ctx=ctx, db=db, licence=licence, holder_jwk=body.holder_jwk, actor=applicant_actor(applicant))
+
+
+# --- officials ------------------------------------------------------------------------------
+
+def _case_row(db: Session, formation: Formation, step: str | None = None) -> dict:
+    read = formation_read(db, formation).model_dump(mode="json")
+    return {**read, "open_step": step}
+
+
+@router.get("/formation-cases", summary="Worklist of formation cases for my roles")
+def cases(official: CaseReader, ctx: Ctx, db: DbSession) -> list[dict]:
+    return [_case_row(db, f, step) for f, step in service.worklist(db=db, official=official, region=ctx.region)]
+
+
+@router.get("/formation-cases/{formation_id}", summary="A formation case with its facts and signatures")
+def case(formation_id: uuid.UUID, official: CaseReader, ctx: Ctx, db: DbSession) -> dict:
+    formation = service.get_case(db=db, formation_id=formation_id, region=ctx.region)
+    return {**_case_row(db, formation), "facts": service.facts(db, formation) if formation.status != "draft" else {},
+            "signatures": [SignatureRead.model_validate(s, from_attributes=True).model_dump(mode="json")
+                           for s in service.signatures_of(db, formation)]}
+
+
+@router.post("/formation-cases/{formation_id}/claim", response_model=FormationRead)
+def claim(formation_id: uuid.UUID, official: Reviewer, ctx: Ctx, db: DbSession) -> FormationRead:
+    return formation_read(db, service.claim(ctx=ctx, db=db, formation_id=formation_id, official=official,
+                                            actor=official_actor(official)))
+
+
+@router.post("/formation-cases/{formation_id}/recommend", response_model=FormationRead)
+def recommend(formation_id: uuid.UUID, body: RecommendationIn, official: Reviewer, ctx: Ctx,
+              db: DbSession) -> FormationRead:
+    return formation_read(db, service.recommend(ctx=ctx, db=db, formation_id=formation_id, official=official,
+                                                recommendation=body.recommendation, note=body.note,
+                                                actor=official_actor(official)))
+
+
+@router.post("/formation-cases/{formation_id}/decide", response_model=FormationRead)
+def decide(formation_id: uuid.UUID, body: DecisionIn, official: Approver, ctx: Ctx, db: DbSession) -> FormationRead:
+    return formation_read(db, service.decide(ctx=ctx, db=db, formation_id=formation_id, official=official,
+                                             decision=body.decision, reasons=body.reasons,
+                                             actor=official_actor(official)))
+
+
+# --- public verification --------------------------------------------------------------------
+
+@router.get("/licences/{uscc}", response_model=LicenceStatus, summary="Is the licence with this USCC genuine "
+                                                                      "and current? (public)")
+def licence_status(uscc: str, db: DbSession) -> LicenceStatus:
+    return LicenceStatus(**service.licence_status(service.licence_by_uscc(db, uscc)))
+
+
+@router.post("/licences/verify", summary="Is this licence PDF genuine and current? (public upload)")
+def verify_upload(ctx: Ctx, db: DbSession, file: UploadFile = File(...)) -> dict:
+    data = file.file.read(ctx.settings.max_upload_bytes + 1)
+    if len(data) > ctx.settings.max_upload_bytes:
+        raise Problem(413, "The file is too large", code="file-too-large",
+                      detail="A licence PDF is far smaller than this.")
+    return service.verify_licence_pdf(ctx=ctx, db=db, data=data)
+
+
+# Anyone may check a licence: the upload carries no ambient authority, so no CSRF token.
+router.routes[-1].public_csrf = True
+
+
+def _verify_page(uscc: str, request: Request, db: Session) -> HTMLResponse:
+    from eresident.pages import render
+
+    try:
+        status = service.licence_status(service.licence_by_uscc(db, uscc))
+        problem = None
+    except Problem as exc:
+        status, problem = None, exc
+    return render(request, "verify_licence.html", status=200 if status else problem.status, licence=status,
+                  problem=problem, uscc=uscc)
+
+
+@public.get("/verify/licences/{uscc}", response_class=HTMLResponse, include_in_schema=False)
+def verify_page(uscc: str, request: Request, db: DbSession) -> HTMLResponse:
+    return _verify_page(uscc, request, db)
+
+
+# The licence PDF's QR code (documents/licence_pdf.verification_url) points here.
+@public.get("/verify/licence/{uscc}", response_class=HTMLResponse, include_in_schema=False)
+def verify_page_qr(uscc: str, request: Request, db: DbSession) -> HTMLResponse:
+    return _verify_page(uscc, request, db)

@@ -1,0 +1,164 @@
+"""Request and response shapes of the enterprise API: names, formations, signatures, licences."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ResidentNumber = Field(min_length=6, max_length=32, pattern=r"^[A-Z]{2,8}-ER-\d{4}-\d{6}$",
+                       description="An e-resident number of this region, e.g. LJ-ER-2026-000001")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class NameRequest(_In):
+    name_zh: str = Field(min_length=1, max_length=100, description="The full Chinese name, e.g. 重庆星海贸易有限公司")
+    name_en: str = Field(min_length=1, max_length=300, description="The English name, e.g. Chongqing Xinghai "
+                                                                   "Trading Co., Ltd.")
+
+
+class Investor(_In):
+    kind: Literal["natural", "legal"] = "natural"
+    e_resident_number: str | None = Field(default=None, min_length=6, max_length=32,
+                                          pattern=r"^[A-Z]{2,8}-ER-\d{4}-\d{6}$",
+                                          description="A natural person: their e-resident number (they sign)")
+    name: str | None = Field(default=None, min_length=1, max_length=300,
+                             description="A company investor: its registered name")
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="A company investor: ISO 3166-1")
+    registration_number: str | None = Field(default=None, min_length=1, max_length=64)
+    signatory_e_resident_number: str | None = Field(default=None, min_length=6, max_length=32,
+                                                    pattern=r"^[A-Z]{2,8}-ER-\d{4}-\d{6}$",
+                                                    description="A company investor: who signs for it")
+    share_percent: Decimal = Field(gt=0, le=100, max_digits=7, decimal_places=4)
+
+
+class Signatory(_In):
+    e_resident_number: str = ResidentNumber
+
+
+class BeneficialOwner(_In):
+    name: str = Field(min_length=1, max_length=300)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    e_resident_number: str | None = Field(default=None, min_length=6, max_length=32,
+                                          pattern=r"^[A-Z]{2,8}-ER-\d{4}-\d{6}$")
+    share_percent: Decimal = Field(gt=0, le=100, max_digits=7, decimal_places=4,
+                                   description="Ownership or control, directly or indirectly")
+
+
+class Address(_In):
+    kind: Literal["service_site", "own"]
+    zh: str | None = Field(default=None, min_length=5, max_length=300)
+    en: str | None = Field(default=None, min_length=5, max_length=400)
+
+
+class FormationIn(_In):
+    name_reservation_id: uuid.UUID
+    company_type: Literal["wfoe"] = "wfoe"
+    registered_capital: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    business_scope: list[str] = Field(min_length=1, max_length=20, description="Codes from /api/v1/business-scope")
+    address: Address
+    term_years: int | None = Field(default=None, ge=1, le=70, description="None: long-term")
+    investors: list[Investor] = Field(min_length=1, max_length=10)
+    legal_representative: Signatory
+    directors: list[Signatory] = Field(min_length=1, max_length=9)
+    supervisor: Signatory
+    beneficial_owners: list[BeneficialOwner] = Field(min_length=1, max_length=20)
+
+
+class SignRequest(_In):
+    document_sha256: str = Field(pattern=r"^[0-9a-f]{64}$",
+                                 description="The SHA-256 (hex) of the exact articles PDF you read and sign")
+
+
+class RecommendationIn(_In):
+    recommendation: Literal["approve", "refuse"]
+    note: str = Field(default="", max_length=4000)
+
+
+class DecisionIn(_In):
+    decision: Literal["approve", "refuse"]
+    reasons: str = Field(default="", max_length=4000)
+
+
+class CredentialRequest(_In):
+    holder_jwk: dict | None = None
+
+
+class PartyRead(BaseModel):
+    role: str
+    kind: str
+    name: str
+    country: str
+    e_resident_number: str | None
+    registration_number: str | None
+    share_percent: Decimal | None
+    contribution: Decimal | None
+
+
+class RestrictedItem(BaseModel):
+    code: str
+    measure: str
+    conditions_zh: str
+    conditions_en: str
+
+
+class SignatureRead(BaseModel):
+    id: uuid.UUID
+    e_resident_number: str
+    document_sha256: str
+    revision: int
+    signed_at: datetime
+    status: str
+    jws: str
+
+
+class FormationRead(BaseModel):
+    id: uuid.UUID
+    case_number: str | None
+    status: str
+    status_text: str
+    revision: int
+    name_zh: str
+    name_en: str
+    company_type: str
+    registered_capital: Decimal
+    currency: str
+    business_scope: list[str]
+    restricted_scope: list[RestrictedItem]
+    address_kind: str
+    address_zh: str
+    address_en: str
+    term_years: int | None
+    parties: list[PartyRead]
+    signatories: list[str]
+    signed_by: list[str]
+    articles_sha256: str | None
+    uscc: str | None
+    licence_url: str | None
+    report_url: str | None
+    decision_reasons: str | None
+    created_at: datetime
+    submitted_at: datetime | None
+    decided_at: datetime | None
+
+
+class LicenceStatus(BaseModel):
+    uscc: str
+    genuine: bool
+    current: bool
+    status: str
+    name_zh: str
+    name_en: str
+    legal_representative: str
+    established_on: date
+    term_until: date | None
+    issued_at: datetime
+    region: str
+    message: str

@@ -1,0 +1,915 @@
+"""The rules of company formation: names (check, reservation), formations, signatures on the
+articles, the case on the workflow engine, and issuance (USCC, signed licence, credential,
+foreign-investment report) when the case is approved."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from joserfc import jws
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from eresident.audit.service import Actor, record
+from eresident.credentials.models import IssuedCredential
+from eresident.crypto import sdjwt, statuslist
+from eresident.crypto.pades import PdfVerdict, sign_pdf, verify_pdf
+from eresident.crypto.pki import RegionPKI, load_or_create_pki, load_root_certificates
+from eresident.documents.licence_pdf import CURRENCIES_ZH, LicenceData, render_licence
+from eresident.documents.models import Document
+from eresident.enterprise import catalogue, names, uscc
+from eresident.enterprise.articles import ArticlesData, Investor, render_articles
+from eresident.enterprise.models import (Formation, FormationParty, FormationScopeItem, FormationSignature,
+                                         Licence, RegisteredName)
+from eresident.enterprise.name_index import (FREED, REGISTERED, RESERVED, NameEntry, NameIndex,
+                                             normalise_trade_name)
+from eresident.enterprise.schemas import FormationIn
+from eresident.identity.models import Applicant, Application, EResident
+from eresident.kit.context import NodeContext
+from eresident.kit.errors import FieldError, Problem, conflict, forbidden, invalid, not_found
+from eresident.kit.ids import case_number
+from eresident.kit.sequences import next_value
+from eresident.officials.models import Official
+from eresident.workflow import service as workflow
+
+PROCESS = "company-formation"
+CHINA = ZoneInfo("Asia/Shanghai")
+BENEFICIAL_OWNER_THRESHOLD = Decimal(25)
+# Indicative rates to CNY for the automatic-approval bounds of the process (capital_cny). They
+# only decide whether a person looks at the case; nothing is converted or charged with them.
+INDICATIVE_CNY_RATES = {"CNY": Decimal("1"), "USD": Decimal("7.1"), "EUR": Decimal("7.7"),
+                        "GBP": Decimal("9.0"), "HKD": Decimal("0.91"), "JPY": Decimal("0.047"),
+                        "SGD": Decimal("5.3"), "AUD": Decimal("4.7"), "CAD": Decimal("5.2"),
+                        "CHF": Decimal("8.1"), "KRW": Decimal("0.0052"), "MOP": Decimal("0.88"),
+                        "NZD": Decimal("4.3"), "SEK": Decimal("0.68"), "TWD": Decimal("0.22"),
+                        "RUB": Decimal("0.078")}
+# The registered-address service of each region's e-resident service centre (sample addresses).
+SERVICE_ADDRESS = {
+    "LJ": ("重庆市两江新区金渝大道99号e居民登记地址服务中心",
+           "e-Resident Registered Address Service, 99 Jinyu Avenue, Liangjiang New Area, Chongqing"),
+    "TF": ("四川天府新区天府大道南段2039号e居民登记地址服务中心",
+           "e-Resident Registered Address Service, 2039 Tianfu Avenue South, Sichuan Tianfu New Area, Chengdu"),
+}
+STATUSES = {
+    "draft": "Draft: complete it and submit it for signature",
+    "awaiting_signatures": "Waiting for every signatory to sign the articles",
+    "awaiting_review": "Waiting for a reviewer",
+    "in_review": "Being reviewed",
+    "awaiting_decision": "Reviewed, waiting for the decision",
+    "approved": "Approved: the business licence is issued",
+    "refused": "Refused",
+}
+SIGNATURE_TYP = "eresident-signature+jwt"
+VCT_LICENCE = "https://eresident.example/vct/business-licence/v1"
+_NAME_FIELD = {"english": "name_en"}  # every other part of a name is in the Chinese name
+
+
+def _now(ctx: NodeContext) -> datetime:
+    return ctx.clock.now()
+
+
+# --------------------------------------------------------------------------- e-residents
+
+def active_resident(db: Session, applicant: Applicant, region: str) -> EResident:
+    """The applicant's active e-residency in this region; enterprise services need one."""
+    resident = db.scalars(select(EResident).where(EResident.applicant_id == applicant.id,
+                                                  EResident.region == region)
+                          .order_by(EResident.issued_at.desc())).first()
+    if resident is None or resident.status != "active":
+        raise forbidden("Only an active e-resident of this region can declare names and form companies.")
+    return resident
+
+
+def _resident_by_number(db: Session, number: str) -> EResident | None:
+    return db.scalar(select(EResident).where(EResident.number == number))
+
+
+def _person_name(db: Session, resident: EResident) -> str:
+    app = db.get(Application, resident.application_id)
+    return f"{app.given_names} {app.surname}".strip()
+
+
+# --------------------------------------------------------------------------- the name index
+
+SYNC_MARGIN = timedelta(minutes=5)  # commits may land out of updated_at order; re-read that much
+
+
+@dataclass
+class _NameCache:
+    index: NameIndex = field(default_factory=NameIndex)
+    watermark: datetime | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _entry(row: RegisteredName) -> NameEntry:
+    status = {"reserved": RESERVED, "registered": REGISTERED, "freed": FREED}[row.status]
+    return NameEntry(id=str(row.id), trade_name=row.trade_name, full_name=row.name_zh,
+                     industry_code=row.industry_code, status=status, freed_at=row.freed_at,
+                     reserved_until=row.reserved_until if status == RESERVED else None)
+
+
+def name_index(ctx: NodeContext, db: Session) -> NameIndex:
+    """The region's names in memory, built from the database at first use and brought up to date
+    from rows changed since (the database stays the authority: a block is a unique key there)."""
+    cache: _NameCache | None = ctx.__dict__.get("_enterprise_names")
+    if cache is None:
+        cache = ctx.__dict__.setdefault("_enterprise_names", _NameCache())
+    with cache.lock:
+        query = select(RegisteredName).where(RegisteredName.region == ctx.region)
+        if cache.watermark is not None:
+            query = query.where(RegisteredName.updated_at >= cache.watermark - SYNC_MARGIN)
+        rows = list(db.scalars(query))
+        cache.index.add_many(_entry(r) for r in rows)
+        if rows:
+            newest = max(r.updated_at for r in rows)
+            cache.watermark = max(newest, cache.watermark) if cache.watermark else newest
+    return cache.index
+
+
+def _problem_dict(p: names.NameProblem) -> dict:
+    return {"field": _NAME_FIELD.get(p.field, "name_zh"), "part": p.field, "code": p.code, "reason": p.reason,
+            "reason_zh": p.reason_zh}
+
+
+def _similar_dict(s) -> dict:
+    return {"name": s.full_name, "trade_name": s.trade_name, "industry_code": s.industry_code,
+            "status": s.status, "kind": s.kind, "score": s.score, "same_industry": s.same_industry,
+            "reason": s.reason, "reason_zh": s.reason_zh}
+
+
+def check_name(*, ctx: NodeContext, db: Session, name_zh: str, name_en: str,
+               exclude_ids: tuple[str, ...] = ()) -> dict:
+    """The verdict on a proposed name: the naming rules, then the conflict check."""
+    result = names.check_name(chinese=name_zh, english=name_en, region=ctx.region)
+    errors = [_problem_dict(p) for p in result.errors]
+    conflicts: list[dict] = []
+    similar: list[dict] = []
+    if result.trade_name and result.industry_code:
+        found = name_index(ctx, db).check(result.trade_name, result.industry_code, _now(ctx),
+                                          exclude_ids=exclude_ids)
+        conflicts = [_similar_dict(s) for s in found.blocks]
+        similar = [_similar_dict(s) for s in found.warnings]
+        errors += [{"field": "name_zh", "part": "trade_name", "code": "name-conflict", "reason": s.reason,
+                    "reason_zh": s.reason_zh} for s in found.blocks]
+    return {"name_zh": result.chinese, "name_en": result.english, "available": not errors,
+            "needs_review": result.needs_review, "errors": errors,
+            "reviews": [_problem_dict(p) for p in result.reviews],
+            "warnings": [_problem_dict(p) for p in result.warnings]
+            + [{"field": "name_zh", "part": "trade_name", "code": f"similar-{s['kind']}", "reason": s["reason"],
+                "reason_zh": s["reason_zh"]} for s in similar],
+            "conflicts": conflicts, "similar_names": similar,
+            "parts": {"division": result.division, "trade_name": result.trade_name, "industry": result.industry,
+                      "industry_code": result.industry_code, "form": result.form, "form_en": result.form_en,
+                      "trade_name_pinyin": result.trade_name_pinyin}}
+
+
+def _conflict_key(trade_name: str, industry_code: str) -> str:
+    return f"{normalise_trade_name(trade_name)}|{industry_code}"
+
+
+def _name_holds(row: RegisteredName, now: datetime) -> bool:
+    if row.status == "reserved":
+        return row.reserved_until is None or row.reserved_until > now
+    if row.status == "freed":
+        return row.freed_at is not None and row.freed_at + timedelta(days=365) > now
+    return True
+
+
+def reserve_name(*, ctx: NodeContext, db: Session, applicant: Applicant, name_zh: str, name_en: str,
+                 actor: Actor) -> tuple[RegisteredName, dict]:
+    """Hold a name for the e-resident for `name_reservation_days`. Refused names: 422; a name
+    someone holds (the same trade name in the same industry): 409 — also for the loser of two
+    concurrent reservations, through the unique key."""
+    resident = active_resident(db, applicant, ctx.region)
+    verdict = check_name(ctx=ctx, db=db, name_zh=name_zh, name_en=name_en)
+    rule_errors = [e for e in verdict["errors"] if e["code"] != "name-conflict"]
+    if rule_errors:
+        raise Problem(422, "The name cannot be registered", detail=rule_errors[0]["reason"], code="invalid-name",
+                      errors=[FieldError(e["field"], e["reason"]) for e in rule_errors],
+                      extra={"verdict": verdict})
+    if verdict["conflicts"]:
+        raise Problem(409, "The name is taken", detail=verdict["conflicts"][0]["reason"], code="name-taken",
+                      errors=[FieldError("name_zh", c["reason"]) for c in verdict["conflicts"]],
+                      extra={"conflicts": verdict["conflicts"]})
+    now = _now(ctx)
+    parts = verdict["parts"]
+    key = _conflict_key(parts["trade_name"], parts["industry_code"])
+    holder = db.scalar(select(RegisteredName).where(RegisteredName.conflict_key == key))
+    if holder is not None:
+        if _name_holds(holder, now):  # committed after the index was read
+            raise Problem(409, "The name is taken", code="name-taken",
+                          detail="Someone reserved or registered this trade name in this industry just now.",
+                          errors=[FieldError("name_zh", "This trade name is taken in this industry.")])
+        holder.conflict_key = None  # a lapsed reservation or a name freed over a year ago
+        holder.updated_at = now
+    row = RegisteredName(id=uuid.uuid4(), region=ctx.region, name_zh=verdict["name_zh"], name_en=verdict["name_en"],
+                         trade_name=parts["trade_name"], industry_code=parts["industry_code"], conflict_key=key,
+                         status="reserved", reserved_until=now + timedelta(days=ctx.settings.name_reservation_days),
+                         owner_type="e_resident", owner_id=resident.id, needs_review=verdict["needs_review"],
+                         created_at=now, updated_at=now)
+    try:
+        with db.begin_nested():
+            db.add(row)
+    except IntegrityError:  # the other of two concurrent reservations won
+        raise Problem(409, "The name is taken", code="name-taken",
+                      detail="Someone reserved this trade name in this industry at the same moment.",
+                      errors=[FieldError("name_zh", "This trade name is taken in this industry.")]) from None
+    record(db=db, actor=actor, region=ctx.region, action="name.reserved", entity_type="registered_name",
+           entity_id=row.id, at=now, after={"name_zh": row.name_zh, "reserved_until": row.reserved_until.isoformat()})
+    return row, verdict
+
+
+def reservations_of(*, db: Session, resident: EResident) -> list[RegisteredName]:
+    return list(db.scalars(select(RegisteredName).where(RegisteredName.owner_type == "e_resident",
+                                                        RegisteredName.owner_id == resident.id)
+                           .order_by(RegisteredName.created_at.desc())))
+
+
+def release_reservation(*, ctx: NodeContext, db: Session, applicant: Applicant, reservation_id: uuid.UUID,
+                        actor: Actor) -> None:
+    resident = active_resident(db, applicant, ctx.region)
+    row = db.get(RegisteredName, reservation_id)
+    if row is None or row.owner_type != "e_resident" or row.owner_id != resident.id:
+        raise not_found("Reservation")
+    if row.status != "reserved" or not _name_holds(row, _now(ctx)):
+        raise conflict("This reservation is no longer held.", code="wrong-status")
+    if _formation_using(db, row.id) is not None:
+        raise conflict("A formation uses this name; withdraw it first.", code="name-in-use")
+    now = _now(ctx)
+    row.reserved_until, row.conflict_key, row.updated_at = now, None, now
+    record(db=db, actor=actor, region=ctx.region, action="name.released", entity_type="registered_name",
+           entity_id=row.id, at=now, after={"status": "released"})
+
+
+def _formation_using(db: Session, name_id: uuid.UUID) -> Formation | None:
+    return db.scalars(select(Formation).where(Formation.name_id == name_id,
+                                              Formation.status != "refused")).first()
+
+
+# --------------------------------------------------------------------------- formations
+
+@dataclass
+class _Checked:
+    """A formation's input after every check: what gets written."""
+
+    name: RegisteredName
+    scope: catalogue.ScopeCheck
+    address: tuple[str, str]
+    parties: list[FormationParty]
+    signatories: list[str]
+
+
+def _resident_field(db: Session, ctx: NodeContext, number: str, field_name: str) -> EResident:
+    resident = _resident_by_number(db, number)
+    if resident is None or resident.region != ctx.region:
+        raise invalid(field_name, f"{number} is not an e-resident of this region. Every person who signs must be "
+                                  "an e-resident of this region.")
+    if resident.status != "active":
+        raise invalid(field_name, f"The e-residency {number} is {resident.status}.")
+    return resident
+
+
+def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: FormationIn,
+                 formation_id: uuid.UUID | None) -> _Checked:
+    """Every rule on a formation's content; raises a 422 naming the field before anything is written."""
+    name = db.get(RegisteredName, data.name_reservation_id)
+    now = _now(ctx)
+    if name is None or name.owner_type != "e_resident" or name.owner_id != resident.id:
+        raise invalid("name_reservation_id", "No name reservation with this id is yours.")
+    if name.status != "reserved" or not _name_holds(name, now):
+        raise invalid("name_reservation_id", "This name reservation has lapsed; reserve the name again.")
+    using = _formation_using(db, name.id)
+    if using is not None and using.id != formation_id:
+        raise conflict("Another formation of yours uses this name.", code="name-in-use")
+    form = names.check_name(chinese=name.name_zh, english=name.name_en, region=ctx.region).form
+    if form not in ("有限公司", "有限责任公司"):
+        raise invalid("name_reservation_id", "A wholly foreign-owned limited company's name ends in 有限公司 or "
+                                             "有限责任公司.")
+    if data.currency not in CURRENCIES_ZH:
+        raise invalid("currency", f"Use one of: {', '.join(sorted(CURRENCIES_ZH))}.")
+
+    if len(set(data.business_scope)) != len(data.business_scope):
+        raise invalid("business_scope", "Each business-scope item may be chosen once.")
+    try:
+        scope = catalogue.check_scope(data.business_scope)
+    except KeyError as exc:
+        position = exc.args[0]
+        raise invalid(f"business_scope/{position}", f"{data.business_scope[position]!r} is not in the "
+                                                    "business-scope catalogue (GET /api/v1/business-scope).") from None
+    if scope.prohibited:
+        errors = [FieldError(f"business_scope/{i}", f"{item.code} {item.en}: {measure.en} ({measure.zh})")
+                  for i, item, measure in scope.prohibited]
+        raise Problem(422, "Foreign investment is prohibited in this business", detail=errors[0].reason,
+                      code="prohibited-scope", errors=errors,
+                      extra={"negative_list": catalogue.negative_list()[0]})
+
+    if data.address.kind == "service_site":
+        address = SERVICE_ADDRESS.get(ctx.region, SERVICE_ADDRESS["LJ"])
+    else:
+        if not data.address.zh:
+            raise invalid("address/zh", "Give your own registered address in Chinese.")
+        if not data.address.en:
+            raise invalid("address/en", "Give your own registered address in English.")
+        address = (data.address.zh, data.address.en)
+
+    parties: list[FormationParty] = []
+    signatories: list[str] = []
+    capital = data.registered_capital
+
+    def add_signatory(number: str) -> None:
+        if number not in signatories:
+            signatories.append(number)
+
+    total = sum((i.share_percent for i in data.investors), Decimal(0))
+    if total != Decimal(100):
+        raise invalid("investors", f"The investors' shares add up to {total.normalize():f}%, not 100%.")
+    seen_investors: set[str] = set()
+    for i, inv in enumerate(data.investors):
+        where = f"investors/{i}"
+        contribution = (capital * inv.share_percent / Decimal(100)).quantize(Decimal("0.01"))
+        if inv.kind == "natural":
+            if not inv.e_resident_number:
+                raise invalid(f"{where}/e_resident_number", "A natural-person investor signs the articles: give "
+                                                            "their e-resident number.")
+            person = _resident_field(db, ctx, inv.e_resident_number, f"{where}/e_resident_number")
+            app = db.get(Application, person.application_id)
+            key = inv.e_resident_number
+            parties.append(FormationParty(role="investor", kind="natural", name=_person_name(db, person),
+                                          country=_alpha2(app.nationality), e_resident_number=key,
+                                          share_percent=inv.share_percent, contribution=contribution))
+            add_signatory(key)
+        else:
+            for attr in ("name", "country", "registration_number", "signatory_e_resident_number"):
+                if not getattr(inv, attr):
+                    raise invalid(f"{where}/{attr}", "A company investor needs its name, country, registration "
+                                                     "number and the e-resident who signs for it.")
+            _resident_field(db, ctx, inv.signatory_e_resident_number, f"{where}/signatory_e_resident_number")
+            key = f"{inv.country}:{inv.registration_number}"
+            parties.append(FormationParty(role="investor", kind="legal", name=inv.name, country=inv.country,
+                                          registration_number=inv.registration_number,
+                                          e_resident_number=inv.signatory_e_resident_number,
+                                          share_percent=inv.share_percent, contribution=contribution))
+            add_signatory(inv.signatory_e_resident_number)
+        if key in seen_investors:
+            raise invalid(where, "This investor is listed twice.")
+        seen_investors.add(key)
+
+    def officer(role: str, number: str, where: str) -> None:
+        person = _resident_field(db, ctx, number, where)
+        app = db.get(Application, person.application_id)
+        parties.append(FormationParty(role=role, kind="natural", name=_person_name(db, person),
+                                      country=_alpha2(app.nationality), e_resident_number=number))
+        add_signatory(number)
+
+    officer("legal_representative", data.legal_representative.e_resident_number,
+            "legal_representative/e_resident_number")
+    directors = [d.e_resident_number for d in data.directors]
+    if len(set(directors)) != len(directors):
+        raise invalid("directors", "Each director may be listed once.")
+    for i, number in enumerate(directors):
+        officer("director", number, f"directors/{i}/e_resident_number")
+    supervisor = data.supervisor.e_resident_number
+    if supervisor in directors:
+        raise invalid("supervisor/e_resident_number", "A director may not also be the supervisor (Company Law).")
+    officer("supervisor", supervisor, "supervisor/e_resident_number")
+
+    owners = data.beneficial_owners
+    owned = sum((o.share_percent for o in owners), Decimal(0))
+    if owned > Decimal(100):
+        raise invalid("beneficial_owners", f"The beneficial owners' shares add up to {owned.normalize():f}%, more "
+                                           "than 100%.")
+    listed = {o.e_resident_number for o in owners if o.e_resident_number}
+    for i, inv in enumerate(data.investors):
+        if inv.kind == "natural" and inv.share_percent >= BENEFICIAL_OWNER_THRESHOLD \
+                and inv.e_resident_number not in listed:
+            raise invalid("beneficial_owners", f"The investor {inv.e_resident_number} holds "
+                                               f"{inv.share_percent.normalize():f}%: every owner of 25% or more "
+                                               "must be listed as a beneficial owner.")
+    company_share = sum((i.share_percent for i in data.investors if i.kind == "legal"), Decimal(0))
+    natural_numbers = {i.e_resident_number for i in data.investors if i.kind == "natural"}
+    behind_companies = [o for o in owners if not o.e_resident_number or o.e_resident_number not in natural_numbers]
+    if company_share >= BENEFICIAL_OWNER_THRESHOLD and not behind_companies:
+        raise invalid("beneficial_owners", "Company investors hold 25% or more: list the natural persons who "
+                                           "ultimately own or control them.")
+    for i, owner in enumerate(owners):
+        parties.append(FormationParty(role="beneficial_owner", kind="natural", name=owner.name, country=owner.country,
+                                      e_resident_number=owner.e_resident_number, share_percent=owner.share_percent))
+    for position, party in enumerate(parties):
+        party.position = position
+    return _Checked(name=name, scope=scope, address=address, parties=parties, signatories=signatories)
+
+
+def _alpha2(alpha3: str) -> str:
+    from eresident.identity import countries
+
+    return countries.alpha2(alpha3) or alpha3[:2]
+
+
+def _apply(formation: Formation, data: FormationIn, checked: _Checked) -> None:
+    formation.name_id = checked.name.id
+    formation.company_type = data.company_type
+    formation.registered_capital = data.registered_capital
+    formation.currency = data.currency
+    formation.address_kind = data.address.kind
+    formation.address_zh, formation.address_en = checked.address
+    formation.term_years = data.term_years
+    formation.scope = [FormationScopeItem(code=code, position=i) for i, code in enumerate(data.business_scope)]
+    formation.parties = checked.parties
+
+
+def _snapshot(f: Formation) -> dict:
+    return {"status": f.status, "revision": f.revision, "articles_sha256": f.articles_sha256}
+
+
+def create_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, data: FormationIn,
+                     actor: Actor) -> Formation:
+    resident = active_resident(db, applicant, ctx.region)
+    checked = _check_input(ctx, db, resident, data, None)
+    now = _now(ctx)
+    formation = Formation(id=uuid.uuid4(), region=ctx.region, owner_applicant_id=applicant.id,
+                          owner_resident_id=resident.id, status="draft", revision=1, created_at=now, updated_at=now)
+    _apply(formation, data, checked)
+    db.add(formation)
+    db.flush()
+    record(db=db, actor=actor, region=ctx.region, action="formation.created", entity_type="formation",
+           entity_id=formation.id, at=now, after=_snapshot(formation))
+    return formation
+
+
+def get_for_owner(*, db: Session, applicant: Applicant, formation_id: uuid.UUID) -> Formation:
+    formation = db.get(Formation, formation_id)
+    # Someone else's formation is "not found": its existence is not revealed.
+    if formation is None or formation.owner_applicant_id != applicant.id:
+        raise not_found("Formation")
+    return formation
+
+
+def signatories(formation: Formation) -> list[str]:
+    numbers: list[str] = []
+    for party in formation.parties:
+        if party.role != "beneficial_owner" and party.e_resident_number and party.e_resident_number not in numbers:
+            numbers.append(party.e_resident_number)
+    return numbers
+
+
+def get_for_signatory(*, db: Session, applicant: Applicant, formation_id: uuid.UUID,
+                      region: str) -> tuple[Formation, EResident | None]:
+    """The owner, or a signatory once the articles exist, may read the articles and signatures."""
+    formation = db.get(Formation, formation_id)
+    if formation is None:
+        raise not_found("Formation")
+    resident = db.scalars(select(EResident).where(EResident.applicant_id == applicant.id,
+                                                  EResident.region == region)
+                          .order_by(EResident.issued_at.desc())).first()
+    is_signatory = resident is not None and resident.number in signatories(formation) \
+        and formation.articles_sha256 is not None
+    if formation.owner_applicant_id != applicant.id and not is_signatory:
+        raise not_found("Formation")
+    return formation, resident
+
+
+def formations_of(*, db: Session, applicant: Applicant) -> list[Formation]:
+    return list(db.scalars(select(Formation).where(Formation.owner_applicant_id == applicant.id)
+                           .order_by(Formation.created_at.desc())))
+
+
+EDITABLE = ("draft", "awaiting_signatures")
+
+
+def update_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, formation_id: uuid.UUID,
+                     data: FormationIn, actor: Actor) -> Formation:
+    """Replace the content. After submission this re-draws the articles: every signature given so
+    far was on other bytes, so it is superseded and everyone signs again."""
+    formation = get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    if formation.status not in EDITABLE:
+        raise conflict("Once every signatory has signed, the formation can no longer change.", code="wrong-status")
+    resident = active_resident(db, applicant, ctx.region)
+    checked = _check_input(ctx, db, resident, data, formation.id)
+    before = _snapshot(formation)
+    now = _now(ctx)
+    _apply(formation, data, checked)
+    formation.revision += 1
+    formation.updated_at = now
+    db.flush()
+    superseded = _supersede_signatures(db, formation)
+    if formation.status == "awaiting_signatures":
+        _draw_articles(ctx, db, formation)
+    record(db=db, actor=actor, region=ctx.region, action="formation.changed", entity_type="formation",
+           entity_id=formation.id, at=now, before=before,
+           after={**_snapshot(formation), "signatures_superseded": superseded})
+    return formation
+
+
+def _supersede_signatures(db: Session, formation: Formation) -> int:
+    result = db.execute(update(FormationSignature).where(FormationSignature.formation_id == formation.id,
+                                                         FormationSignature.status == "valid")
+                        .values(status="superseded"))
+    return result.rowcount or 0
+
+
+def _store_document(ctx: NodeContext, db: Session, *, owner_id: uuid.UUID, kind: str, data: bytes,
+                    media_type: str, filename: str) -> Document:
+    digest = ctx.files.put(data)  # content-addressed: a rolled-back request leaves only an unused file
+    doc = Document(owner_type="applicant", owner_id=owner_id, kind=kind, sha256=digest, size=len(data),
+                   media_type=media_type, filename=filename, created_at=_now(ctx))
+    db.add(doc)
+    db.flush()
+    return doc
+
+
+def _names_of(formation: Formation, role: str) -> list[str]:
+    return [p.name for p in formation.parties if p.role == role]
+
+
+def _draw_articles(ctx: NodeContext, db: Session, formation: Formation) -> None:
+    name = db.get(RegisteredName, formation.name_id)
+    items = catalogue.check_scope([s.code for s in formation.scope]).items
+    scope_zh, scope_en = catalogue.scope_text(items)
+    by_number = {p.e_resident_number: p.name for p in formation.parties if p.e_resident_number and p.kind == "natural"}
+    data = ArticlesData(
+        name_zh=name.name_zh, name_en=name.name_en, address_zh=formation.address_zh, address_en=formation.address_en,
+        registered_capital=formation.registered_capital, currency=formation.currency, scope_zh=scope_zh,
+        scope_en=scope_en,
+        investors=tuple(Investor(p.name, p.country, p.share_percent, p.contribution)
+                        for p in formation.parties if p.role == "investor"),
+        legal_representative=_names_of(formation, "legal_representative")[0],
+        directors=tuple(_names_of(formation, "director")), supervisor=_names_of(formation, "supervisor")[0],
+        signatories=tuple(f"{by_number.get(n, n)} (e-resident {n})" for n in signatories(formation)),
+        term_years=formation.term_years, case_number=formation.case_number or "", revision=formation.revision,
+        drawn_up_on=_now(ctx).astimezone(CHINA).date())
+    pdf = render_articles(data)
+    doc = _store_document(ctx, db, owner_id=formation.owner_applicant_id, kind="articles", data=pdf,
+                          media_type="application/pdf", filename=f"articles-{formation.case_number}-"
+                                                                 f"r{formation.revision}.pdf")
+    formation.articles_document_id = doc.id
+    formation.articles_sha256 = doc.sha256
+
+
+def submit_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, formation_id: uuid.UUID,
+                     actor: Actor) -> Formation:
+    """Draw up the articles and open the case: it waits for every signature."""
+    formation = get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    if formation.status != "draft":
+        raise conflict("This formation has been submitted already.", code="wrong-status")
+    name = db.get(RegisteredName, formation.name_id)
+    if name.status != "reserved" or not _name_holds(name, _now(ctx)):
+        raise invalid("name_reservation_id", "The name reservation has lapsed; reserve the name again.")
+    now = _now(ctx)
+    before = _snapshot(formation)
+    serial = next_value(db, f"formation:{ctx.region}:{now.year}")
+    formation.case_number = case_number(ctx.region, now.year, serial).replace(f"{ctx.region}-", f"{ctx.region}-CF-", 1)
+    formation.submitted_at = formation.updated_at = now
+    _draw_articles(ctx, db, formation)
+    outcome = workflow.start_case(ctx=ctx, db=db, process=PROCESS, subject_type="formation",
+                                  subject_id=formation.id, facts={})
+    formation.status = outcome.status
+    record(db=db, actor=actor, region=ctx.region, action="formation.submitted", entity_type="formation",
+           entity_id=formation.id, at=now, before=before,
+           after={**_snapshot(formation), "case_number": formation.case_number,
+                  "process_version": outcome.case.version})
+    return formation
+
+
+# --------------------------------------------------------------------------- signatures
+
+def _credential_id(db: Session, resident: EResident) -> str | None:
+    row = db.scalars(select(IssuedCredential).where(IssuedCredential.subject_id == resident.id,
+                                                    IssuedCredential.subject_type == "e_resident",
+                                                    IssuedCredential.status == statuslist.VALID)
+                     .order_by(IssuedCredential.issued_at.desc())).first()
+    return str(row.id) if row else None
+
+
+def sign_articles(*, ctx: NodeContext, db: Session, applicant: Applicant, formation_id: uuid.UUID,
+                  document_sha256: str, actor: Actor) -> FormationSignature:
+    """The signed-in e-resident confirms the SHA-256 of the articles they read; the node records
+    it as a JWS (its credential key) over {document digest, signer, time}."""
+    formation, resident = get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
+                                            region=ctx.region)
+    if resident is None or resident.number not in signatories(formation):
+        raise forbidden("You are not a signatory of this formation.")
+    if resident.status != "active":
+        raise forbidden(f"Your e-residency is {resident.status}.")
+    if formation.status != "awaiting_signatures":
+        raise conflict("This formation is not waiting for signatures.", code="wrong-status")
+    if document_sha256 != formation.articles_sha256:
+        raise Problem(409, "The articles have changed", code="stale-document",
+                      detail="The digest is not that of the current articles. Download them again, read them, "
+                             "and sign the digest of what you read.",
+                      errors=[FieldError("document_sha256", "not the SHA-256 of the current articles")],
+                      extra={"current_sha256": formation.articles_sha256})
+    now = _now(ctx)
+    signature_id = uuid.uuid4()
+    roles = sorted({p.role for p in formation.parties if p.e_resident_number == resident.number
+                    and p.role != "beneficial_owner"})
+    payload = {"iss": ctx.settings.base_url, "jti": str(signature_id), "iat": int(now.timestamp()),
+               "purpose": "articles-of-association",
+               "document": {"sha256": document_sha256, "media_type": "application/pdf",
+                            "case_number": formation.case_number, "revision": formation.revision},
+               "signer": {"e_resident_number": resident.number, "region": resident.region,
+                          "name": _person_name(db, resident), "roles": roles,
+                          "credential_id": _credential_id(db, resident)},
+               "authentication": "e-resident session on the node"}
+    header = {"alg": "EdDSA", "kid": ctx.keys.kid, "typ": SIGNATURE_TYP}
+    token = jws.serialize_compact(header, json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(),
+                                  ctx.keys.signing, registry=sdjwt._REGISTRY)
+    row = FormationSignature(id=signature_id, formation_id=formation.id, resident_id=resident.id,
+                             e_resident_number=resident.number, revision=formation.revision,
+                             document_sha256=document_sha256, credential_id=payload["signer"]["credential_id"],
+                             signed_at=now, jws=token, status="valid")
+    try:
+        with db.begin_nested():
+            db.add(row)
+    except IntegrityError:
+        raise conflict("You have signed these articles already.", code="already-signed") from None
+    record(db=db, actor=actor, region=ctx.region, action="formation.signed", entity_type="formation",
+           entity_id=formation.id, at=now, after={"signer": resident.number, "document_sha256": document_sha256,
+                                                   "revision": formation.revision})
+    signed = set(db.scalars(select(FormationSignature.e_resident_number)
+                            .where(FormationSignature.formation_id == formation.id,
+                                   FormationSignature.status == "valid",
+                                   FormationSignature.document_sha256 == formation.articles_sha256)))
+    if set(signatories(formation)) <= signed:
+        outcome = workflow.signal(ctx=ctx, db=db, case=_case(db, formation), event="all_signed",
+                                  facts=facts(db, formation))
+        _follow(ctx=ctx, db=db, formation=formation, outcome=outcome, action="formation.all_signed", actor=actor)
+    return row
+
+
+def signatures_of(db: Session, formation: Formation) -> list[FormationSignature]:
+    return list(db.scalars(select(FormationSignature).where(FormationSignature.formation_id == formation.id)
+                           .order_by(FormationSignature.signed_at, FormationSignature.e_resident_number)))
+
+
+def verify_signature(ctx: NodeContext, token: str) -> dict | None:
+    """A signature record's payload if the JWS verifies with this node's key, else None."""
+    try:
+        obj = jws.deserialize_compact(token, ctx.keys.signing, registry=sdjwt._REGISTRY)
+    except Exception:  # noqa: BLE001 - any defect means "not a signature of ours"
+        return None
+    if obj.headers().get("typ") != SIGNATURE_TYP:
+        return None
+    return json.loads(obj.payload)
+
+
+def facts(db: Session, formation: Formation) -> dict:
+    """What the process decides on: no personal data, only the shape of the case."""
+    name = db.get(RegisteredName, formation.name_id)
+    scope = catalogue.check_scope([s.code for s in formation.scope])
+    rate = INDICATIVE_CNY_RATES.get(formation.currency)
+    return {"all_signed": True, "restricted_items": len(scope.restricted),
+            # an unknown rate gives -1: outside the bounds, so a person looks at it
+            "capital_cny": float(formation.registered_capital * rate) if rate is not None else -1.0,
+            "beneficial_owners_listed": any(p.role == "beneficial_owner" for p in formation.parties),
+            "name_needs_review": bool(name.needs_review)}
+
+
+def restricted_of(formation: Formation) -> list[dict]:
+    scope = catalogue.check_scope([s.code for s in formation.scope])
+    return [{"code": item.code, "measure": m.id, "conditions_zh": m.zh, "conditions_en": m.en}
+            for _i, item, m in scope.restricted]
+
+
+# --------------------------------------------------------------------------- the case
+
+def _case(db: Session, formation: Formation):
+    return workflow.case_for(db, "formation", formation.id)
+
+
+def _follow(*, ctx: NodeContext, db: Session, formation: Formation, outcome: workflow.Outcome, action: str,
+            actor: Actor, extra: dict | None = None) -> None:
+    before = _snapshot(formation)
+    formation.status = outcome.status
+    formation.updated_at = _now(ctx)
+    record(db=db, actor=actor, region=ctx.region, action=action, entity_type="formation", entity_id=formation.id,
+           at=_now(ctx), before=before, after={**_snapshot(formation), **(extra or {})})
+    if outcome.ended is None:
+        return
+    formation.decided_at = _now(ctx)
+    if outcome.case.decided_by == "automatic":
+        rule = workflow.last_auto_decision(outcome.case) or {}
+        formation.decision_reasons = (f"Decided automatically by rule {(rule.get('rule_index') or 0) + 1} of "
+                                      f"{outcome.case.process} v{outcome.case.version}: a standard case.")
+    if outcome.ended == "approved":
+        issue(ctx=ctx, db=db, formation=formation, actor=actor)
+    else:
+        name = db.get(RegisteredName, formation.name_id)
+        name.updated_at = _now(ctx)  # the reservation stays the founder's until it lapses
+
+
+def get_case(*, db: Session, formation_id: uuid.UUID, region: str) -> Formation:
+    formation = db.get(Formation, formation_id)
+    if formation is None or formation.region != region or formation.case_number is None:
+        raise not_found("Formation case")
+    return formation
+
+
+def claim(*, ctx: NodeContext, db: Session, formation_id: uuid.UUID, official: Official, actor: Actor) -> Formation:
+    formation = get_case(db=db, formation_id=formation_id, region=ctx.region)
+    outcome = workflow.claim(ctx=ctx, db=db, case=_case(db, formation), step="review",
+                             actor=workflow.engine_actor(official, ctx.region))
+    _follow(ctx=ctx, db=db, formation=formation, outcome=outcome, action="formation.claimed", actor=actor)
+    return formation
+
+
+def recommend(*, ctx: NodeContext, db: Session, formation_id: uuid.UUID, official: Official, recommendation: str,
+              note: str, actor: Actor) -> Formation:
+    formation = get_case(db=db, formation_id=formation_id, region=ctx.region)
+    outcome = workflow.act(ctx=ctx, db=db, case=_case(db, formation), step="review",
+                           action=f"recommend_{recommendation}", actor=workflow.engine_actor(official, ctx.region),
+                           note=note)
+    _follow(ctx=ctx, db=db, formation=formation, outcome=outcome, action="formation.recommended", actor=actor,
+            extra={"recommendation": recommendation})
+    return formation
+
+
+def decide(*, ctx: NodeContext, db: Session, formation_id: uuid.UUID, official: Official, decision: str,
+           reasons: str, actor: Actor) -> Formation:
+    formation = get_case(db=db, formation_id=formation_id, region=ctx.region)
+    case = _case(db, formation)
+    step = workflow.open_task(db, case, "approver") or "decision"
+    outcome = workflow.act(ctx=ctx, db=db, case=case, step=step, action=decision,
+                           actor=workflow.engine_actor(official, ctx.region), note=reasons)
+    if reasons:
+        formation.decision_reasons = reasons
+    action = {"approved": "formation.approved", "refused": "formation.refused"}.get(outcome.ended or "",
+                                                                                    "formation.decision_recorded")
+    _follow(ctx=ctx, db=db, formation=formation, outcome=outcome, action=action, actor=actor)
+    return formation
+
+
+def worklist(*, db: Session, official: Official, region: str) -> list[tuple[Formation, str]]:
+    roles = {g.role for g in official.roles if g.region == region}
+    items = workflow.worklist(db=db, roles=roles, region=region, process=PROCESS)
+    result = []
+    for item in items:
+        case = db.get(workflow.WorkflowCase, item.case_id)
+        formation = db.get(Formation, case.subject_id)
+        if formation is not None:
+            result.append((formation, item.step))
+    return result
+
+
+# --------------------------------------------------------------------------- issuance
+
+_pki_lock = threading.Lock()
+
+
+def region_pki(ctx: NodeContext) -> RegionPKI:
+    """The region's document-signing PKI, loaded (or created) once per node context."""
+    pki = ctx.__dict__.get("_enterprise_pki")
+    if pki is None:
+        with _pki_lock:
+            pki = ctx.__dict__.get("_enterprise_pki") or load_or_create_pki(ctx.settings)
+            ctx.__dict__["_enterprise_pki"] = pki
+    return pki
+
+
+def _add_years(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)
+
+
+def issue(*, ctx: NodeContext, db: Session, formation: Formation, actor: Actor) -> Licence:
+    """Approval: the USCC from the node's never-reused sequence, the name registered, the signed
+    bilingual licence and the foreign-investment report stored for the founder."""
+    now = _now(ctx)
+    today = now.astimezone(CHINA).date()
+    serial = next_value(db, f"uscc:{ctx.region}")
+    code = uscc.issue(division_code=ctx.settings.division_code, serial=serial)
+    name = db.get(RegisteredName, formation.name_id)
+    items = catalogue.check_scope([s.code for s in formation.scope]).items
+    scope_zh, scope_en = catalogue.scope_text(items)
+    legal_rep = _names_of(formation, "legal_representative")[0]
+    term_until = _add_years(today, formation.term_years) if formation.term_years else None
+    data = LicenceData(uscc=code, name_zh=name.name_zh, name_en=name.name_en, legal_representative=legal_rep,
+                       registered_capital=formation.registered_capital, currency=formation.currency,
+                       established_on=today, address_zh=formation.address_zh, address_en=formation.address_en,
+                       business_scope_zh=scope_zh, business_scope_en=scope_en, issued_on=today, region=ctx.region,
+                       base_url=ctx.settings.base_url, term_until=term_until)
+    pdf = sign_pdf(render_licence(data), region_pki(ctx), reason="Business licence issued / 营业执照",
+                   location=ctx.settings.region_name, signing_time=now)
+    doc = _store_document(ctx, db, owner_id=formation.owner_applicant_id, kind="licence", data=pdf,
+                          media_type="application/pdf", filename=f"licence-{code}.pdf")
+    licence = Licence(id=uuid.uuid4(), uscc=code, serial=serial, region=ctx.region, formation_id=formation.id,
+                      name_zh=name.name_zh, name_en=name.name_en, legal_representative=legal_rep,
+                      established_on=today, term_until=term_until, issued_at=now, status="valid",
+                      pdf_sha256=doc.sha256, document_id=doc.id,
+                      details={"registered_capital": str(formation.registered_capital),
+                               "currency": formation.currency, "address_zh": formation.address_zh,
+                               "address_en": formation.address_en, "business_scope": [i.code for i in items],
+                               "company_type": formation.company_type})
+    db.add(licence)
+    name.status, name.reserved_until = "registered", None
+    name.owner_type, name.owner_id, name.updated_at = "enterprise", licence.id, now
+    db.flush()
+    report = foreign_investment_report(db, formation, licence)
+    report_doc = _store_document(ctx, db, owner_id=formation.owner_applicant_id, kind="fi_report",
+                                 data=json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True).encode(),
+                                 media_type="application/json", filename=f"fi-report-{code}.json")
+    formation.report_document_id = report_doc.id
+    record(db=db, actor=actor, region=ctx.region, action="licence.issued", entity_type="licence",
+           entity_id=licence.id, at=now, after={"uscc": code, "formation": str(formation.id),
+                                                 "pdf_sha256": doc.sha256, "report_sha256": report_doc.sha256})
+    return licence
+
+
+def foreign_investment_report(db: Session, formation: Formation, licence: Licence) -> dict:
+    """The initial foreign-investment information report (外商投资信息报告, 初始报告), from the
+    formation data, filed with the case."""
+    return {
+        "report_type": "initial", "report_type_zh": "初始报告", "format": 1,
+        "enterprise": {"uscc": licence.uscc, "name_zh": licence.name_zh, "name_en": licence.name_en,
+                       "company_type": "wholly foreign-owned limited liability company",
+                       "established_on": licence.established_on.isoformat(), "region": licence.region,
+                       "address_zh": formation.address_zh, "address_en": formation.address_en,
+                       "registered_capital": str(formation.registered_capital), "currency": formation.currency,
+                       "business_scope": [s.code for s in formation.scope],
+                       "term_until": licence.term_until.isoformat() if licence.term_until else None},
+        "investors": [{"kind": p.kind, "name": p.name, "country": p.country,
+                       "registration_number": p.registration_number, "share_percent": str(p.share_percent),
+                       "subscribed_capital": str(p.contribution)}
+                      for p in formation.parties if p.role == "investor"],
+        "beneficial_owners": [{"name": p.name, "country": p.country, "share_percent": str(p.share_percent)}
+                              for p in formation.parties if p.role == "beneficial_owner"],
+        "legal_representative": _names_of(formation, "legal_representative")[0],
+        "directors": _names_of(formation, "director"), "supervisor": _names_of(formation, "supervisor")[0],
+        "negative_list": {"version": catalogue.negative_list()[0], "restricted_items": restricted_of(formation)},
+        "case_number": formation.case_number, "filed_at": licence.issued_at.isoformat(),
+    }
+
+
+# --------------------------------------------------------------------------- verification
+
+def licence_of(db: Session, formation: Formation) -> Licence | None:
+    return db.scalar(select(Licence).where(Licence.formation_id == formation.id))
+
+
+def licence_by_uscc(db: Session, code: str) -> Licence:
+    """A licence of this region by USCC: 422 for a code that cannot exist, 404 for one not issued here."""
+    try:
+        info = uscc.validate(code)
+    except uscc.UsccError as exc:
+        raise Problem(422, "This is not a valid USCC", detail=exc.reason, code="invalid-uscc",
+                      errors=[FieldError("uscc", exc.reason)], extra={"check": exc.check}) from None
+    licence = db.scalar(select(Licence).where(Licence.uscc == info.code))
+    if licence is None:
+        raise Problem(404, "No licence with this USCC", code="licence-not-found",
+                      detail="This region has not issued a business licence with this Unified Social Credit Code. "
+                             "It is not genuine here; a code of another region is checked on that region's page.",
+                      extra={"uscc": info.code, "genuine": False})
+    return licence
+
+
+def licence_status(licence: Licence) -> dict:
+    current = licence.status == "valid"
+    return {"uscc": licence.uscc, "genuine": True, "current": current, "status": licence.status,
+            "name_zh": licence.name_zh, "name_en": licence.name_en,
+            "legal_representative": licence.legal_representative, "established_on": licence.established_on,
+            "term_until": licence.term_until, "issued_at": licence.issued_at, "region": licence.region,
+            "message": "This licence is genuine and current." if current
+            else f"This licence is genuine but {licence.status}."}
+
+
+def trust_roots(settings, pki: RegionPKI | None = None) -> list:
+    """This region's root and every PEM under DATA_DIR/trust/ (other regions' roots)."""
+    roots = [pki.root_cert] if pki is not None else []
+    own = settings.data_dir / "keys" / "root-ca.pem"
+    if pki is None and own.exists():
+        roots += load_root_certificates(own.read_bytes())
+    trust_dir = Path(settings.data_dir) / "trust"
+    if trust_dir.is_dir():
+        for path in sorted(trust_dir.glob("*.pem")):
+            roots += load_root_certificates(path.read_bytes())
+    return roots
+
+
+def verify_licence_pdf(*, ctx: NodeContext, db: Session, data: bytes) -> dict:
+    """An uploaded licence: PAdES signature against the trusted roots, then the register."""
+    verdict: PdfVerdict = verify_pdf(data, trust_roots(ctx.settings, region_pki(ctx)))
+    result = {"genuine": False, "current": False, "signature": verdict.as_dict(), "uscc": verdict.uscc}
+    if not verdict.valid:
+        result["message"] = f"Not genuine: {verdict.detail}."
+        return result
+    licence = db.scalar(select(Licence).where(Licence.uscc == verdict.uscc)) if verdict.uscc else None
+    if licence is None:
+        result["message"] = ("The signature is valid, but this region has no licence with this USCC: check it on "
+                             "the issuing region's page.")
+        return result
+    if hashlib.sha256(data).hexdigest() != licence.pdf_sha256:
+        result["message"] = "Not genuine: the file is not the licence this region issued for this USCC."
+        return result
+    status = licence_status(licence)
+    return {**result, **status, "signature": verdict.as_dict(),
+            "message": status["message"]}

@@ -1,0 +1,430 @@
+"""Federation rules: enqueue a message in the caller's transaction, sign and deliver it with retries,
+verify an incoming one, and apply it exactly once through the inbox.
+
+Wire format (docs/federation.md): POST {peer}/api/v1/federation/messages, a JSON envelope
+{id, kind, from, to, created_at, payload}, Content-Digest (sha-256) and an RFC 9421 signature
+(ed25519) covering @method, @target-uri, content-digest and content-type, with created, expires,
+keyid, alg and nonce = the message id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from eresident.federation import httpsig
+from eresident.federation.handlers import KIND, Incoming, handler_for
+from eresident.federation.keys import iso, node_keys
+from eresident.federation.models import InboxMessage, OutboxMessage
+from eresident.federation.trust import TrustError, TrustList, load_trust
+from eresident.kit.context import NodeContext
+from eresident.kit.errors import Problem, invalid
+from eresident.kit.ids import new_id
+
+log = structlog.get_logger("eresident.federation")
+
+MESSAGES_PATH = "/api/v1/federation/messages"
+COVERED = ("@method", "@target-uri", "content-digest", "content-type")
+REQUIRED_PARAMS = ("created", "expires", "keyid", "alg", "nonce")
+MAX_PAYLOAD_BYTES = 1024 * 1024
+ENVELOPE_FIELDS = {"id", "kind", "from", "to", "created_at", "payload"}
+
+
+def trust_list(ctx: NodeContext) -> TrustList:
+    try:
+        return load_trust(ctx.settings)
+    except TrustError as exc:  # fail closed, and say why: the operator must fix the file
+        raise Problem(503, "The trust list cannot be read", code="trust-list-invalid", detail=str(exc)) from None
+
+
+def peers(ctx: NodeContext) -> list[str]:
+    """Every region this node trusts (however many there are)."""
+    return sorted(trust_list(ctx).peers)
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+def enqueue(*, ctx: NodeContext, db: Session, peer: str, kind: str, payload: dict) -> OutboxMessage:
+    """Queue a message to `peer` in the caller's transaction: it is sent only if that commits."""
+    if not KIND.match(kind) or len(kind) > 64:
+        raise invalid("kind", "a message kind is dotted lower-case words, e.g. case.status")
+    if peer == ctx.region:
+        raise invalid("peer", "a node does not send messages to itself")
+    if trust_list(ctx).peer(peer) is None:
+        raise Problem(409, "Unknown peer", code="unknown-peer",
+                      detail=f"Region {peer!r} is not in this node's trust list.")
+    try:
+        encoded = json.dumps(payload, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        raise invalid("payload", "the payload must be plain JSON") from None
+    if not isinstance(payload, dict) or len(encoded) > MAX_PAYLOAD_BYTES:
+        raise invalid("payload", f"the payload is a JSON object of at most {MAX_PAYLOAD_BYTES} bytes")
+    now = ctx.clock.now()
+    row = OutboxMessage(id=new_id(), peer_region=peer, kind=kind, payload=json.loads(encoded),
+                        created_at=now, attempts=0, next_attempt_at=now)
+    db.add(row)
+    return row
+
+
+def envelope(*, ctx: NodeContext, message_id: uuid.UUID, peer: str, kind: str, created_at: datetime,
+             payload: dict) -> bytes:
+    return json.dumps({"id": str(message_id), "kind": kind, "from": ctx.region, "to": peer,
+                       "created_at": iso(created_at), "payload": payload},
+                      separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+
+
+def signed_request(*, ctx: NodeContext, url: str, body: bytes, message_id: str,
+                   now: datetime) -> dict[str, str]:
+    """Headers of a signed POST of `body` to `url`, signed now with this node's current key."""
+    key = node_keys(ctx.settings).signing_key(now)
+    headers = {"Content-Type": "application/json", "Content-Digest": httpsig.content_digest(body)}
+    created = int(now.timestamp())
+    headers |= httpsig.sign(httpsig.HttpRequest.of("POST", url, headers.items()), key=key.key.private_key,
+                            keyid=key.kid, components=COVERED, created=created,
+                            expires=created + ctx.settings.federation_message_ttl_seconds, nonce=message_id)
+    return headers
+
+
+def retry_delay(attempts: int, *, base: float, cap: float, rng: random.Random) -> float:
+    """Seconds before the next try after `attempts` failed ones: exponential, capped, with equal
+    jitter (half fixed, half random, so peers recovering together are not hit all at once).
+    At least one second, so a repeat is always signed in a later second than the try before."""
+    ceiling = min(cap, base * 2 ** min(max(attempts - 1, 0), 40))
+    return max(1.0, ceiling / 2 + rng.uniform(0, ceiling / 2))
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    failed: int = 0
+    errors: dict[str, str] = field(default_factory=dict)  # peer -> last error of this run
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: uuid.UUID
+    peer: str
+    kind: str
+    payload: dict
+    created_at: datetime
+    attempts: int
+
+
+def _claim(ctx: NodeContext) -> list[_Claimed]:
+    """Due messages, each leased to this run (a crashed run's lease expires and they are due again)."""
+    settings = ctx.settings
+    with ctx.database.session(write=False) as db:  # the usual answer, without taking the write lock
+        if db.scalar(select(OutboxMessage.id).where(OutboxMessage.next_attempt_at <= ctx.clock.now())
+                     .limit(1)) is None:
+            return []
+    with ctx.database.session(write=True) as db:
+        now = ctx.clock.now()
+        query = (select(OutboxMessage).where(OutboxMessage.next_attempt_at <= now)
+                 .order_by(OutboxMessage.created_at).limit(settings.federation_batch_size))
+        if not ctx.database.is_sqlite:  # several job workers: each claims different rows
+            query = query.with_for_update(skip_locked=True)
+        rows = db.scalars(query).all()
+        lease = now + timedelta(seconds=settings.federation_timeout_seconds * (len(rows) + 1) + 30)
+        claimed = []
+        for row in rows:
+            row.attempts += 1
+            row.next_attempt_at = lease
+            row.last_attempt_at = now
+            claimed.append(_Claimed(row.id, row.peer_region, row.kind, row.payload, row.created_at, row.attempts))
+        return claimed
+
+
+def _delivered(ctx: NodeContext, item: _Claimed) -> None:
+    with ctx.database.session(write=True) as db:
+        db.execute(update(OutboxMessage)
+                   .where(OutboxMessage.id == item.id, OutboxMessage.delivered_at.is_(None))
+                   .values(delivered_at=ctx.clock.now(), next_attempt_at=None, last_error=None))
+
+
+def _failed(ctx: NodeContext, items: list[_Claimed], error: str, rng: random.Random) -> None:
+    settings = ctx.settings
+    with ctx.database.session(write=True) as db:
+        now = ctx.clock.now()
+        for item in items:
+            delay = retry_delay(item.attempts, base=settings.federation_retry_base_seconds,
+                                cap=settings.federation_retry_max_seconds, rng=rng)
+            # Only our own claim: a row another run has claimed since (our lease ran out) is theirs.
+            db.execute(update(OutboxMessage)
+                       .where(OutboxMessage.id == item.id, OutboxMessage.attempts == item.attempts,
+                              OutboxMessage.delivered_at.is_(None))
+                       .values(next_attempt_at=now + timedelta(seconds=delay), last_error=error[:1000]))
+
+
+def _describe(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("type"), str):
+        code = body["type"].rsplit("/", 1)[-1]
+        return f"HTTP {response.status_code} {code}: {body.get('detail') or body.get('title', '')}"
+    return f"HTTP {response.status_code}: {response.text[:200]!r}"
+
+
+def deliver_due(ctx: NodeContext, *, client: httpx.Client | None = None,
+                rng: random.Random | None = None) -> DeliveryReport:
+    """Send every due message: claim, POST signed, mark delivered or schedule a retry. Never loses a
+    message: whatever happens to the peer, an undelivered row stays and is tried again."""
+    rng = rng or random.Random()
+    report = DeliveryReport()
+    claimed = _claim(ctx)
+    if not claimed:
+        return report
+    by_peer: dict[str, list[_Claimed]] = defaultdict(list)
+    for item in claimed:
+        by_peer[item.peer].append(item)
+    own_client = client is None
+    client = client or httpx.Client(timeout=ctx.settings.federation_timeout_seconds, follow_redirects=False)
+    try:
+        for region, items in by_peer.items():
+            try:
+                peer = trust_list(ctx).peer(region)
+            except Problem as exc:
+                peer, error = None, exc.detail
+            else:
+                error = f"region {region} is not in the trust list"
+            if peer is None:
+                _failed(ctx, items, error, rng)
+                report.failed += len(items)
+                report.errors[region] = error
+                continue
+            for index, item in enumerate(items):
+                body = envelope(ctx=ctx, message_id=item.id, peer=region, kind=item.kind,
+                                created_at=item.created_at, payload=item.payload)
+                try:
+                    headers = signed_request(ctx=ctx, url=peer.messages_url, body=body,
+                                             message_id=str(item.id), now=ctx.clock.now())
+                    response = client.post(peer.messages_url, content=body, headers=headers,
+                                           timeout=ctx.settings.federation_timeout_seconds)
+                except (httpx.HTTPError, OSError) as exc:
+                    # Down, slow or gone mid-answer: try the rest of this peer's queue next time.
+                    error = f"{type(exc).__name__}: {exc}"[:500]
+                    rest = items[index:]
+                    note = error if len(rest) == 1 else f"{error} (and {len(rest) - 1} not tried)"
+                    _failed(ctx, rest, note, rng)
+                    report.failed += len(rest)
+                    report.errors[region] = error
+                    break
+                except Problem as exc:  # no valid signing key of our own
+                    rest = items[index:]
+                    _failed(ctx, rest, exc.detail, rng)
+                    report.failed += len(rest)
+                    report.errors[region] = exc.detail
+                    break
+                if _acknowledged(response, item.id):
+                    _delivered(ctx, item)
+                    report.delivered += 1
+                    continue
+                error = _describe(response)
+                report.errors[region] = error
+                if response.status_code >= 500 or response.status_code == 429:
+                    rest = items[index:]  # the peer is unwell: leave it alone until the retry
+                    _failed(ctx, rest, error, rng)
+                    report.failed += len(rest)
+                    break
+                _failed(ctx, [item], error, rng)
+                report.failed += 1
+    finally:
+        if own_client:
+            client.close()
+    if report.failed:
+        log.warning("federation.delivery_failed", delivered=report.delivered, failed=report.failed,
+                    peers=sorted(report.errors))
+    return report
+
+
+def _acknowledged(response: httpx.Response, message_id: uuid.UUID) -> bool:
+    """Only a 200 whose JSON names this message counts; anything else is tried again."""
+    if response.status_code != 200:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("message_id") == str(message_id)
+
+
+# --- receiving ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Verified:
+    message: Incoming
+    digest: str  # hex SHA-256 of the body
+    signature_created: int
+
+
+def _refused(exc: httpsig.SignatureError) -> Problem:
+    return Problem(401, "Message refused", code=exc.code, detail=exc.detail)
+
+
+def verify_incoming(*, ctx: NodeContext, method: str, target_uri: str,
+                    headers: list[tuple[str, str]], body: bytes) -> Verified:
+    """Check signature, key, times and digest, then the envelope; refuse with problem details."""
+    trust = trust_list(ctx)
+    now = ctx.clock.now()
+    request = httpsig.HttpRequest.of(method, target_uri, headers)
+
+    def resolve(kid: str, created: int):
+        key = trust.resolve(kid, datetime.fromtimestamp(created, UTC))
+        return key.public_key, key
+
+    try:
+        checked = httpsig.verify(request, resolve_key=resolve, now=int(now.timestamp()),
+                                 max_skew=ctx.settings.federation_clock_skew_seconds,
+                                 required_components=COVERED, required_params=REQUIRED_PARAMS, body=body)
+    except httpsig.SignatureError as exc:
+        log.info("federation.refused", reason=exc.code)
+        raise _refused(exc) from None
+    sender = checked.key.region
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise Problem(415, "Unsupported media type", code="http-415", detail="Messages are application/json.")
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise invalid("body", "the message is not JSON") from None
+    if not isinstance(data, dict) or set(data) != ENVELOPE_FIELDS:
+        raise invalid("body", f"the envelope has exactly the fields {', '.join(sorted(ENVELOPE_FIELDS))}")
+    try:
+        message_id = str(uuid.UUID(str(data["id"])))
+    except ValueError:
+        raise invalid("id", "the message id is a UUID") from None
+    if checked.nonce != message_id:
+        raise _refused(httpsig.SignatureError("envelope-mismatch", "The signature nonce is not the message id."))
+    if data["from"] != sender:
+        raise _refused(httpsig.SignatureError(
+            "envelope-mismatch", f"The message says it is from {data['from']!r}, the key is {sender}'s."))
+    if data["to"] != ctx.region:
+        raise _refused(httpsig.SignatureError("envelope-mismatch", f"The message is for {data['to']!r}, "
+                                                                   f"this is {ctx.region}."))
+    if not isinstance(data["kind"], str) or not KIND.match(data["kind"]) or len(data["kind"]) > 64:
+        raise invalid("kind", "unknown message kind")
+    if not isinstance(data["payload"], dict):
+        raise invalid("payload", "the payload is a JSON object")
+    try:
+        created_at = datetime.fromisoformat(str(data["created_at"]).replace("Z", "+00:00"))
+        if created_at.tzinfo is None:
+            raise ValueError
+    except ValueError:
+        raise invalid("created_at", "created_at is an ISO 8601 time with a zone") from None
+    return Verified(Incoming(id=message_id, kind=data["kind"], sender=sender,
+                             created_at=created_at.astimezone(UTC), payload=data["payload"]),
+                    digest=hashlib.sha256(body).hexdigest(), signature_created=checked.created)
+
+
+def _repeat(row: InboxMessage, verified: Verified) -> dict:
+    message = verified.message
+    if row.peer_region != message.sender or row.content_digest != verified.digest:
+        raise Problem(409, "Message id already used", code="message-id-reused",
+                      detail="A different message with this id was received before; nothing was applied.")
+    if verified.signature_created <= row.signature_created:
+        raise _refused(httpsig.SignatureError("replayed", "This signed request was received before "
+                                                          "(a repeat must be signed again)."))
+    row.signature_created = verified.signature_created
+    row.repeats += 1
+    return row.response
+
+
+def accept(*, ctx: NodeContext, db: Session, verified: Verified) -> tuple[dict, bool]:
+    """Apply a verified message once: the handler's effect and the inbox row commit together.
+    A repeat (same id, same body, signed again) gets the first answer and changes nothing.
+    Returns (answer, whether it was a repeat)."""
+    message = verified.message
+    message_uuid = uuid.UUID(message.id)
+    existing = db.get(InboxMessage, message_uuid)
+    if existing is not None:
+        return _repeat(existing, verified), True
+    handler = handler_for(message.kind)
+    if handler is None:
+        raise Problem(422, "Unknown message kind", code="unknown-kind",
+                      detail=f"This node has no handler for {message.kind!r} (yet): send it again later.")
+    row = InboxMessage(id=message_uuid, peer_region=message.sender, kind=message.kind,
+                       content_digest=verified.digest, received_at=ctx.clock.now(),
+                       signature_created=verified.signature_created, repeats=0, response={})
+    try:
+        with db.begin_nested():  # claims the id first: a concurrent copy waits here, then repeats
+            db.add(row)
+            db.flush()
+    except IntegrityError:
+        existing = db.get(InboxMessage, message_uuid, populate_existing=True)
+        if existing is None:
+            raise
+        return _repeat(existing, verified), True
+    result = handler(ctx=ctx, db=db, message=message)
+    answer = json.loads(json.dumps({"message_id": message.id, "kind": message.kind, "status": "applied",
+                                    "result": result}, allow_nan=False))
+    row.response = answer
+    return answer, False
+
+
+# --- operator view ------------------------------------------------------------------------------
+
+def status(*, ctx: NodeContext, db: Session) -> dict[str, Any]:
+    """Per peer: what waits to be sent (how many, how many failing, the oldest, the last error),
+    what was delivered and what was received."""
+    now = ctx.clock.now()
+    try:
+        trusted = trust_list(ctx).peers
+    except Problem:
+        trusted = {}
+    out: dict[str, dict[str, Any]] = {
+        region: {"region": region, "name": peer.name, "base_url": peer.base_url, "trusted": True,
+                 "pending": 0, "failing": 0, "oldest_pending_at": None, "oldest_pending_age_seconds": None,
+                 "last_error": None, "last_error_at": None, "delivered": 0, "last_delivered_at": None,
+                 "received": 0, "last_received_at": None}
+        for region, peer in trusted.items()}
+
+    def entry(region: str) -> dict[str, Any]:
+        if region not in out:
+            out[region] = {"region": region, "name": region, "base_url": None, "trusted": False,
+                           "pending": 0, "failing": 0, "oldest_pending_at": None,
+                           "oldest_pending_age_seconds": None, "last_error": None, "last_error_at": None,
+                           "delivered": 0, "last_delivered_at": None, "received": 0, "last_received_at": None}
+        return out[region]
+
+    pending = OutboxMessage.delivered_at.is_(None)
+    for region, count, failing, oldest in db.execute(
+            select(OutboxMessage.peer_region, func.count(),
+                   func.count(OutboxMessage.last_error), func.min(OutboxMessage.created_at))
+            .where(pending).group_by(OutboxMessage.peer_region)):
+        e = entry(region)
+        oldest = oldest if oldest is None or oldest.tzinfo else oldest.replace(tzinfo=UTC)
+        e.update(pending=count, failing=failing, oldest_pending_at=iso(oldest) if oldest else None,
+                 oldest_pending_age_seconds=int((now - oldest).total_seconds()) if oldest else None)
+    for region, count, last in db.execute(
+            select(OutboxMessage.peer_region, func.count(), func.max(OutboxMessage.delivered_at))
+            .where(OutboxMessage.delivered_at.is_not(None)).group_by(OutboxMessage.peer_region)):
+        last = last if last is None or last.tzinfo else last.replace(tzinfo=UTC)
+        entry(region).update(delivered=count, last_delivered_at=iso(last) if last else None)
+    failing_regions = db.scalars(select(OutboxMessage.peer_region)
+                                 .where(pending, OutboxMessage.last_error.is_not(None)).distinct()).all()
+    for region in failing_regions:
+        row = db.execute(select(OutboxMessage.last_error, OutboxMessage.last_attempt_at)
+                         .where(and_(pending, OutboxMessage.peer_region == region,
+                                     OutboxMessage.last_error.is_not(None)))
+                         .order_by(OutboxMessage.last_attempt_at.desc()).limit(1)).first()
+        if row:
+            entry(region).update(last_error=row.last_error,
+                                 last_error_at=iso(row.last_attempt_at) if row.last_attempt_at else None)
+    for region, count, last in db.execute(
+            select(InboxMessage.peer_region, func.count(), func.max(InboxMessage.received_at))
+            .group_by(InboxMessage.peer_region)):
+        last = last if last is None or last.tzinfo else last.replace(tzinfo=UTC)
+        entry(region).update(received=count, last_received_at=iso(last) if last else None)
+    return {"region": ctx.region, "at": iso(now), "peers": [out[r] for r in sorted(out)]}
