@@ -159,7 +159,7 @@ def test_start_page(node):
     b = Browser(node)
     r = b.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert '<html lang="en">' in r.text
+    assert '<html lang="en" dir="ltr">' in r.text
     assert 'href="/signup"' in r.text and 'href="/official/login"' in r.text
 
 

@@ -7,41 +7,33 @@ and in a summary at the top that links to it.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
+import jinja2
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from eresident import i18n
 from eresident.config import REGIONS
 from eresident.deps import PRESESSION_COOKIE, SESSION_COOKIE, csrf_binding, session_token
 from eresident.identity import countries
 from eresident.kit.errors import FieldError, Problem
 from eresident.kit.web import validation_problem
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
-
-
-def _local(value: datetime | str | None, tz: str = "UTC") -> str:
-    """A time people read: in the given zone, with the zone named."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    local = value.astimezone(ZoneInfo(tz))
-    return f"{local.strftime('%a %d %b %Y, %H:%M')} ({tz.split('/')[-1].replace('_', ' ')} time)" if tz != "UTC" \
-        else local.strftime("%d %b %Y, %H:%M UTC")
-
-
+TEMPLATES = Jinja2Templates(env=jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=True, extensions=["jinja2.ext.i18n"]))
+# The translation functions read the language render() activated for this request (i18n.activate).
+TEMPLATES.env.install_gettext_callables(gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True)
 TEMPLATES.env.filters.update(
     country=countries.name,
-    yesno=lambda value: "Yes" if value else "No",
-    local=_local,
+    yesno=lambda value: i18n.gettext("Yes") if value else i18n.gettext("No"),
+    local=i18n.local_time,
+    number=i18n.number,
     region_name=lambda code: REGIONS.get(code, (code,))[0],
 )
 router = APIRouter(include_in_schema=False)
@@ -62,14 +54,23 @@ def form_token(request: Request) -> str:
     return request.app.state.ctx.csrf.form_token(csrf_binding(request))
 
 
+def language_of(request: Request) -> str:
+    return i18n.choose(request.cookies.get(i18n.LANGUAGE_COOKIE), request.headers.get("accept-language"))
+
+
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     ctx = request.app.state.ctx
+    i18n.activate(language_of(request))
+    language = i18n.current()
     errors: list[FieldError] = context.pop("errors", None) or []
     _ensure_presession(request)
     response = TEMPLATES.TemplateResponse(request, template, {
         "region": ctx.settings, "csrf_token": lambda: form_token(request),
         "csrf_reusable": ctx.csrf.header_token(csrf_binding(request)), "errors": errors,
         "field_errors": {e.field: e.reason for e in errors}, "principal": getattr(request.state, "principal", None),
+        "lang": language.code, "dir": language.direction, "languages": i18n.LANGUAGES.values(),
+        "region_label": ctx.settings.region_name_zh if language.code == "zh" else ctx.settings.region_name,
+        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         **context}, status_code=status)
     presession = getattr(request.state, "new_presession", None)
     if presession:
@@ -114,6 +115,17 @@ def error_page(request: Request, problem: Problem) -> Response:
     back = ("/official" if _officials_area(request) else "/my") if signed_in else "/"
     return render(request, "error.html", status=problem.status, problem=problem, back=back,
                   signed_in=signed_in)
+
+
+@router.get("/language")
+def choose_language(request: Request, lang: str = "en", next: str = "/") -> Response:
+    """Remember the language a person chose (a year, this browser) and go back to their page."""
+    back = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/"
+    response = redirect(back)
+    if lang in i18n.LANGUAGES:
+        response.set_cookie(i18n.LANGUAGE_COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="lax",
+                            secure=request.app.state.ctx.settings.secure_cookies, path="/")
+    return response
 
 
 def _include_domain_pages() -> None:

@@ -1,0 +1,149 @@
+"""The languages of the pages: English, Simplified Chinese and Arabic (right to left).
+
+Messages live in gettext catalogues (`locale/<lang>/LC_MESSAGES/messages.po`), read once at start
+with Babel; English is the source language. The language of a request is, in order: the one the
+person chose (cookie `er_lang`, set by `/language`), then the best match of the browser's
+Accept-Language, then English. Dates and numbers are formatted for that language with Babel.
+
+Templates mark text with `{% trans %}…{% endtrans %}` or `_("…")`; `tests/test_i18n.py` extracts
+every marked message and fails if a catalogue lacks a translation.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from gettext import c2py
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LANGUAGE_COOKIE = "er_lang"
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str  # what pages, cookies and Accept-Language use
+    babel: str  # Babel's locale for dates and numbers
+    name: str  # in the language itself, for the switcher
+    datetime_pattern: str  # a CLDR pattern: weekday, day, month, year, 24-hour time
+    rtl: bool = False
+
+    @property
+    def direction(self) -> str:
+        return "rtl" if self.rtl else "ltr"
+
+
+LANGUAGES: dict[str, Language] = {
+    "en": Language("en", "en_GB", "English", "EEE d MMM y, HH:mm"),
+    "zh": Language("zh", "zh_Hans_CN", "中文（简体）", "y年M月d日 EEE HH:mm"),
+    "ar": Language("ar", "ar", "العربية", "EEE d MMM y، HH:mm", rtl=True),
+}
+DEFAULT = "en"
+
+
+@cache
+def catalogue(code: str) -> dict[str, str | tuple[str, ...]]:
+    """msgid -> translation (a tuple of plural forms for plural messages); empty for English."""
+    path = LOCALE_DIR / code / "LC_MESSAGES" / "messages.po"
+    if code == DEFAULT or not path.exists():
+        return {}
+    with path.open("rb") as handle:
+        po = read_po(handle, locale=LANGUAGES[code].babel)
+    table: dict[str, str | tuple[str, ...]] = {}
+    for message in po:
+        if not message.id or message.fuzzy:
+            continue
+        key = message.id[0] if isinstance(message.id, tuple) else message.id
+        if isinstance(message.string, tuple):
+            if all(message.string):
+                table[key] = tuple(message.string)
+        elif message.string:
+            table[key] = message.string
+    return table
+
+
+_current: ContextVar[str] = ContextVar("eresident_language", default=DEFAULT)
+
+
+def current() -> Language:
+    return LANGUAGES[_current.get()]
+
+
+def activate(code: str) -> None:
+    """The language of what is rendered next in this thread or task (set per request by render)."""
+    _current.set(code if code in LANGUAGES else DEFAULT)
+
+
+def gettext(message: str) -> str:
+    translated = catalogue(_current.get()).get(message)
+    return translated if isinstance(translated, str) else message
+
+
+@cache
+def _plural_rule(code: str):
+    """The language's gettext plural rule (a C expression in Babel) as a function of n."""
+    from babel.messages.plurals import get_plural
+
+    return c2py(get_plural(LANGUAGES[code].babel).plural_expr)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    code = _current.get()
+    forms = catalogue(code).get(singular)
+    if isinstance(forms, tuple):
+        return forms[min(_plural_rule(code)(n), len(forms) - 1)]
+    return singular if n == 1 else plural
+
+
+def choose(cookie: str | None, accept_language: str | None) -> str:
+    """The language for a request: the person's choice, else the browser's best match, else English."""
+    if cookie in LANGUAGES:
+        return cookie
+    for tag, _quality in _parse_accept(accept_language or ""):
+        primary = tag.split("-")[0].lower()
+        if primary in LANGUAGES:
+            return primary
+    return DEFAULT
+
+
+def _parse_accept(header: str) -> list[tuple[str, float]]:
+    items = []
+    for part in header.split(","):
+        piece = part.strip()
+        if not piece:
+            continue
+        tag, _, params = piece.partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        items.append((tag.strip(), quality))
+    return sorted(items, key=lambda item: -item[1])
+
+
+def local_time(value: datetime | str | None, tz: str = "UTC") -> str:
+    """A date and time for people, in the given zone and the current language, with the zone named."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    language = current()
+    zone = ZoneInfo(tz)
+    text = format_datetime(value, language.datetime_pattern, tzinfo=zone, locale=language.babel)
+    place = tz.split("/")[-1].replace("_", " ")
+    if tz == "UTC":
+        return f"{text} UTC"
+    return gettext("{time} ({place} time)").format(time=text, place=place)
+
+
+def number(value: float | int) -> str:
+    return format_decimal(value, locale=current().babel)
