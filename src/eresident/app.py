@@ -43,13 +43,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     from eresident.identity.routes import router as identity_router
     from eresident.officials.routes import router as officials_router
     from eresident.sites.routes import router as sites_router
+    from eresident.workflow.routes import router as workflow_router
 
     @app.get("/healthz", tags=["node"], summary="Liveness and the node's region")
     def healthz() -> dict:
         return {"status": "ok", "region": settings.region}
 
     for router in (identity_router, officials_router, sites_router, documents_router, credentials_router,
-                   audit_router, federation_router, enterprise_router, enterprise_pages,
+                   audit_router, federation_router, enterprise_router, enterprise_pages, workflow_router,
                    pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

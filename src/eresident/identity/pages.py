@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -26,7 +25,8 @@ from eresident.sites import service as sites
 from eresident.identity.models import Application
 from eresident.workflow import service as workflow
 from eresident.workflow.models import WorkflowCase, WorkItem
-from eresident.workflow.render import process_map
+from eresident.workflow.calendar import load_calendar
+from eresident.workflow.render import due_state, process_map
 from eresident.workflow.semantics import CaseState
 
 router = APIRouter()
@@ -282,8 +282,8 @@ def worklist(request: Request, official: CurrentOfficial, ctx: Ctx, db: DbSessio
         for item in workflow.worklist(db=db, roles={role}, region=ctx.region, process=service.PROCESS):
             case = db.get(WorkflowCase, item.case_id)
             app = db.get(Application, case.subject_id)
-            state = ("late" if item.overdue or (item.due_at and item.due_at < now) else
-                     "due soon" if item.due_at and item.due_at < now + timedelta(hours=24) else "")
+            calendar = load_calendar(workflow.definition_of(db, case).calendar)
+            state = due_state(item.due_at, now, calendar, overdue=item.overdue)
             rows.append({"item": item, "app": app, "state": state,
                          "claimed_by_me": item.claimed_by == str(official.id)})
         title = {"reviewer": "Review", "approver": "Decisions", "admin": "Escalated to administrators"}[role]
@@ -291,13 +291,15 @@ def worklist(request: Request, official: CurrentOfficial, ctx: Ctx, db: DbSessio
     return render(request, "worklist.html", queues=queues, roles=sorted(roles), official=official, now=now)
 
 
-def _process_map(db, app) -> dict:
+def _process_map(ctx, db, app) -> dict:
     """The published process this case runs on, with where the case is and what is due."""
     case = workflow.case_for(db, "application", app.id)
     defn = workflow.definition_of(db, case)
     nodes, edges = process_map(defn, CaseState.from_json(case.state))
     items = {i.step: i for i in db.scalars(select(WorkItem).where(WorkItem.case_id == case.id))}
-    return {"process": case.process, "version": case.version, "work": items,
+    now, calendar = ctx.clock.now(), load_calendar(defn.calendar)
+    due = {step: due_state(i.due_at, now, calendar, overdue=i.overdue) for step, i in items.items()}
+    return {"process": case.process, "version": case.version, "work": items, "due": due,
             "nodes": nodes, "edges": {n.id: [e for e in edges if e.source == n.id] for n in nodes}}
 
 
@@ -305,7 +307,7 @@ def _process_map(db, app) -> dict:
 def case_page(request: Request, application_id: uuid.UUID, official: CaseReader, ctx: Ctx, db: DbSession):
     app = service.get_application(db=db, application_id=application_id)
     detail = presenters.application_detail(ctx, db, app)
-    return render(request, "case.html", case=detail, official=official, process=_process_map(db, app),
+    return render(request, "case.html", case=detail, official=official, process=_process_map(ctx, db, app),
                   can_review="reviewer" in {g.role for g in official.roles if g.region == ctx.region},
                   can_decide="approver" in {g.role for g in official.roles if g.region == ctx.region})
 
@@ -343,7 +345,7 @@ def case_action(request: Request, application_id: uuid.UUID, action: str, offici
         db.rollback()
         app = service.get_application(db=db, application_id=application_id)
         return render(request, "case.html", exc.status, case=presenters.application_detail(ctx, db, app),
-                      process=_process_map(db, app),
+                      process=_process_map(ctx, db, app),
                       official=official, can_review="reviewer" in roles, can_decide="approver" in roles,
                       errors=[FieldError(e.field or "text", e.reason) for e in problem_errors(exc)])
     return redirect(f"/official/cases/{application_id}")

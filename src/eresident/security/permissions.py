@@ -15,6 +15,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "enterprise.review": frozenset({"reviewer"}),
     "enterprise.decide": frozenset({"approver"}),
     "enterprise.read": frozenset({"reviewer", "approver", "registrar", "auditor", "admin"}),
+    "workflow.metrics": frozenset({"admin"}),
 }
 
 

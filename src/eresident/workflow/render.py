@@ -4,6 +4,7 @@ case is now, and as Mermaid flowchart text."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from eresident.workflow.definition import (
     AutoStep,
@@ -13,7 +14,11 @@ from eresident.workflow.definition import (
     TaskStep,
     WaitStep,
 )
+from eresident.workflow.calendar import WorkingCalendar
 from eresident.workflow.semantics import CaseState
+
+# An open step is "due soon" when at most one working day (7 working hours in LJ and TF) is left.
+DUE_SOON_WORKING_HOURS = 7.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +86,15 @@ def mermaid(defn: ProcessDefinition, state: CaseState | None = None) -> str:
         if ids:
             lines.append(f"  class {','.join(ids)} {mark}")
     return "\n".join(lines)
+
+
+def due_state(due_at: datetime | None, now: datetime, calendar: WorkingCalendar, *, overdue: bool = False) -> str:
+    """"late" (past its deadline), "due soon" (at most DUE_SOON_WORKING_HOURS of working time left)
+    or "" (no deadline, or time enough), for worklists and the case view."""
+    if due_at is None:
+        return ""
+    if overdue or due_at <= now:
+        return "late"
+    if calendar.working_hours_between(now, due_at) <= DUE_SOON_WORKING_HOURS:
+        return "due soon"
+    return ""

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -300,19 +301,13 @@ def worklist(*, db: Session, roles: set[str], region: str, process: str | None =
     return list(db.scalars(query.order_by(WorkItem.due_at.is_(None), WorkItem.due_at, WorkItem.entered_at)))
 
 
-def metrics(*, db: Session, process: str) -> dict:
-    """Per step: cases entered, mean waiting hours; per process: automatic vs human decisions."""
-    entered = dict(db.execute(select(WorkflowTransition.step, func.count())
-                              .join(WorkflowCase, WorkflowCase.id == WorkflowTransition.case_id)
-                              .where(WorkflowCase.process == process, WorkflowTransition.type == "StepEntered")
-                              .group_by(WorkflowTransition.step)).all())
-    decided = dict(db.execute(select(WorkflowCase.decided_by, func.count())
-                              .where(WorkflowCase.process == process, WorkflowCase.outcome.is_not(None))
-                              .group_by(WorkflowCase.decided_by)).all())
-    missed = db.scalar(select(func.count()).select_from(WorkflowTransition)
-                       .join(WorkflowCase, WorkflowCase.id == WorkflowTransition.case_id)
-                       .where(WorkflowCase.process == process, WorkflowTransition.type == "DeadlineMissed")) or 0
-    return {"entered": entered, "decided_by": decided, "deadline_misses": missed}
+def metrics(*, db: Session, process: str, version: int | None = None, since: datetime | None = None,
+            until: datetime | None = None) -> dict:
+    """Per step: entered, waiting and working time, time in step, deadline misses; per process: time
+    to decision, automatic vs human decisions (see `workflow.metrics`)."""
+    from eresident.workflow.metrics import compute
+
+    return compute(db=db, process=process, version=version, since=since, until=until)
 
 
 def last_auto_decision(case: WorkflowCase) -> dict | None:
