@@ -337,3 +337,18 @@ def test_a_broken_signature_value_is_caught(signed, lj):
 def test_pdfsig_catches_a_broken_signature_value(signed, lj_nss, tmp_path):
     report = pdfsig(corrupt_signature_value(signed), lj_nss, tmp_path)
     assert "Signature Validation: Signature is Valid." not in report, report
+
+
+@pytest.mark.parametrize("region", ["LJ", "TF"])
+def test_each_regions_own_pki_has_room_for_its_signature(tmp_path, region):
+    """The node's PKI (made from its settings, with the region's full names) signs a licence: the
+    room reserved for the signature once fell 44 bytes short for Tianfu's longer Chinese names."""
+    from eresident.config import Settings
+    from eresident.crypto.pki import load_or_create_pki
+
+    settings = Settings(region=region, data_dir=tmp_path)
+    pki = load_or_create_pki(settings, now=NOW)
+    pdf = sign_pdf(render_licence(make_licence_data(region=region)), pki,  # as enterprise.service.issue signs
+                   reason="Business licence issued / 营业执照", location=settings.region_name, signing_time=NOW)
+    verdict = verify_pdf(pdf, [pki.root_cert])
+    assert verdict.valid, verdict

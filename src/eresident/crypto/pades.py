@@ -153,9 +153,13 @@ def sign_pdf(
 def _reserved_bytes(pki: RegionPKI) -> int:
     """Room for the CMS blob: the embedded certificates plus signed attributes and the
     signature. Reserving it up front spares pyHanko a dummy signature to measure it (half the
-    signing time); pyHanko refuses, rather than truncates, a blob that would not fit."""
+    signing time); pyHanko refuses, rather than truncates, a blob that would not fit.
+
+    Besides the certificates, the signed attributes repeat the signer's issuer name (in the
+    signing-certificate attribute), and region names in Chinese are long in DER: 2 KiB of margin
+    was 44 bytes short for Tianfu, so the margin is 4 KiB (a fixed cost of 2 KiB per licence)."""
     certs = sum(len(c.public_bytes(serialization.Encoding.DER)) for c in pki.chain)
-    return (certs + 2048 + 511) // 512 * 512
+    return (certs + 4096 + 511) // 512 * 512
 
 
 # ---------------------------------------------------------------------------------------------
