@@ -6,6 +6,8 @@ The baseline is what pyHanko does with its defaults on a one-page "hello" PDF: t
 PAdES signature with nothing of ours around it. The last line is the ratio.
 
     .venv/bin/python benchmarks/licence_signing.py [--seconds 3] [--rounds 3]
+
+Part (3) of `eresident bench enterprise` (benchmarks/enterprise.py), which calls measure().
 """
 
 from __future__ import annotations
@@ -89,12 +91,9 @@ def rate(fn: Callable[[], object], seconds: float) -> tuple[float, int]:
             return count / (now - start), count
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-
+def measure(*, seconds: float = 3.0, rounds: int = 3, quick: bool = False) -> dict:
+    """Rates per second (median of the rounds) of each measure; `quick` runs only the licence
+    render + sign and the pyHanko baseline (what `eresident bench enterprise` reports)."""
     pki = create_region_pki("LJ")
     fonts = find_fonts()
     serial = itertools.count(1)
@@ -116,20 +115,37 @@ def main() -> int:
         "trivial PDF: sign_pdf": lambda: sign_pdf(hello, pki, reason="r", location="l"),
         "trivial PDF: pyHanko defaults": lambda: baseline(hello),
     }
+    if quick:
+        measures = {k: v for k, v in measures.items()
+                    if k in ("licence: render + sign", "trivial PDF: pyHanko defaults")}
     for fn in measures.values():  # warm-up
         fn()
     results: dict[str, list[float]] = {name: [] for name in measures}
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         for name, fn in measures.items():
-            results[name].append(rate(fn, args.seconds)[0])
+            results[name].append(rate(fn, seconds)[0])
+    return {"medians": {name: statistics.median(values) for name, values in results.items()},
+            "fonts_embedded": fonts.embedded, "pdf_kib": len(signed_sample) / 1024,
+            "load": os.getloadavg()[0]}
 
-    load = os.getloadavg()[0]
-    print(f"licence signing: 1 process, median of {args.rounds} rounds of {args.seconds:g} s; "
-          f"fonts embedded: {fonts.embedded}; licence PDF {len(signed_sample) / 1024:.0f} KiB "
-          f"signed; load average {load:.1f} on {os.cpu_count()} cores")
-    medians = {name: statistics.median(values) for name, values in results.items()}
-    for name, per_s in medians.items():
-        print(f"  {name:<32} {per_s:8.1f} per s  ({1000 / per_s:6.1f} ms)")
+
+def report(result: dict, seconds: float, rounds: int) -> list[str]:
+    lines = [f"licence signing: 1 process, median of {rounds} rounds of {seconds:g} s; "
+             f"fonts embedded: {result['fonts_embedded']}; licence PDF {result['pdf_kib']:.0f} KiB "
+             f"signed; load average {result['load']:.1f} on {os.cpu_count()} cores"]
+    for name, per_s in result["medians"].items():
+        lines.append(f"  {name:<32} {per_s:8.1f} per s  ({1000 / per_s:6.1f} ms)")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    args, _ = parser.parse_known_args()
+    result = measure(seconds=args.seconds, rounds=args.rounds)
+    print("\n".join(report(result, args.seconds, args.rounds)))
+    medians = result["medians"]
     ratio = medians["licence: render + sign"] / medians["trivial PDF: pyHanko defaults"]
     print(f"ratio licence render+sign per s / pyHanko trivial signature per s: {ratio:.2f}")
     return 0

@@ -86,6 +86,13 @@ class Api:
     def __init__(self, node):
         self.node = node
         self.client: TestClient = node.client()
+        self._sessions: dict[str, str] = {}
+
+    def session_of(self, username: str) -> str:
+        """The official's session token, signing in once (each sign-in spends a TOTP step)."""
+        if username not in self._sessions:
+            self._sessions[username] = self.official(username)
+        return self._sessions[username]
 
     def applicant(self, email: str | None = None, password: str = "a long passphrase 1") -> str:
         email = email or f"applicant{next(_serial)}@example.dz"
@@ -158,3 +165,16 @@ class Api:
             "passport_seen": True, "passport_matches_mrz": True, "face_matches_photo": True})
         assert r.status_code == 201, r.text
         return token, app_id
+
+    def e_resident(self, person: Person | None = None) -> tuple[str, str]:
+        """An applicant approved through the journey (a reviewer and an approver): (token, e-resident number)."""
+        token, app_id = self.to_review(person)
+        reviewer, approver = self.session_of("lj-reviewer"), self.session_of("lj-approver")
+        r = self.client.post(f"/api/v1/cases/{app_id}/claim", headers=bearer(reviewer))
+        assert r.status_code == 200, r.text
+        r = self.client.post(f"/api/v1/cases/{app_id}/recommend", headers=bearer(reviewer),
+                             json={"recommendation": "approve", "note": "ok"})
+        assert r.status_code == 200, r.text
+        r = self.client.post(f"/api/v1/cases/{app_id}/decide", headers=bearer(approver), json={"decision": "approve"})
+        assert r.status_code == 200, r.text
+        return token, r.json()["e_resident_number"]

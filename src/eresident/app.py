@@ -40,10 +40,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     from eresident.documents.routes import router as documents_router
     from eresident.enterprise.routes import public as enterprise_pages
     from eresident.enterprise.routes import router as enterprise_router
+    from eresident.enterprise.pages import router as enterprise_founder_pages
     from eresident.identity.routes import router as identity_router
     from eresident.officials.routes import router as officials_router
     from eresident.sites.routes import router as sites_router
     from eresident.workflow.routes import router as workflow_router
+    from eresident.tax.routes import router as tax_router
+    from eresident.banking.routes import router as banking_router
 
     @app.get("/healthz", tags=["node"], summary="Liveness and the node's region")
     def healthz() -> dict:
@@ -51,8 +54,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     for router in (identity_router, officials_router, sites_router, documents_router, credentials_router,
                    audit_router, federation_router, enterprise_router, enterprise_pages, workflow_router,
-                   pages.router):
+                   pages.router, enterprise_founder_pages, tax_router, banking_router):
         app.include_router(router)
+    from eresident.officials.secondment_routes import pages as secondment_pages
+    from eresident.officials.secondment_routes import router as secondment_router
+    app.include_router(secondment_router)  # cadre exchange (docs/federation.md)
+    app.include_router(secondment_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     def wants_html(request: Request) -> bool:

@@ -97,6 +97,18 @@ def migrate() -> None:
     typer.echo(f"migrated {settings.region}")
 
 
+SANDBOX_BANK_PORT = 8009
+
+
+@app.command("sandbox-bank")
+def sandbox_bank(host: str = "127.0.0.1", port: int = SANDBOX_BANK_PORT) -> None:
+    """Run the sandbox partner bank (own SQLite database and key under SANDBOX_BANK_DATA_DIR)."""
+    import uvicorn
+
+    uvicorn.run("eresident.banking.sandbox:app_from_env", factory=True, host=host, port=port,
+                log_level="warning", access_log=False)
+
+
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8001, workers: int = 1) -> None:
     """Serve this node (settings from ERESIDENT_* variables)."""
@@ -154,9 +166,15 @@ def up(var: Path = Path("var")) -> None:
         procs.append(subprocess.Popen([sys.executable, "-m", "eresident", "serve", "--port",
                                        str(DEMO_PORTS[region])], env=env))
         procs.append(subprocess.Popen([sys.executable, "-m", "eresident", "worker"], env=env))
+    bank_env = {**os.environ, "ERESIDENT_SANDBOX_BANK_DATA_DIR": str(var.resolve() / "bank"),
+                "ERESIDENT_SANDBOX_BANK_CLIENTS": ",".join(f"http://127.0.0.1:{p}" for p in DEMO_PORTS.values())}
+    procs.append(subprocess.Popen([sys.executable, "-m", "eresident", "sandbox-bank", "--port",
+                                   str(SANDBOX_BANK_PORT)], env=bank_env))
+    _introduce_demo_nodes(var)
     lines = ["", "eresident is running:"]
     for region, port in DEMO_PORTS.items():
         lines.append(f"  {REGIONS[region][0]} ({region}): http://127.0.0.1:{port}/   API: http://127.0.0.1:{port}/docs")
+    lines.append(f"  Sandbox partner bank: http://127.0.0.1:{SANDBOX_BANK_PORT}/docs   (admin token 'sandbox-admin')")
     lines += ["", f"Demo officials (password '{DEMO_PASSWORD}', second factor: run the command shown):"]
     for region in DEMO_PORTS:
         for role, _name, roles in DEMO_OFFICIALS:
@@ -182,6 +200,32 @@ def up(var: Path = Path("var")) -> None:
     except KeyboardInterrupt:
         stop()
     stop()
+
+
+def _introduce_demo_nodes(var: Path) -> None:
+    """Demo only: once both nodes answer, each adds the other to its trust list from its published
+    node-keys document (in production an operator does this out of band and checks fingerprints)."""
+    import httpx
+
+    deadline = time.monotonic() + 60
+    for port in DEMO_PORTS.values():
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                typer.echo(f"warning: the node on port {port} did not start; the regions do not trust each other yet",
+                           err=True)
+                return
+            time.sleep(0.3)
+    for region in DEMO_PORTS:
+        for peer, port in DEMO_PORTS.items():
+            if peer != region:
+                subprocess.run([sys.executable, "-m", "eresident", "federation", "trust", "add", "--from-url",
+                                f"http://127.0.0.1:{port}", "--yes"], env=node_env(region, var.resolve()),
+                               check=False, stdout=subprocess.DEVNULL)
 
 
 @admin.command("create-official")

@@ -52,8 +52,26 @@ class Settings(BaseSettings):
     federation_retry_max_seconds: float = Field(default=600.0, ge=1)  # retries back off up to this
     federation_timeout_seconds: float = Field(default=10.0, gt=0)  # one delivery attempt
     federation_batch_size: int = Field(default=200, ge=1)  # messages claimed per delivery run
+    # Recognition (docs/federation.md, "Recognition"): the fallback status re-check, the wait for a
+    # peer's duplicate answer before it counts as "not answered", and a status-list fetch.
+    recognition_recheck_seconds: int = Field(default=60, ge=1)
+    recognition_answer_timeout_seconds: int = Field(default=600, ge=1)
+    recognition_status_timeout_seconds: float = Field(default=5.0, gt=0)
     # Enterprise: how long a reserved name is held for its e-resident.
     name_reservation_days: int = Field(default=30, ge=1, le=365)
+    # Banking (docs/tax-and-banking.md): the partner bank a node talks to, and its delivery retries.
+    bank_url: str = "http://127.0.0.1:8009"
+    bank_timeout_seconds: float = Field(default=10.0, gt=0)
+    bank_retry_base_seconds: float = Field(default=2.0, gt=0)
+    bank_retry_max_seconds: float = Field(default=600.0, ge=1)
+    bank_stuck_minutes: int = Field(default=60, ge=1)  # an officer sees requests without progress this long
+    # The sandbox bank process (`eresident sandbox-bank`), when this environment runs one.
+    sandbox_bank_data_dir: Path = Path("var/bank")
+    sandbox_bank_base_url: str = "http://127.0.0.1:8009"
+    sandbox_bank_clients: str = "http://127.0.0.1:8001,http://127.0.0.1:8002"  # node base URLs it serves
+    sandbox_bank_admin_token: str = "sandbox-admin"
+    sandbox_bank_mode: str = Field(default="normal", pattern=r"^(normal|slow|error|unavailable)$")
+    sandbox_bank_delay_seconds: float = Field(default=0.0, ge=0)  # how long `slow` answers take
 
     @cached_property
     def region_name(self) -> str:

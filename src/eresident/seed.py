@@ -34,7 +34,8 @@ SITES = {
 DEMO_OFFICIALS = (("admin", "Administrator", ["admin", "auditor"]),
                   ("reviewer", "Reviewer Wang Fang", ["reviewer"]),
                   ("approver", "Approver Li Wei", ["approver"]),
-                  ("agent", "Site agent Karim Benali", ["site_agent"]))
+                  ("agent", "Site agent Karim Benali", ["site_agent"]),
+                  ("tax", "Tax officer Zhang Min", ["tax_officer"]))
 
 
 def demo_totp_secret(region: str, role: str) -> str:

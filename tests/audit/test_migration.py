@@ -7,14 +7,13 @@ import uuid
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from eresident.audit.verify import verify_log
 from eresident.kit.db import Database
 from eresident.kit.migrate import upgrade
 from tests.audit import rfc9162 as ref
 from tests.audit.helpers import stored_events, reference_entries
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, new_pg_database
 
 OLD_SEQS = (3, 7, 8, 20, 21)  # gaps, as rolled-back transactions leave in PostgreSQL sequences
 
@@ -24,16 +23,8 @@ def empty_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    name = f"eresident_mig_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_pg_database("eresident_mig") as url:
+        yield url
 
 
 def test_existing_events_join_the_log_in_their_order(empty_url):

@@ -20,3 +20,20 @@ def test_benchmark_small_run(capsys):
     assert "index vs full scan of sound strings: 2/2" in out
     last = out.strip().splitlines()[-1]
     assert re.fullmatch(r"ratio brute/indexed p50=[\d,]+ ; indexed p99=[\d.]+ ms \(target < 20 ms\)", last), last
+
+
+def test_enterprise_benchmark_small_run_without_http(capsys):
+    """`eresident bench enterprise` folds the name and signing benchmarks in; the HTTP part needs
+    real processes and is left to the benchmark itself."""
+    path = SCRIPT.parent / "enterprise.py"
+    spec = importlib.util.spec_from_file_location("enterprise_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    code = module.main(["--only", "names,signing", "--names", "5000", "--queries", "30", "--brute", "1",
+                        "--sign-seconds", "0.2", "--seconds", "1", "--clients", "4"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    last = out.strip().splitlines()[-1]
+    assert re.fullmatch(r"ratio brute/indexed p50=[\d,]+ ; name p99=[\d.]+ ms \(target < 20 ms\) ; "
+                        r"licences signed/s=[\d.]+ \([\d.]+ of pyHanko's trivial signature\) ; "
+                        r"verdict: name p99 (met|MISSED)", last), last

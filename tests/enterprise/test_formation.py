@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 
 from eresident.crypto.pades import verify_pdf
 from eresident.crypto.pki import load_root_certificates
-from eresident.crypto.sdjwt import _REGISTRY
+from eresident.crypto.sdjwt import jws_registry
 from eresident.enterprise import uscc
-from eresident.enterprise.models import Formation, FormationSignature, Licence, RegisteredName
+from eresident.enterprise.models import Formation, FormationSignature, RegisteredName
 from tests.factories import Api, Person, bearer
 
 NAME_ZH, NAME_EN = "重庆星海科技有限公司", "Chongqing Xinghai Technology Co., Ltd."
@@ -30,23 +30,12 @@ class Founders:
 
     def __init__(self, api: Api):
         self.api = api
-        self._officials: dict[str, str] = {}
 
     def official(self, username: str) -> str:
-        if username not in self._officials:
-            self._officials[username] = self.api.official(username)
-        return self._officials[username]
+        return self.api.session_of(username)
 
     def new(self, surname: str = "BENALI") -> tuple[str, str]:
-        api = self.api
-        token, app_id = api.to_review(Person(surname=surname))
-        reviewer, approver = self.official("lj-reviewer"), self.official("lj-approver")
-        assert api.client.post(f"/api/v1/cases/{app_id}/claim", headers=bearer(reviewer)).status_code == 200
-        api.client.post(f"/api/v1/cases/{app_id}/recommend", headers=bearer(reviewer),
-                        json={"recommendation": "approve", "note": "ok"})
-        r = api.client.post(f"/api/v1/cases/{app_id}/decide", headers=bearer(approver), json={"decision": "approve"})
-        assert r.status_code == 200, r.text
-        return token, r.json()["e_resident_number"]
+        return self.api.e_resident(Person(surname=surname))
 
 
 def formation_body(reservation_id: str, founder: str, supervisor: str, **overrides) -> dict:
@@ -203,7 +192,7 @@ def test_standard_formation_is_approved_automatically_and_the_licence_verifies(a
     keys = KeySet.import_key_set(api.client.get("/.well-known/jwt-vc-issuer").json()["jwks"])
     articles_sha = done["articles_sha256"]
     for sig in sigs:
-        obj = jws.deserialize_compact(sig["jws"], keys, registry=_REGISTRY)
+        obj = jws.deserialize_compact(sig["jws"], keys, registry=jws_registry())
         payload = json.loads(obj.payload)
         assert payload["document"]["sha256"] == articles_sha
         assert payload["signer"]["e_resident_number"] == sig["e_resident_number"]

@@ -4,19 +4,15 @@ databases), that know each other through their trust lists."""
 from __future__ import annotations
 
 import shutil
-import uuid
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from eresident.config import Settings
 from eresident.federation import trust
 from eresident.kit.db import Database
 from eresident.kit.migrate import upgrade
-from eresident.kit.registry import metadata
-from tests.conftest import PG_URL, Node
+from tests.conftest import PG_URL, Node, new_pg_database, truncate_all
 
 
 @pytest.fixture(scope="session")
@@ -24,16 +20,9 @@ def pg_peer_database():
     """A second migrated PostgreSQL database: the peer node's own."""
     if not PG_URL:
         pytest.skip("ERESIDENT_TEST_POSTGRES_URL is not set")
-    name = f"eresident_peer_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with new_pg_database("eresident_peer") as url:
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture
@@ -43,11 +32,7 @@ def peer_database_url(request, database_url, tmp_path, sqlite_template) -> str:
         shutil.copy(sqlite_template, path)
         return f"sqlite:///{path}"
     url = request.getfixturevalue("pg_peer_database")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    truncate_all(url)
     return url
 
 

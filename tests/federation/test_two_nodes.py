@@ -178,3 +178,66 @@ def test_pings_survive_a_receiver_crash_and_apply_exactly_once(nodes):
         assert f"TF: pending 0 (failing 0), delivered {total}" in status, status
     finally:
         ctx.database.dispose()
+
+
+class _RealNode:
+    """What tests.factories.Api needs of a node, for a real process: its HTTP address, and its
+    database and keys for reading mail and the demo officials' TOTP secrets."""
+
+    def __init__(self, proc: Proc):
+        self.ctx = build_context(proc.settings())
+        self.settings = proc.settings()
+        self.base_url = proc.base_url
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30)
+
+
+def test_recognition_and_revocation_across_two_processes(nodes):
+    """A Liangjiang e-resident is recognised by the Tianfu process; Liangjiang revokes them and
+    the Tianfu process refuses them within seconds (the worker's push), with nothing faked."""
+    from joserfc.jwk import OKPKey
+
+    from eresident.crypto import sdjwt
+    from eresident.federation import recognition
+    from tests.factories import Api, bearer
+
+    lj, tf = nodes
+    lj.cli("federation", "trust", "add", "--from-url", tf.base_url, "--yes")
+    added = tf.cli("federation", "trust", "add", "--from-url", lj.base_url, "--yes")
+    assert "credential key LJ-" in added and "agreement key" in added  # operators compare these too
+    lj.cli("seed-demo")
+    tf.cli("seed-demo")
+    lj.worker, tf.worker = lj.spawn("worker"), tf.spawn("worker")
+    home, host = _RealNode(lj), _RealNode(tf)
+    try:
+        api = Api(home)
+        token, number = api.e_resident()
+        r = api.client.post("/api/v1/credentials/e-residency", headers=bearer(token), json={})
+        assert r.status_code == 201, r.text
+        credential, holder = r.json()["credential"], OKPKey.import_key(r.json()["holder_private_jwk"])
+
+        tf_api = Api(host)
+        tf_token = tf_api.applicant()
+        nonce = tf_api.client.get("/api/v1/recognitions/challenge", headers=bearer(tf_token)).json()["nonce"]
+        presented = sdjwt.present(credential, disclose=recognition.DISCLOSURES, holder_key=holder,
+                                  audience=tf.base_url, nonce=nonce)
+        r = tf_api.client.post("/api/v1/recognitions", headers=bearer(tf_token), json={"credential": presented})
+        assert r.status_code == 201, r.text
+        wait_until(lambda: lj.query("SELECT count(*) FROM recognition_peers")[0][0] == 1, 30,
+                   "the home node to hear of the recognition")
+
+        admin = api.official("lj-admin")
+        r = api.client.post(f"/api/v1/e-residents/{number}/status", headers=bearer(admin),
+                            json={"status": "revoked", "reason": "identity fraud found later"})
+        assert r.status_code == 200, r.text
+        revoked_at = time.monotonic()
+        wait_until(lambda: tf.query("SELECT status FROM recognitions")[0][0] == "revoked", 60,
+                   "the revocation to reach the host")
+        assert time.monotonic() - revoked_at < 60
+        r = tf_api.client.post("/api/v1/names/reservations", headers=bearer(tf_token),
+                               json={"name_zh": "成都星海科技有限公司", "name_en": "Chengdu Xinghai Technology Co., Ltd."})
+        assert r.status_code == 403 and "revoked" in r.json()["detail"]
+    finally:
+        home.ctx.database.dispose()
+        host.ctx.database.dispose()

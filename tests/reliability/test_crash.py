@@ -19,10 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from tests.conftest import BACKENDS, PG_URL
+from tests.conftest import BACKENDS, new_pg_database
 from tests.factories import Person, application_payload, bearer, png_bytes
 from tests.live import LiveNode, prepare_node
 
@@ -39,16 +37,8 @@ def crash_database(request) -> str | None:
     if request.param == "sqlite":
         yield None
         return
-    name = f"eresident_crash_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_pg_database("eresident_crash") as url:
+        yield url
 
 
 def _account(node: LiveNode, k: int) -> tuple[str, str]:

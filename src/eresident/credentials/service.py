@@ -55,46 +55,52 @@ def _holder_key(holder_jwk: dict | None) -> tuple[dict, dict | None]:
     return key.as_dict(private=False), None
 
 
-def issue_e_residency(*, ctx: NodeContext, db: Session, resident: EResident, holder_jwk: dict | None,
-                      actor: Actor) -> dict:
-    """A new credential for an active e-resident. Returns the SD-JWT and, if we generated the
-    holder key, its private half: shown once, never stored."""
-    if resident.status != "active":
-        raise conflict(f"This e-residency is {resident.status}; no credential can be issued.",
-                       code="wrong-status")
-    app = db.get(Application, resident.application_id)
+def _issue(*, ctx: NodeContext, db: Session, subject_type: str, subject_id: uuid.UUID, vct: str,
+           claims: dict, disclosable: dict, holder_jwk: dict | None, actor: Actor) -> dict:
+    """Issue an SD-JWT VC on the node's status list. A new credential replaces the subject's earlier
+    ones (one valid at a time), at most DAILY_LIMIT a day. Returns the token and, if we generated
+    the holder key, its private half: shown once, never stored."""
     public_jwk, private_jwk = _holder_key(holder_jwk)
     now = ctx.clock.now()
-    earlier = list(db.scalars(select(IssuedCredential).where(IssuedCredential.subject_id == resident.id)))
+    earlier = list(db.scalars(select(IssuedCredential).where(IssuedCredential.subject_id == subject_id)))
     if sum(1 for c in earlier if c.issued_at > now - timedelta(days=1)) >= DAILY_LIMIT:
         raise Problem(429, "Too many credentials today", code="rate-limited",
                       detail=f"You can download at most {DAILY_LIMIT} new credentials a day. Use the one "
                              "you have, or try again tomorrow.", extra={"retry_after": 86400})
-    for old in earlier:  # a new credential replaces the previous ones: only one is valid at a time
+    for old in earlier:
         if old.status == statuslist.VALID:
             old.status = statuslist.INVALID
     index = next_value(db, f"status-list:{STATUS_LIST}") - 1
     if index >= STATUS_LIST_SIZE:
         raise Problem(503, "The status list is full", code="status-list-full")
     expires = now + timedelta(days=VALIDITY_DAYS)
-    row = IssuedCredential(id=uuid.uuid4(), subject_type="e_resident", subject_id=resident.id,
-                           vct=VCT_E_RESIDENCY, status_list=STATUS_LIST, status_index=index,
-                           holder_thumbprint=sdjwt.jwk_thumbprint(public_jwk), issued_at=now,
-                           expires_at=expires)
+    row = IssuedCredential(id=uuid.uuid4(), subject_type=subject_type, subject_id=subject_id, vct=vct,
+                           status_list=STATUS_LIST, status_index=index,
+                           holder_thumbprint=sdjwt.jwk_thumbprint(public_jwk), issued_at=now, expires_at=expires)
     db.add(row)
     token = sdjwt.issue_sd_jwt_vc(
-        signing_key=ctx.keys.signing, issuer=issuer(ctx), vct=VCT_E_RESIDENCY,
-        claims={"e_resident_number": resident.number, "region": ctx.region,
-                "residency_status": "active", "jti": str(row.id)},
-        disclosable={"family_name": app.surname, "given_name": app.given_names,
-                     "birthdate": app.birth_date.isoformat(), "nationality": app.nationality,
-                     "native_name": app.native_name},
-        holder_jwk=public_jwk, issued_at=int(now.timestamp()), expires_at=int(expires.timestamp()),
-        status={"status_list": {"idx": index, "uri": status_list_uri(ctx)}})
-    record(db=db, actor=actor, region=ctx.region, action="credential.issued", entity_type="e_resident",
-           entity_id=resident.id, at=now, after={"credential_id": str(row.id), "status_index": index})
+        signing_key=ctx.keys.signing, issuer=issuer(ctx), vct=vct, claims={**claims, "jti": str(row.id)},
+        disclosable=disclosable, holder_jwk=public_jwk, issued_at=int(now.timestamp()),
+        expires_at=int(expires.timestamp()), status={"status_list": {"idx": index, "uri": status_list_uri(ctx)}})
+    record(db=db, actor=actor, region=ctx.region, action="credential.issued", entity_type=subject_type,
+           entity_id=subject_id, at=now, after={"credential_id": str(row.id), "status_index": index})
     return {"credential": token, "credential_id": str(row.id), "holder_private_jwk": private_jwk,
-            "format": "dc+sd-jwt", "vct": VCT_E_RESIDENCY, "expires_at": expires.isoformat()}
+            "format": "dc+sd-jwt", "vct": vct, "expires_at": expires.isoformat()}
+
+
+def issue_e_residency(*, ctx: NodeContext, db: Session, resident: EResident, holder_jwk: dict | None,
+                      actor: Actor) -> dict:
+    """A new credential for an active e-resident of this node."""
+    if resident.status != "active":
+        raise conflict(f"This e-residency is {resident.status}; no credential can be issued.",
+                       code="wrong-status")
+    app = db.get(Application, resident.application_id)
+    return _issue(ctx=ctx, db=db, subject_type="e_resident", subject_id=resident.id, vct=VCT_E_RESIDENCY,
+                  claims={"e_resident_number": resident.number, "region": ctx.region, "residency_status": "active"},
+                  disclosable={"family_name": app.surname, "given_name": app.given_names,
+                               "birthdate": app.birth_date.isoformat(), "nationality": app.nationality,
+                               "native_name": app.native_name},
+                  holder_jwk=holder_jwk, actor=actor)
 
 
 def issue_licence(*, ctx: NodeContext, db: Session, licence, holder_jwk: dict | None, actor: Actor) -> dict:
@@ -104,39 +110,15 @@ def issue_licence(*, ctx: NodeContext, db: Session, licence, holder_jwk: dict | 
 
     if licence.status != "valid":
         raise conflict(f"This licence is {licence.status}; no credential can be issued.", code="wrong-status")
-    public_jwk, private_jwk = _holder_key(holder_jwk)
-    now = ctx.clock.now()
-    earlier = list(db.scalars(select(IssuedCredential).where(IssuedCredential.subject_id == licence.id)))
-    if sum(1 for c in earlier if c.issued_at > now - timedelta(days=1)) >= DAILY_LIMIT:
-        raise Problem(429, "Too many credentials today", code="rate-limited",
-                      detail=f"You can download at most {DAILY_LIMIT} new credentials a day.",
-                      extra={"retry_after": 86400})
-    for old in earlier:
-        if old.status == statuslist.VALID:
-            old.status = statuslist.INVALID
-    index = next_value(db, f"status-list:{STATUS_LIST}") - 1
-    if index >= STATUS_LIST_SIZE:
-        raise Problem(503, "The status list is full", code="status-list-full")
-    expires = now + timedelta(days=VALIDITY_DAYS)
-    row = IssuedCredential(id=uuid.uuid4(), subject_type="licence", subject_id=licence.id, vct=VCT_LICENCE,
-                           status_list=STATUS_LIST, status_index=index,
-                           holder_thumbprint=sdjwt.jwk_thumbprint(public_jwk), issued_at=now, expires_at=expires)
-    db.add(row)
-    token = sdjwt.issue_sd_jwt_vc(
-        signing_key=ctx.keys.signing, issuer=issuer(ctx), vct=VCT_LICENCE,
-        claims={"uscc": licence.uscc, "region": licence.region, "name_zh": licence.name_zh,
-                "name_en": licence.name_en, "established_on": licence.established_on.isoformat(),
-                "licence_status": licence.status, "jti": str(row.id)},
-        disclosable={"legal_representative": licence.legal_representative,
-                     "registered_capital": licence.details.get("registered_capital"),
-                     "currency": licence.details.get("currency"),
-                     "business_scope": licence.details.get("business_scope")},
-        holder_jwk=public_jwk, issued_at=int(now.timestamp()), expires_at=int(expires.timestamp()),
-        status={"status_list": {"idx": index, "uri": status_list_uri(ctx)}})
-    record(db=db, actor=actor, region=ctx.region, action="credential.issued", entity_type="licence",
-           entity_id=licence.id, at=now, after={"credential_id": str(row.id), "status_index": index})
-    return {"credential": token, "credential_id": str(row.id), "holder_private_jwk": private_jwk,
-            "format": "dc+sd-jwt", "vct": VCT_LICENCE, "expires_at": expires.isoformat()}
+    return _issue(ctx=ctx, db=db, subject_type="licence", subject_id=licence.id, vct=VCT_LICENCE,
+                  claims={"uscc": licence.uscc, "region": licence.region, "name_zh": licence.name_zh,
+                          "name_en": licence.name_en, "established_on": licence.established_on.isoformat(),
+                          "licence_status": licence.status},
+                  disclosable={"legal_representative": licence.legal_representative,
+                               "registered_capital": licence.details.get("registered_capital"),
+                               "currency": licence.details.get("currency"),
+                               "business_scope": licence.details.get("business_scope")},
+                  holder_jwk=holder_jwk, actor=actor)
 
 
 def sync_status(*, db: Session, resident: EResident) -> None:

@@ -184,6 +184,12 @@ class _Registry(JWSRegistry):
 _REGISTRY = _Registry(algorithms=sorted(ALLOWED_ALGS), strict_check_header=False)
 
 
+def jws_registry() -> JWSRegistry:
+    """The JWS registry this module signs and verifies with (EdDSA and ES256 only, larger size
+    caps): for other compact JWS the node signs with the same keys, e.g. signature records."""
+    return _REGISTRY
+
+
 class _ParsedJws(NamedTuple):
     header: dict[str, Any]
     payload: dict[str, Any]

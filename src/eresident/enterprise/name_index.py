@@ -516,7 +516,7 @@ def synthetic_entries(count: int, *, seed: int = 4, now: datetime | None = None)
     flat = rng.choices(chars, weights=char_weights, k=sum(lengths))
     entries = []
     position = 0
-    for number, (length, code) in enumerate(zip(lengths, picked_codes)):
+    for number, (length, code) in enumerate(zip(lengths, picked_codes, strict=True)):
         trade = "".join(flat[position:position + length])
         position += length
         roll = rng.random()

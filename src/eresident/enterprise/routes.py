@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, official_actor, require
 from eresident.documents.models import Document
 from eresident.enterprise import catalogue, service
-from eresident.enterprise.models import Formation, Licence, RegisteredName
+from eresident.enterprise.models import Formation, RegisteredName
 from eresident.enterprise.schemas import (CredentialRequest, DecisionIn, FormationIn, FormationRead, LicenceStatus,
                                           NameRequest, PartyRead, RecommendationIn, RestrictedItem, SignatureRead,
                                           SignRequest)

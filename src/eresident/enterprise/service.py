@@ -33,7 +33,8 @@ from eresident.enterprise.models import (Formation, FormationParty, FormationSco
 from eresident.enterprise.name_index import (FREED, REGISTERED, RESERVED, NameEntry, NameIndex,
                                              normalise_trade_name)
 from eresident.enterprise.schemas import FormationIn
-from eresident.identity.models import Applicant, Application, EResident
+from eresident.identity import service as identity
+from eresident.identity.models import Applicant, EResident
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import FieldError, Problem, conflict, forbidden, invalid, not_found
 from eresident.kit.ids import case_number
@@ -80,22 +81,31 @@ def _now(ctx: NodeContext) -> datetime:
 # --------------------------------------------------------------------------- e-residents
 
 def active_resident(db: Session, applicant: Applicant, region: str) -> EResident:
-    """The applicant's active e-residency in this region; enterprise services need one."""
-    resident = db.scalars(select(EResident).where(EResident.applicant_id == applicant.id,
-                                                  EResident.region == region)
-                          .order_by(EResident.issued_at.desc())).first()
-    if resident is None or resident.status != "active":
+    """The applicant's active e-residency in this region, or another region's recognised here;
+    enterprise services need one."""
+    resident = identity.resident_for(db, applicant, region)
+    if resident is None:
         raise forbidden("Only an active e-resident of this region can declare names and form companies.")
+    if resident.status != "active":
+        raise forbidden(f"Your e-residency {resident.number} is {resident.status}: you cannot declare names "
+                        "or form companies.")
     return resident
 
 
-def _resident_by_number(db: Session, number: str) -> EResident | None:
-    return db.scalar(select(EResident).where(EResident.number == number))
+def _inactive_signatories(db: Session, formation: Formation, region: str) -> None:
+    """A formation does not move on while a signatory's e-residency (local, or recognised from
+    another region) is suspended or revoked."""
+    for number in signatories(formation):
+        person = identity.resident_for(db, number, region)
+        if person is None or person.status != "active":
+            status = person.status if person is not None else "no longer recognised here"
+            raise Problem(409, "A signatory's e-residency is not active", code="signatory-not-active",
+                          detail=f"The e-residency {number} is {status}; this formation cannot proceed until "
+                                 "the signatory is replaced.", extra={"e_resident_number": number})
 
 
 def _person_name(db: Session, resident: EResident) -> str:
-    app = db.get(Application, resident.application_id)
-    return f"{app.given_names} {app.surname}".strip()
+    return identity.person_of(db, resident).name
 
 
 # --------------------------------------------------------------------------- the name index
@@ -120,9 +130,7 @@ def _entry(row: RegisteredName) -> NameEntry:
 def name_index(ctx: NodeContext, db: Session) -> NameIndex:
     """The region's names in memory, built from the database at first use and brought up to date
     from rows changed since (the database stays the authority: a block is a unique key there)."""
-    cache: _NameCache | None = ctx.__dict__.get("_enterprise_names")
-    if cache is None:
-        cache = ctx.__dict__.setdefault("_enterprise_names", _NameCache())
+    cache = ctx.lazy("enterprise.names", _NameCache)
     with cache.lock:
         query = select(RegisteredName).where(RegisteredName.region == ctx.region)
         if cache.watermark is not None:
@@ -182,6 +190,11 @@ def _name_holds(row: RegisteredName, now: datetime) -> bool:
     if row.status == "freed":
         return row.freed_at is not None and row.freed_at + timedelta(days=365) > now
     return True
+
+
+def reservation_held(row: RegisteredName, now: datetime) -> bool:
+    """Whether a reserved name still holds (not lapsed, not given up)."""
+    return row.status == "reserved" and _name_holds(row, now)
 
 
 def reserve_name(*, ctx: NodeContext, db: Session, applicant: Applicant, name_zh: str, name_en: str,
@@ -269,8 +282,8 @@ class _Checked:
 
 
 def _resident_field(db: Session, ctx: NodeContext, number: str, field_name: str) -> EResident:
-    resident = _resident_by_number(db, number)
-    if resident is None or resident.region != ctx.region:
+    resident = identity.resident_for(db, number, ctx.region)
+    if resident is None:
         raise invalid(field_name, f"{number} is not an e-resident of this region. Every person who signs must be "
                                   "an e-resident of this region.")
     if resident.status != "active":
@@ -340,11 +353,11 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
             if not inv.e_resident_number:
                 raise invalid(f"{where}/e_resident_number", "A natural-person investor signs the articles: give "
                                                             "their e-resident number.")
-            person = _resident_field(db, ctx, inv.e_resident_number, f"{where}/e_resident_number")
-            app = db.get(Application, person.application_id)
+            person = identity.person_of(db, _resident_field(db, ctx, inv.e_resident_number,
+                                                            f"{where}/e_resident_number"))
             key = inv.e_resident_number
-            parties.append(FormationParty(role="investor", kind="natural", name=_person_name(db, person),
-                                          country=_alpha2(app.nationality), e_resident_number=key,
+            parties.append(FormationParty(role="investor", kind="natural", name=person.name,
+                                          country=_alpha2(person.nationality), e_resident_number=key,
                                           share_percent=inv.share_percent, contribution=contribution))
             add_signatory(key)
         else:
@@ -364,10 +377,9 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
         seen_investors.add(key)
 
     def officer(role: str, number: str, where: str) -> None:
-        person = _resident_field(db, ctx, number, where)
-        app = db.get(Application, person.application_id)
-        parties.append(FormationParty(role=role, kind="natural", name=_person_name(db, person),
-                                      country=_alpha2(app.nationality), e_resident_number=number))
+        person = identity.person_of(db, _resident_field(db, ctx, number, where))
+        parties.append(FormationParty(role=role, kind="natural", name=person.name,
+                                      country=_alpha2(person.nationality), e_resident_number=number))
         add_signatory(number)
 
     officer("legal_representative", data.legal_representative.e_resident_number,
@@ -388,7 +400,7 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
         raise invalid("beneficial_owners", f"The beneficial owners' shares add up to {owned.normalize():f}%, more "
                                            "than 100%.")
     listed = {o.e_resident_number for o in owners if o.e_resident_number}
-    for i, inv in enumerate(data.investors):
+    for inv in data.investors:
         if inv.kind == "natural" and inv.share_percent >= BENEFICIAL_OWNER_THRESHOLD \
                 and inv.e_resident_number not in listed:
             raise invalid("beneficial_owners", f"The investor {inv.e_resident_number} holds "
@@ -400,7 +412,7 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
     if company_share >= BENEFICIAL_OWNER_THRESHOLD and not behind_companies:
         raise invalid("beneficial_owners", "Company investors hold 25% or more: list the natural persons who "
                                            "ultimately own or control them.")
-    for i, owner in enumerate(owners):
+    for owner in owners:
         parties.append(FormationParty(role="beneficial_owner", kind="natural", name=owner.name, country=owner.country,
                                       e_resident_number=owner.e_resident_number, share_percent=owner.share_percent))
     for position, party in enumerate(parties):
@@ -467,9 +479,7 @@ def get_for_signatory(*, db: Session, applicant: Applicant, formation_id: uuid.U
     formation = db.get(Formation, formation_id)
     if formation is None:
         raise not_found("Formation")
-    resident = db.scalars(select(EResident).where(EResident.applicant_id == applicant.id,
-                                                  EResident.region == region)
-                          .order_by(EResident.issued_at.desc())).first()
+    resident = identity.resident_for(db, applicant, region)
     is_signatory = resident is not None and resident.number in signatories(formation) \
         and formation.articles_sha256 is not None
     if formation.owner_applicant_id != applicant.id and not is_signatory:
@@ -480,6 +490,27 @@ def get_for_signatory(*, db: Session, applicant: Applicant, formation_id: uuid.U
 def formations_of(*, db: Session, applicant: Applicant) -> list[Formation]:
     return list(db.scalars(select(Formation).where(Formation.owner_applicant_id == applicant.id)
                            .order_by(Formation.created_at.desc())))
+
+
+def formations_to_sign(*, db: Session, resident: EResident) -> list[Formation]:
+    """Formations waiting for signatures on which this e-resident is a signatory (not the owner's
+    own list: what others ask them to sign)."""
+    rows = db.scalars(select(Formation).join(FormationParty, FormationParty.formation_id == Formation.id)
+                      .where(FormationParty.e_resident_number == resident.number,
+                             FormationParty.role != "beneficial_owner",
+                             Formation.status == "awaiting_signatures")
+                      .order_by(Formation.submitted_at.desc()))
+    return list(dict.fromkeys(rows))
+
+
+def describe_resident(db: Session, number: str, region: str) -> tuple[str, str] | None:
+    """(name, ISO 3166-1 alpha-2 nationality) of an active e-resident of this region, else None:
+    what a form needs to list a natural-person investor as a beneficial owner."""
+    resident = identity.resident_for(db, number, region)
+    if resident is None or resident.status != "active":
+        return None
+    person = identity.person_of(db, resident)
+    return person.name, _alpha2(person.nationality)
 
 
 EDITABLE = ("draft", "awaiting_signatures")
@@ -560,6 +591,7 @@ def submit_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, for
     formation = get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
     if formation.status != "draft":
         raise conflict("This formation has been submitted already.", code="wrong-status")
+    _inactive_signatories(db, formation, ctx.region)
     name = db.get(RegisteredName, formation.name_id)
     if name.status != "reserved" or not _name_holds(name, _now(ctx)):
         raise invalid("name_reservation_id", "The name reservation has lapsed; reserve the name again.")
@@ -601,6 +633,7 @@ def sign_articles(*, ctx: NodeContext, db: Session, applicant: Applicant, format
         raise forbidden(f"Your e-residency is {resident.status}.")
     if formation.status != "awaiting_signatures":
         raise conflict("This formation is not waiting for signatures.", code="wrong-status")
+    _inactive_signatories(db, formation, ctx.region)
     if document_sha256 != formation.articles_sha256:
         raise Problem(409, "The articles have changed", code="stale-document",
                       detail="The digest is not that of the current articles. Download them again, read them, "
@@ -621,7 +654,7 @@ def sign_articles(*, ctx: NodeContext, db: Session, applicant: Applicant, format
                "authentication": "e-resident session on the node"}
     header = {"alg": "EdDSA", "kid": ctx.keys.kid, "typ": SIGNATURE_TYP}
     token = jws.serialize_compact(header, json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(),
-                                  ctx.keys.signing, registry=sdjwt._REGISTRY)
+                                  ctx.keys.signing, registry=sdjwt.jws_registry())
     row = FormationSignature(id=signature_id, formation_id=formation.id, resident_id=resident.id,
                              e_resident_number=resident.number, revision=formation.revision,
                              document_sha256=document_sha256, credential_id=payload["signer"]["credential_id"],
@@ -653,7 +686,7 @@ def signatures_of(db: Session, formation: Formation) -> list[FormationSignature]
 def verify_signature(ctx: NodeContext, token: str) -> dict | None:
     """A signature record's payload if the JWS verifies with this node's key, else None."""
     try:
-        obj = jws.deserialize_compact(token, ctx.keys.signing, registry=sdjwt._REGISTRY)
+        obj = jws.deserialize_compact(token, ctx.keys.signing, registry=sdjwt.jws_registry())
     except Exception:  # noqa: BLE001 - any defect means "not a signature of ours"
         return None
     if obj.headers().get("typ") != SIGNATURE_TYP:
@@ -761,17 +794,9 @@ def worklist(*, db: Session, official: Official, region: str) -> list[tuple[Form
 
 # --------------------------------------------------------------------------- issuance
 
-_pki_lock = threading.Lock()
-
-
 def region_pki(ctx: NodeContext) -> RegionPKI:
     """The region's document-signing PKI, loaded (or created) once per node context."""
-    pki = ctx.__dict__.get("_enterprise_pki")
-    if pki is None:
-        with _pki_lock:
-            pki = ctx.__dict__.get("_enterprise_pki") or load_or_create_pki(ctx.settings)
-            ctx.__dict__["_enterprise_pki"] = pki
-    return pki
+    return ctx.lazy("enterprise.pki", lambda: load_or_create_pki(ctx.settings))
 
 
 def _add_years(d: date, years: int) -> date:
@@ -822,6 +847,9 @@ def issue(*, ctx: NodeContext, db: Session, formation: Formation, actor: Actor) 
     record(db=db, actor=actor, region=ctx.region, action="licence.issued", entity_type="licence",
            entity_id=licence.id, at=now, after={"uscc": code, "formation": str(formation.id),
                                                  "pdf_sha256": doc.sha256, "report_sha256": report_doc.sha256})
+    from eresident.tax import service as tax_service  # several certificates in one: the tax registration too
+
+    tax_service.register_for_licence(ctx=ctx, db=db, licence=licence, formation=formation, actor=actor)
     return licence
 
 

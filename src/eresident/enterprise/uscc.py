@@ -195,7 +195,7 @@ def organisation_check_character(body: str) -> str:
     """The GB 11714 check character ('0'-'9' or 'X') of an 8-character organisation code body."""
     if len(body) != 8 or any(not ("0" <= c <= "9" or "A" <= c <= "Z") for c in body):
         raise ValueError("an organisation code body is 8 digits or capital letters")
-    remainder = 11 - sum(_gb11714_value(c) * w for c, w in zip(body, _ORG_WEIGHTS)) % 11
+    remainder = 11 - sum(_gb11714_value(c) * w for c, w in zip(body, _ORG_WEIGHTS, strict=True)) % 11
     return {10: "X", 11: "0"}.get(remainder, str(remainder))
 
 

@@ -112,6 +112,11 @@ def trust_add(
     if change.new_keys:
         typer.echo("keys to trust (compare these fingerprints with the peer's operator):")
         typer.echo("\n".join(_key_lines(change.new_keys)))
+    from eresident.federation.recognition import credential_fingerprints
+
+    if credential_fingerprints(peer):
+        typer.echo("credential issuer and agreement keys (compare these too):")
+        typer.echo("\n".join(credential_fingerprints(peer)))
     for label, keys in (("already trusted", change.kept_keys), ("no longer published, dropped",
                                                                  change.dropped_keys)):
         if keys:
@@ -207,3 +212,107 @@ def deliver() -> None:
     typer.echo(f"delivered {report.delivered}, failed {report.failed}")
     for region, error in sorted(report.errors.items()):
         typer.echo(f"  {region}: {error}")
+
+
+# --- cadre exchange ---------------------------------------------------------------------------
+
+secondment_app = typer.Typer(help="Cadre exchange: officials seconded to and from other regions.",
+                             no_args_is_help=True)
+app.add_typer(secondment_app, name="secondment")
+_OPERATOR = ("system", "cli", "eresident federation secondment")
+
+
+def _secondment_do(action) -> None:
+    """Run `action(ctx, db, actor)` in one transaction; a refusal prints its reason and changes nothing."""
+    from eresident.audit.service import Actor
+    from eresident.kit.errors import Problem
+
+    ctx = _context()
+    try:
+        with ctx.database.session(write=True) as db:
+            row = action(ctx, db, Actor(*_OPERATOR))
+            typer.echo(f"{row.id} {row.status}")
+    except Problem as exc:
+        fields = "; ".join(f"{e.field}: {e.reason}" for e in exc.errors)
+        _fail(fields or exc.detail or exc.title)
+
+
+def _uuid(value: str):
+    import uuid
+
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        _fail(f"{value!r} is not a secondment id", 2)
+
+
+@secondment_app.command("propose")
+def secondment_propose(
+        official: Annotated[str, typer.Argument(help="Username of one of this region's officials")],
+        host: Annotated[str, typer.Option("--host", help="Host region code, e.g. TF")],
+        start: Annotated[str, typer.Option("--start", help="Term start, ISO 8601 with zone")],
+        end: Annotated[str, typer.Option("--end", help="Term end, ISO 8601 with zone")],
+        role: Annotated[list[str], typer.Option("--role", help="A host role (repeat for several)")],
+        department: Annotated[str, typer.Option("--department")],
+        purpose: Annotated[str, typer.Option("--purpose")]) -> None:
+    """Home: propose OFFICIAL for a term in HOST (sent by the worker as secondment.proposed)."""
+    from eresident.federation import secondment
+    from eresident.federation.keys import parse_time
+
+    try:
+        term_start, term_end = parse_time(start, "--start"), parse_time(end, "--end")
+    except ValueError as exc:
+        _fail(str(exc), 2)
+    _secondment_do(lambda ctx, db, actor: secondment.propose(
+        ctx=ctx, db=db, official_username=official, host_region=host, term_start=term_start, term_end=term_end,
+        host_roles=role, department=department, purpose=purpose, actor=actor))
+
+
+@secondment_app.command("accept")
+def secondment_accept(secondment_id: str, note: str = "") -> None:
+    """Host: accept a proposed secondment (the home learns it by secondment.accepted)."""
+    from eresident.federation import secondment
+
+    _secondment_do(lambda ctx, db, actor: secondment.accept(ctx=ctx, db=db, secondment_id=_uuid(secondment_id),
+                                                            note=note, actor=actor))
+
+
+@secondment_app.command("decline")
+def secondment_decline(secondment_id: str, reason: Annotated[str, typer.Option("--reason")]) -> None:
+    """Host: decline a proposed secondment, saying why."""
+    from eresident.federation import secondment
+
+    _secondment_do(lambda ctx, db, actor: secondment.decline(ctx=ctx, db=db, secondment_id=_uuid(secondment_id),
+                                                             reason=reason, actor=actor))
+
+
+@secondment_app.command("withdraw")
+def secondment_withdraw(secondment_id: str, reason: Annotated[str, typer.Option("--reason")]) -> None:
+    """Home: withdraw a secondment; the host ends the secondee's access when the message arrives."""
+    from eresident.federation import secondment
+
+    _secondment_do(lambda ctx, db, actor: secondment.withdraw(ctx=ctx, db=db, secondment_id=_uuid(secondment_id),
+                                                              reason=reason, actor=actor))
+
+
+@secondment_app.command("list")
+def secondment_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Officials out and in: terms, departments, status, cases handled here while seconded."""
+    from eresident.officials.secondees import overview
+
+    ctx = _context()
+    with ctx.database.session(write=False) as db:
+        report = overview(ctx=ctx, db=db)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(f"{ctx.region} out ({len(report['outgoing'])}):")
+    for s in report["outgoing"]:
+        typer.echo(f"  {s['id']}  {s['official']} -> {s['host_region']}  {s['term_start']} .. {s['term_end']}  "
+                   f"{', '.join(s['host_roles'])}  {s['department']}  [{s['phase']}]")
+    typer.echo(f"{ctx.region} in ({len(report['incoming'])}):")
+    for s in report["incoming"]:
+        h = s["handled"]
+        typer.echo(f"  {s['id']}  {s['official']} from {s['home_region']}  {s['term_start']} .. {s['term_end']}  "
+                   f"{', '.join(s['host_roles'])}  {s['department']}  [{s['phase']}]  "
+                   f"cases {h['cases']}, actions {h['actions']}")

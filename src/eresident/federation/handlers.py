@@ -70,3 +70,8 @@ def ping(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, Any]:
            region=ctx.region, action="federation.ping", entity_type="federation_message",
            entity_id=message.id, at=ctx.clock.now(), after={"echo": echo})
     return {"pong": echo, "region": ctx.region}
+
+
+# Kinds of later slices register themselves when their module is imported (here, so that every
+# process that receives messages knows them).
+from eresident.federation import secondment as _secondment  # noqa: E402,F401  secondment.*

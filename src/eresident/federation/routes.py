@@ -19,7 +19,9 @@ router = APIRouter(tags=["federation"])
 @router.get("/.well-known/eresident/node-keys",
             summary="This node's region, name, base URL and federation public keys (JWKS with validity)")
 def published_keys(ctx: Ctx) -> JSONResponse:
-    return JSONResponse(node_keys(ctx.settings).document(ctx.clock.now()),
+    from eresident.federation import recognition
+
+    return JSONResponse({**node_keys(ctx.settings).document(ctx.clock.now()), **recognition.published(ctx)},
                         headers={"Cache-Control": "public, max-age=300"})
 
 
@@ -48,3 +50,8 @@ def receive(verified: Annotated[service.Verified, Depends(_verified)], ctx: Ctx,
 def federation_status(ctx: Ctx, db: DbSession,
                       _official: Annotated[Official, Depends(require("federation.status"))]) -> dict:
     return service.status(ctx=ctx, db=db)
+
+
+from eresident.federation.recognition import router as _recognition  # noqa: E402 - registers recognition.*
+
+router.include_router(_recognition)

@@ -66,14 +66,31 @@ class Peer:
     base_url: str
     keys: list[TrustedKey] = field(default_factory=list)
     added_at: str = ""
+    # Recognition (federation/recognition.py): the peer's credential issuer and its public keys
+    # (each may carry "revoked": true), and its X25519 key for the per-pair duplicate-check key.
+    credential_issuer: str | None = None
+    credential_keys: list[dict] = field(default_factory=list)
+    agreement_key: dict | None = None
+
+    def credential_key(self, issuer: str, kid: str) -> dict | None:
+        """The peer's credential-signing key `kid` if `issuer` is the peer's and the key is not revoked."""
+        if not self.credential_issuer or issuer != self.credential_issuer:
+            return None
+        found = next((k for k in self.credential_keys if k["kid"] == kid), None)
+        return None if found is None or found.get("revoked") else found
 
     @property
     def messages_url(self) -> str:
         return f"{self.base_url}/api/v1/federation/messages"
 
     def to_json(self) -> dict:
-        return {"region": self.region, "name": self.name, "base_url": self.base_url,
-                "added_at": self.added_at, "keys": [k.to_json() for k in self.keys]}
+        out = {"region": self.region, "name": self.name, "base_url": self.base_url,
+               "added_at": self.added_at, "keys": [k.to_json() for k in self.keys]}
+        if self.credential_issuer:
+            out["credential_issuer"] = {"issuer": self.credential_issuer, "keys": self.credential_keys}
+        if self.agreement_key:
+            out["agreement_key"] = self.agreement_key
+        return out
 
 
 def _key(entry: object, region: str, *, from_peer: bool) -> TrustedKey:
@@ -112,9 +129,13 @@ def _peer(entry: object, *, from_peer: bool) -> Peer:
     keys = entry.get("keys")
     if not isinstance(keys, list) or not keys:
         raise TrustError(f"peer {region} lists no keys")
+    from eresident.federation.recognition import parse_agreement_key, parse_credential_issuer
+
+    issuer, credential_keys = parse_credential_issuer(entry.get("credential_issuer"), region, from_peer=from_peer)
     return Peer(region=region, name=name[:200], base_url=base_url.rstrip("/"),
                 keys=[_key(k, region, from_peer=from_peer) for k in keys],
-                added_at=str(entry.get("added_at", "")))
+                added_at=str(entry.get("added_at", "")), credential_issuer=issuer,
+                credential_keys=credential_keys, agreement_key=parse_agreement_key(entry.get("agreement_key"), region))
 
 
 class TrustList:
@@ -227,17 +248,24 @@ def merge_peer(trust: TrustList, incoming: Peer, *, now: datetime) -> tuple[Trus
         else:
             dropped.append(prior)
     incoming.keys = keys
+    if existing is not None:
+        from eresident.federation.recognition import merge_credential_keys
+
+        incoming.credential_keys = merge_credential_keys(existing.credential_keys, incoming.credential_keys)
     peers = [p for p in trust.peers.values() if p.region != incoming.region] + [incoming]
     return TrustList(peers), PeerChange(incoming, new, kept, dropped, existing is None)
 
 
 def revoke(trust: TrustList, kid: str) -> TrustList:
-    key = trust.key(kid)
+    key = trust.key(kid) or next((k for p in trust.peers.values() for k in p.credential_keys
+                                  if k["kid"] == kid), None)
     if key is None:
         raise TrustError(f"no key {kid!r} in the trust list")
     peers = []
     for peer in trust.peers.values():
         keys = [TrustedKey(k.kid, k.region, k.jwk, k.not_before, k.not_after, True) if k.kid == kid else k
                 for k in peer.keys]
-        peers.append(Peer(peer.region, peer.name, peer.base_url, keys, peer.added_at))
+        credential_keys = [{**k, "revoked": True} if k["kid"] == kid else k for k in peer.credential_keys]
+        peers.append(Peer(peer.region, peer.name, peer.base_url, keys, peer.added_at, peer.credential_issuer,
+                          credential_keys, peer.agreement_key))
     return TrustList(peers)

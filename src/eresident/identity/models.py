@@ -121,13 +121,16 @@ class InfoRequest(Base):
 
 
 class EResident(Base):
-    """An approved applicant: their number and status in this region."""
+    """An approved applicant: their number and status in this region. A row whose region is
+    another's stands for an e-resident of that region recognised here (identity/recognition.py):
+    it has no application here and its status follows the home region."""
 
     __tablename__ = "e_residents"
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     region: Mapped[str] = mapped_column(String(8))
-    application_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applications.id"), unique=True)
+    application_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("applications.id"), unique=True,
+                                                              nullable=True)
     applicant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applicants.id"), index=True)
     status: Mapped[str] = mapped_column(String(16))  # active | suspended | revoked
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)

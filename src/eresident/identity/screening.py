@@ -470,7 +470,7 @@ class _NameMatch:
     extra_parts: int
 
 
-def _name_similarity(q: _Name, l: _Name) -> _NameMatch:
+def _name_similarity(q: _Name, listed: _Name) -> _NameMatch:
     """Name score: the best of the plain, spelling-folded and consonant forms.
 
     * plain: ``_token_similarity`` of the normalised tokens;
@@ -480,17 +480,17 @@ def _name_similarity(q: _Name, l: _Name) -> _NameMatch:
     * skeleton (only if either name is in Arabic/Hebrew script, which omit
       short vowels): similarity of consonant skeletons x 0.92.
     """
-    plain, extra = _token_similarity(q.tokens, l.tokens)
-    reordered = q.tokens != l.tokens and sorted(q.tokens) == sorted(l.tokens)
+    plain, extra = _token_similarity(q.tokens, listed.tokens)
+    reordered = q.tokens != listed.tokens and sorted(q.tokens) == sorted(listed.tokens)
     if plain == 100.0:
         return _NameMatch(100.0, "exact", reordered, extra)
     best, method = plain, "fuzzy"
-    folded, folded_extra = _token_similarity(q.folded, l.folded)
+    folded, folded_extra = _token_similarity(q.folded, listed.folded)
     spelling = (plain + folded) / 2
     if spelling > best:
         best, method, extra = spelling, "spelling", min(extra, folded_extra)
-    if q.abjad or l.abjad:
-        skeleton, skeleton_extra = _token_similarity(q.skeleton, l.skeleton)
+    if q.abjad or listed.abjad:
+        skeleton, skeleton_extra = _token_similarity(q.skeleton, listed.skeleton)
         skeleton *= SKELETON_FACTOR
         if skeleton > best:
             best, method, extra = skeleton, "skeleton", skeleton_extra
@@ -539,9 +539,9 @@ def _described(name: str) -> str:
     return f"'{name}' (transliterated '{romanise(name)}')"
 
 
-def _name_reasons(q: _Name, l: _Name, match: _NameMatch) -> list[str]:
+def _name_reasons(q: _Name, listed: _Name, match: _NameMatch) -> list[str]:
     reasons = [
-        f"name {_described(q.original)} matches list name {_described(l.original)} at {match.score:.0f}"
+        f"name {_described(q.original)} matches list name {_described(listed.original)} at {match.score:.0f}"
     ]
     if match.reordered:
         reasons.append("same name parts in a different order")
@@ -552,10 +552,10 @@ def _name_reasons(q: _Name, l: _Name, match: _NameMatch) -> list[str]:
             "compared by consonants only, as Arabic-script names are written without short vowels"
         )
     if match.extra_parts:
-        longer = "list name" if len(l.tokens) > len(q.tokens) else "applicant's name"
+        longer = "list name" if len(listed.tokens) > len(q.tokens) else "applicant's name"
         parts = "part" if match.extra_parts == 1 else "parts"
         reasons.append(f"{longer} has {match.extra_parts} more name {parts}")
-    if l.weak:
+    if listed.weak:
         reasons.append(
             f"matched a weak alias (nickname or short alias), scored {WEAK_ALIAS_PENALTY:.0f} lower"
         )

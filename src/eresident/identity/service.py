@@ -485,8 +485,25 @@ def e_resident_for_application(db: Session, application_id: uuid.UUID) -> EResid
 
 
 def e_resident_of(db: Session, applicant: Applicant) -> EResident | None:
-    return db.scalars(select(EResident).where(EResident.applicant_id == applicant.id)
+    """The applicant's own e-residency of this node (not a recognition of another region's)."""
+    return db.scalars(select(EResident).where(EResident.applicant_id == applicant.id,
+                                              EResident.application_id.is_not(None))
                       .order_by(EResident.issued_at.desc())).first()
+
+
+def resident_for(db: Session, who: Applicant | str, region: str) -> EResident | None:
+    """A local e-resident of `region`, or an e-resident of another region recognised here, by
+    applicant account or e-resident number (identity/recognition.py); None when neither."""
+    from eresident.identity import recognition
+
+    return recognition.resident_for(db, who, region)
+
+
+def person_of(db: Session, resident: EResident):
+    """Name and nationality (alpha-3) of a local or recognised e-resident."""
+    from eresident.identity import recognition
+
+    return recognition.person_of(db, resident)
 
 
 def set_e_resident_status(*, ctx: NodeContext, db: Session, number: str, status: str, reason: str,
@@ -496,6 +513,9 @@ def set_e_resident_status(*, ctx: NodeContext, db: Session, number: str, status:
     resident = db.scalar(select(EResident).where(EResident.number == number))
     if resident is None:
         raise not_found("E-resident")
+    if resident.application_id is None:
+        raise conflict(f"{number} is an e-resident of {resident.region} recognised here; its status follows "
+                       "that region.", code="recognised-resident")
     if resident.status == "revoked":
         raise conflict("A revoked e-residency cannot change status.", code="wrong-status")
     before = {"status": resident.status}
@@ -504,6 +524,9 @@ def set_e_resident_status(*, ctx: NodeContext, db: Session, number: str, status:
     from eresident.credentials.service import sync_status  # credentials follow the residency
 
     sync_status(db=db, resident=resident)
+    from eresident.federation.recognition import status_changed  # peers that recognised them hear of it
+
+    status_changed(ctx=ctx, db=db, resident=resident, reason=reason)
     record(db=db, actor=actor, region=ctx.region, action=f"e_resident.{status}",
            entity_type="e_resident", entity_id=resident.id, at=ctx.clock.now(), before=before,
            after={"status": status})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eresident.config import Settings
 from eresident.crypto.fields import BlindIndex, FieldCipher
@@ -16,6 +18,8 @@ from eresident.security.passwords import Passwords
 
 if TYPE_CHECKING:
     from eresident.identity.screening_store import ScreeningProvider
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -31,10 +35,24 @@ class NodeContext:
     csrf: CsrfTokens
     files: FileStore
     screening: ScreeningProvider = field(repr=False)
+    # Objects a domain builds on first use and keeps for the node's life (the enterprise name
+    # index, the region's document-signing PKI): built once per context, through `lazy`.
+    cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @property
     def region(self) -> str:
         return self.settings.region
+
+    def lazy(self, key: str, build: Callable[[], T]) -> T:
+        """`cache[key]`, built by `build()` the first time (once, even when threads race)."""
+        value = self.cache.get(key)
+        if value is None:
+            with self._cache_lock:
+                value = self.cache.get(key)
+                if value is None:
+                    value = self.cache[key] = build()
+        return value
 
 
 def build_context(settings: Settings, *, clock: Clock | None = None,

@@ -46,9 +46,31 @@ def _deliver(ctx: NodeContext) -> object:
     return deliver_due(ctx)
 
 
+def _bank_deliver(ctx: NodeContext) -> object:
+    from eresident.banking.service import deliver_due
+
+    return deliver_due(ctx)
+
+
+def _tax_reminders(ctx: NodeContext) -> int:
+    from eresident.tax.service import queue_reminders
+
+    with ctx.database.session(write=True) as db:
+        return queue_reminders(ctx=ctx, db=db)
+
+
+def _recognition(ctx: NodeContext) -> object:
+    from eresident.federation.recognition import sweep
+
+    return sweep(ctx)
+
+
 JOBS = (PeriodicJob("workflow.escalate_due", 60.0, _escalate),
         PeriodicJob("audit.checkpoint", 60.0, _checkpoint),
-        PeriodicJob("federation.deliver", 1.0, _deliver))
+        PeriodicJob("federation.deliver", 1.0, _deliver),
+        PeriodicJob("banking.deliver", 1.0, _bank_deliver),
+        PeriodicJob("tax.reminders", 60.0, _tax_reminders),
+        PeriodicJob("recognition.sweep", 10.0, _recognition))
 
 
 def run_due(ctx: NodeContext, last_run: dict[str, float], *, now: float,

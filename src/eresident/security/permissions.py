@@ -16,6 +16,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "enterprise.decide": frozenset({"approver"}),
     "enterprise.read": frozenset({"reviewer", "approver", "registrar", "auditor", "admin"}),
     "workflow.metrics": frozenset({"admin"}),
+    "secondment.manage": frozenset({"admin"}),
+    "secondment.read": frozenset({"admin", "auditor"}),
+    "tax.review": frozenset({"tax_officer"}),
+    "banking.monitor": frozenset({"tax_officer", "registrar", "admin"}),
 }
 
 

@@ -531,7 +531,7 @@ class _Run:
         missing: list[str] = []
         seen: dict[str, Any] = {}
         chosen = None
-        for i, rule in enumerate(step.rules):
+        for i, _rule in enumerate(step.rules):
             condition = conditions[(step.id, i)]
             for name in condition.facts_used:
                 if name in facts:

@@ -30,7 +30,8 @@ from eresident.workflow.models import ProcessVersion, WorkflowCase, WorkflowTran
 PACKAGED = Path(__file__).resolve().parent.parent / "data" / "processes"
 # What a node runs until an administrator publishes something else.
 DEFAULT_VERSIONS = {"e-residency": "e-residency.v1.yaml",
-                    "company-formation": "company-formation.v1.yaml"}
+                    "company-formation": "company-formation.v1.yaml",
+                    "tax-registration": "tax-registration.v1.yaml"}
 
 _definitions: dict[tuple[str, int, str], ProcessDefinition] = {}
 

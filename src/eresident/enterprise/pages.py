@@ -1,0 +1,383 @@
+"""Pages of company formation for e-residents: declare a name, form the company, sign the
+articles, follow the case, download the licence. The same rules as the API (service.py); a
+refused form re-renders with the message beside the field and writes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor
+from eresident.documents.licence_pdf import CURRENCIES_ZH
+from eresident.documents.models import Document
+from eresident.enterprise import catalogue, service
+from eresident.enterprise.models import Formation, RegisteredName
+from eresident.enterprise.schemas import FormationIn, NameRequest
+from eresident.identity.models import EResident
+from eresident.kit.context import NodeContext
+from eresident.kit.errors import FieldError, Problem, not_found
+from eresident.pages import Form, problem_errors, redirect, render, validation_errors
+
+router = APIRouter(include_in_schema=False)
+
+ROWS = 3  # investor and director rows on the form; the API takes more
+ROLE_NAMES = {"investor": "Investor", "legal_representative": "Legal representative", "director": "Director",
+              "supervisor": "Supervisor", "beneficial_owner": "Beneficial owner"}
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _values(form: FormData) -> dict:
+    return {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+
+
+def _download(ctx: NodeContext, db: Session, document_id: uuid.UUID | None, what: str) -> Response:
+    doc = db.get(Document, document_id) if document_id else None
+    if doc is None:
+        raise not_found(what)
+    return Response(ctx.files.get(doc.sha256), media_type=doc.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{doc.filename}"',
+                             "Cache-Control": "private, no-store", "X-Content-SHA256": doc.sha256})
+
+
+def _held_reservation(ctx: NodeContext, db: Session, resident: EResident, reservation_id: str) -> RegisteredName:
+    try:
+        row = db.get(RegisteredName, uuid.UUID(reservation_id))
+    except ValueError:
+        row = None
+    if row is None or row.owner_type != "e_resident" or row.owner_id != resident.id:
+        raise not_found("Name reservation")
+    return row
+
+
+def _scope_errors(errors: list[FieldError], codes: list[str]) -> list[FieldError]:
+    """`business_scope/N` (a position in the request) becomes `business_scope/CODE`, the id of
+    that item's checkbox, so the summary links to it and the message sits beside it."""
+    out = []
+    for e in errors:
+        head, _, rest = e.field.partition("/")
+        if head == "business_scope" and rest.isdigit() and int(rest) < len(codes):
+            out.append(FieldError(f"business_scope/{codes[int(rest)]}", e.reason))
+        else:
+            out.append(e)
+    return out
+
+
+def _formation_body(db: Session, ctx: NodeContext, values: dict, scope: list[str]) -> dict:
+    """The API body from the form. Beneficial owners are the investors with 25% or more, named
+    as in their e-residency (the single-founder flow; company investors go through the API)."""
+    investors, owners = [], []
+    for i in range(ROWS):
+        number = values.get(f"investors/{i}/e_resident_number", "").upper()
+        share = values.get(f"investors/{i}/share_percent", "")
+        if not number and not share and i > 0:
+            continue
+        investors.append({"kind": "natural", "e_resident_number": number or None, "share_percent": share})
+        try:
+            holds = Decimal(share) >= service.BENEFICIAL_OWNER_THRESHOLD
+        except InvalidOperation:
+            holds = False
+        who = service.describe_resident(db, number, ctx.region) if number and holds else None
+        if who is not None:
+            owners.append({"name": who[0], "country": who[1], "e_resident_number": number, "share_percent": share})
+    directors = [{"e_resident_number": values.get(f"directors/{i}/e_resident_number", "").upper()}
+                 for i in range(ROWS) if i == 0 or values.get(f"directors/{i}/e_resident_number")]
+    kind = values.get("address/kind", "")
+    address = {"kind": kind} if kind == "service_site" else \
+        {"kind": kind, "zh": values.get("address/zh") or None, "en": values.get("address/en") or None}
+    return {"name_reservation_id": values.get("name_reservation_id", ""),
+            "registered_capital": values.get("registered_capital", "").replace(",", ""),
+            "currency": values.get("currency", ""), "business_scope": scope, "address": address,
+            "investors": investors,
+            "legal_representative": {"e_resident_number": values.get("legal_representative/e_resident_number",
+                                                                     "").upper()},
+            "directors": directors,
+            "supervisor": {"e_resident_number": values.get("supervisor/e_resident_number", "").upper()},
+            "beneficial_owners": owners}
+
+
+def _form_values(formation: Formation) -> tuple[dict, list[str]]:
+    """A formation as the form shows it (for a change)."""
+    values: dict = {"name_reservation_id": str(formation.name_id),
+                    "registered_capital": f"{formation.registered_capital.normalize():f}",
+                    "currency": formation.currency, "address/kind": formation.address_kind}
+    if formation.address_kind == "own":
+        values["address/zh"], values["address/en"] = formation.address_zh, formation.address_en
+    by_role: dict[str, list] = {}
+    for party in formation.parties:
+        by_role.setdefault(party.role, []).append(party)
+    for i, p in enumerate(by_role.get("investor", [])[:ROWS]):
+        values[f"investors/{i}/e_resident_number"] = p.e_resident_number or ""
+        values[f"investors/{i}/share_percent"] = f"{p.share_percent.normalize():f}"
+    for i, p in enumerate(by_role.get("director", [])[:ROWS]):
+        values[f"directors/{i}/e_resident_number"] = p.e_resident_number or ""
+    for role in ("legal_representative", "supervisor"):
+        if by_role.get(role):
+            values[f"{role}/e_resident_number"] = by_role[role][0].e_resident_number or ""
+    return values, [s.code for s in formation.scope]
+
+
+def _form_page(request: Request, ctx: NodeContext, db: Session, resident: EResident, name: RegisteredName,
+               values: dict, scope: list[str], *, formation: Formation | None = None, status: int = 200,
+               errors: list[FieldError] | None = None):
+    version, measures = catalogue.negative_list()
+    return render(request, "company_form.html", status, errors=errors, values=values, chosen=set(scope),
+                  resident=resident, name=name, formation=formation, rows=ROWS,
+                  currencies=sorted(CURRENCIES_ZH), items=list(catalogue.catalogue().values()),
+                  measures=measures, negative_list_version=version,
+                  service_address=service.SERVICE_ADDRESS.get(ctx.region, service.SERVICE_ADDRESS["LJ"]))
+
+
+def _refused(exc: Exception, codes: list[str]) -> tuple[int, list[FieldError]]:
+    if isinstance(exc, ValidationError):
+        errors = validation_errors(exc)
+        status = 422
+    else:
+        errors, status = problem_errors(exc), exc.status
+    errors = _scope_errors(errors, codes)
+    if len(errors) > 1:  # owners are derived from the investors: fix those first
+        errors = [e for e in errors if not e.field.startswith("beneficial_owners")] or errors
+    return status, errors
+
+
+# --------------------------------------------------------------------------- my companies
+
+@router.get("/my/companies")
+def companies(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
+    resident = service.active_resident(db, applicant, ctx.region)
+    formations = service.formations_of(db=db, applicant=applicant)
+    used = {f.name_id for f in formations if f.status != "refused"}
+    now = ctx.clock.now()
+    names = [r for r in service.reservations_of(db=db, resident=resident)
+             if r.id not in used and service.reservation_held(r, now)]
+    rows = [{"formation": f, "name": db.get(RegisteredName, f.name_id), "licence": service.licence_of(db, f)}
+            for f in formations]
+    to_sign = [{"formation": f, "name": db.get(RegisteredName, f.name_id)}
+               for f in service.formations_to_sign(db=db, resident=resident)
+               if f.owner_applicant_id != applicant.id]
+    return render(request, "companies.html", resident=resident, rows=rows, names=names, to_sign=to_sign,
+                  statuses=service.STATUSES)
+
+
+# --------------------------------------------------------------------------- the name
+
+@router.get("/my/companies/name")
+def name_form(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
+    service.active_resident(db, applicant, ctx.region)
+    return render(request, "company_name.html", values={}, verdict=None,
+                  days=ctx.settings.name_reservation_days)
+
+
+@router.post("/my/companies/name")
+def name_post(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSession, form: FormData = Form):
+    service.active_resident(db, applicant, ctx.region)
+    values = _values(form)
+    days = ctx.settings.name_reservation_days
+    missing = [FieldError(f, m) for f, m in (("name_zh", "Enter the company's name in Chinese."),
+                                             ("name_en", "Enter the company's name in English."))
+               if not values.get(f)]
+    if missing:
+        db.rollback()
+        return render(request, "company_name.html", 422, values=values, verdict=None, errors=missing, days=days)
+    try:
+        body = NameRequest(name_zh=values["name_zh"], name_en=values["name_en"])
+    except ValidationError as exc:
+        db.rollback()
+        return render(request, "company_name.html", 422, values=values, verdict=None,
+                      errors=validation_errors(exc), days=days)
+    if values.get("action") == "reserve":
+        try:
+            row, _verdict = service.reserve_name(ctx=ctx, db=db, applicant=applicant, name_zh=body.name_zh,
+                                                 name_en=body.name_en, actor=applicant_actor(applicant))
+        except Problem as exc:
+            db.rollback()
+            verdict = service.check_name(ctx=ctx, db=db, name_zh=body.name_zh, name_en=body.name_en)
+            return render(request, "company_name.html", exc.status, values=values, verdict=verdict,
+                          errors=problem_errors(exc), days=days)
+        return redirect(f"/my/companies/new?name={row.id}")
+    verdict = service.check_name(ctx=ctx, db=db, name_zh=body.name_zh, name_en=body.name_en)
+    errors = [FieldError(e["field"], e["reason"]) for e in verdict["errors"]]
+    if errors:
+        db.rollback()  # a refused check leaves no trace, not even the used form token
+    return render(request, "company_name.html", 422 if errors else 200, values=values, verdict=verdict,
+                  errors=errors, days=days)
+
+
+# --------------------------------------------------------------------------- the formation
+
+@router.get("/my/companies/new")
+def formation_form(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSession, name: str = ""):
+    resident = service.active_resident(db, applicant, ctx.region)
+    if not name:
+        return redirect("/my/companies/name")
+    reservation = _held_reservation(ctx, db, resident, name)
+    values = {"name_reservation_id": str(reservation.id), "currency": "USD", "address/kind": "service_site",
+              "investors/0/e_resident_number": resident.number, "investors/0/share_percent": "100",
+              "legal_representative/e_resident_number": resident.number,
+              "directors/0/e_resident_number": resident.number}
+    return _form_page(request, ctx, db, resident, reservation, values, [])
+
+
+@router.post("/my/companies/new")
+def formation_create(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSession, form: FormData = Form):
+    resident = service.active_resident(db, applicant, ctx.region)
+    values = _values(form)
+    scope = [c for c in form.getlist("business_scope") if isinstance(c, str)]
+    reservation = _held_reservation(ctx, db, resident, values.get("name_reservation_id", ""))
+    try:
+        data = FormationIn.model_validate(_formation_body(db, ctx, values, scope))
+        formation = service.create_formation(ctx=ctx, db=db, applicant=applicant, data=data,
+                                             actor=applicant_actor(applicant))
+    except (ValidationError, Problem) as exc:
+        db.rollback()
+        status, errors = _refused(exc, scope)
+        return _form_page(request, ctx, db, resident, db.get(RegisteredName, reservation.id), values, scope,
+                          status=status, errors=errors)
+    return redirect(f"/my/companies/{formation.id}")
+
+
+@router.get("/my/companies/{formation_id}/edit")
+def formation_edit(request: Request, formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
+    resident = service.active_resident(db, applicant, ctx.region)
+    formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    values, scope = _form_values(formation)
+    return _form_page(request, ctx, db, resident, db.get(RegisteredName, formation.name_id), values, scope,
+                      formation=formation)
+
+
+@router.post("/my/companies/{formation_id}/edit")
+def formation_change(request: Request, formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx,
+                     db: DbSession, form: FormData = Form):
+    resident = service.active_resident(db, applicant, ctx.region)
+    formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    values = {**_values(form), "name_reservation_id": str(formation.name_id)}
+    scope = [c for c in form.getlist("business_scope") if isinstance(c, str)]
+    try:
+        data = FormationIn.model_validate(_formation_body(db, ctx, values, scope))
+        service.update_formation(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id, data=data,
+                                 actor=applicant_actor(applicant))
+    except (ValidationError, Problem) as exc:
+        db.rollback()
+        status, errors = _refused(exc, scope)
+        formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+        return _form_page(request, ctx, db, resident, db.get(RegisteredName, formation.name_id), values, scope,
+                          formation=formation, status=status, errors=errors)
+    return redirect(f"/my/companies/{formation_id}")
+
+
+# --------------------------------------------------------------------------- the case
+
+def _case_page(request: Request, ctx: NodeContext, db: Session, applicant, formation: Formation,
+               resident: EResident | None, status: int = 200, errors: list[FieldError] | None = None):
+    sigs = service.signatures_of(db, formation)
+    signed = {s.e_resident_number for s in sigs if s.status == "valid" and s.document_sha256 == formation.articles_sha256}
+    people: dict[str, dict] = {}
+    for p in formation.parties:
+        if p.role != "beneficial_owner" and p.e_resident_number:
+            person = people.setdefault(p.e_resident_number, {"name": p.name, "number": p.e_resident_number,
+                                                             "roles": []})
+            person["roles"].append(ROLE_NAMES[p.role])
+    scope = catalogue.check_scope([s.code for s in formation.scope])
+    return render(request, "company.html", status, errors=errors, formation=formation,
+                  name=db.get(RegisteredName, formation.name_id), licence=service.licence_of(db, formation),
+                  owner=formation.owner_applicant_id == applicant.id, resident=resident,
+                  signatories=[people[n] | {"signed": n in signed} for n in service.signatories(formation)],
+                  me_to_sign=resident is not None and resident.number in people and resident.number not in signed
+                  and formation.status == "awaiting_signatures",
+                  parties=formation.parties, role_names=ROLE_NAMES, scope=scope.items,
+                  restricted=service.restricted_of(formation), status_text=service.STATUSES.get(formation.status,
+                                                                                               formation.status))
+
+
+@router.get("/my/companies/{formation_id}")
+def formation_page(request: Request, formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
+    formation, resident = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
+                                                    region=ctx.region)
+    return _case_page(request, ctx, db, applicant, formation, resident)
+
+
+@router.post("/my/companies/{formation_id}/submit")
+def formation_submit(request: Request, formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx,
+                     db: DbSession):
+    try:
+        service.submit_formation(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id,
+                                 actor=applicant_actor(applicant))
+    except Problem as exc:
+        db.rollback()
+        formation, resident = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
+                                                        region=ctx.region)
+        return _case_page(request, ctx, db, applicant, formation, resident, exc.status, problem_errors(exc))
+    return redirect(f"/my/companies/{formation_id}")
+
+
+@router.get("/my/companies/{formation_id}/articles")
+def articles(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
+    formation, _ = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
+                                             region=ctx.region)
+    return _download(ctx, db, formation.articles_document_id, "Articles")
+
+
+def _sign_page(request: Request, db: Session, formation: Formation, resident: EResident, status: int = 200,
+               errors: list[FieldError] | None = None):
+    roles = sorted({ROLE_NAMES[p.role].lower() for p in formation.parties
+                    if p.e_resident_number == resident.number and p.role != "beneficial_owner"})
+    digest = formation.articles_sha256 or ""
+    return render(request, "company_sign.html", status, errors=errors, formation=formation, resident=resident,
+                  name=db.get(RegisteredName, formation.name_id), roles=roles, digest=digest,
+                  digest_groups=[digest[i:i + 8] for i in range(0, len(digest), 8)])
+
+
+@router.get("/my/companies/{formation_id}/sign")
+def sign_form(request: Request, formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
+    formation, resident = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
+                                                    region=ctx.region)
+    if resident is None or resident.number not in service.signatories(formation) \
+            or formation.status != "awaiting_signatures":
+        return redirect(f"/my/companies/{formation_id}")
+    return _sign_page(request, db, formation, resident)
+
+
+@router.post("/my/companies/{formation_id}/sign")
+def sign(request: Request, formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession,
+         form: FormData = Form):
+    values = _values(form)
+    try:
+        if values.get("confirm") != "yes":
+            raise Problem(422, "Confirm before you sign", code="invalid-field",
+                          errors=[FieldError("confirm", "Tick the box to confirm that you have read these "
+                                                        "articles and sign them.")])
+        service.sign_articles(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id,
+                              document_sha256=values.get("document_sha256", ""), actor=applicant_actor(applicant))
+    except Problem as exc:
+        db.rollback()
+        formation, resident = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
+                                                        region=ctx.region)
+        if exc.code == "stale-document":
+            errors = [FieldError("confirm", "The articles changed after you opened this page. Read the new "
+                                            "version below and sign it if you agree.")]
+        else:
+            errors = [FieldError("confirm" if e.field in ("", "document_sha256") else e.field, e.reason)
+                      for e in problem_errors(exc)]
+        if resident is None or formation.status != "awaiting_signatures":
+            return _case_page(request, ctx, db, applicant, formation, resident, exc.status, errors)
+        return _sign_page(request, db, formation, resident, exc.status, errors)
+    return redirect(f"/my/companies/{formation_id}")
+
+
+@router.get("/my/companies/{formation_id}/licence")
+def licence(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
+    formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    issued = service.licence_of(db, formation)
+    return _download(ctx, db, issued.document_id if issued else None, "Licence")
+
+
+@router.get("/my/companies/{formation_id}/report")
+def report(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
+    formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    return _download(ctx, db, formation.report_document_id, "Report")
