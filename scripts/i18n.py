@@ -25,7 +25,7 @@ OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "newstyle_gett
 def extract() -> Catalog:
     template = Catalog(project="eresident", charset="utf-8")
     for filename, lineno, message, comments, context in extract_from_dir(
-            PACKAGE, method_map=METHODS, options_map=OPTIONS, keywords={"_": None, "gettext": None,
+            PACKAGE, method_map=METHODS, options_map=OPTIONS, keywords={"_": None, "N_": None, "gettext": None,
                                                                        "ngettext": (1, 2)}):
         template.add(message, locations=[(filename, lineno)], auto_comments=comments, context=context)
     return template

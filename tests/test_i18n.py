@@ -92,3 +92,19 @@ def test_dates_are_written_for_the_language():
     assert "نوفمبر" in i18n.local_time(moment, "Africa/Algiers")
     i18n.activate("en")
     assert i18n.local_time(moment, "Africa/Algiers") == "Thu 26 Nov 2026, 10:00 (Algiers time)"
+
+
+def test_the_applicants_own_page_follows_the_case_in_arabic(node):
+    from tests.factories import Api, bearer
+
+    api = Api(node)
+    token = api.applicant()
+    r = api.submit(token)
+    assert r.status_code == 201, r.text
+    page = api.client.get("/my", headers={**bearer(token), "Accept-Language": "ar"})
+    assert page.status_code == 200
+    assert '<html lang="ar" dir="rtl">' in page.text
+    assert f"الملف {r.json()['case_number']}" in page.text  # "Case LJ-2026-…"
+    assert "في انتظار التحقق من هويتك في مركز الخدمة" in page.text  # the status, translated
+    assert "إنه في انتظارك." in page.text  # who the case waits on
+    assert "Waiting for your identity check" not in page.text

@@ -28,15 +28,22 @@ from eresident.sites.models import ServiceSite
 from eresident.workflow import service as workflow
 
 # Status -> (plain-language text, who the case waits on)
+def N_(message: str) -> str:
+    """Marks a message for the translation catalogues; pages translate it when they show it."""
+    return message
+
+
 STATUSES: dict[str, tuple[str, str]] = {
-    "awaiting_identity_check": ("Waiting for your identity check at the service site", "applicant"),
-    "awaiting_review": ("Waiting for a reviewer", "region"),
-    "in_review": ("Being reviewed", "region"),
-    "info_requested": ("We need more information from you", "applicant"),
-    "awaiting_decision": ("Reviewed, waiting for the decision", "region"),
-    "approved": ("Approved: you are an e-resident", "nobody"),
-    "refused": ("Refused", "nobody"),
+    "awaiting_identity_check": (N_("Waiting for your identity check at the service site"), "applicant"),
+    "awaiting_review": (N_("Waiting for a reviewer"), "region"),
+    "in_review": (N_("Being reviewed"), "region"),
+    "info_requested": (N_("We need more information from you"), "applicant"),
+    "awaiting_decision": (N_("Reviewed, waiting for the decision"), "region"),
+    "approved": (N_("Approved: you are an e-resident"), "nobody"),
+    "refused": (N_("Refused"), "nobody"),
 }
+# E-resident statuses, as the applicant's page names them.
+RESIDENT_STATUSES = (N_("active"), N_("suspended"), N_("revoked"))
 # The same states, as officials read them.
 OFFICIAL_STATUS_TEXT = {
     "awaiting_identity_check": "Waiting for the identity check at the service site",
