@@ -108,3 +108,16 @@ def test_the_applicants_own_page_follows_the_case_in_arabic(node):
     assert "في انتظار التحقق من هويتك في مركز الخدمة" in page.text  # the status, translated
     assert "إنه في انتظارك." in page.text  # who the case waits on
     assert "Waiting for your identity check" not in page.text
+
+
+def test_country_names_follow_the_language(node):
+    client = node.client()
+    from tests.factories import Api, bearer
+
+    token = Api(node).applicant()
+    english = client.get("/apply", headers=bearer(token))
+    arabic = client.get("/apply", headers={**bearer(token), "Accept-Language": "ar"})
+    assert '<option value="DZ">Algeria</option>' in english.text
+    assert '<option value="DZ">الجزائر</option>' in arabic.text
+    # the consent texts stay in the English wording that was versioned, marked as English
+    assert 'lang="en" dir="ltr"' in arabic.text

@@ -147,3 +147,21 @@ def local_time(value: datetime | str | None, tz: str = "UTC") -> str:
 
 def number(value: float | int) -> str:
     return format_decimal(value, locale=current().babel)
+
+
+def country(code: str, english: str | None = None) -> str:
+    """A country's name in the current language (Babel's CLDR names), else the English one."""
+    from babel import Locale
+
+    from eresident.identity import countries
+
+    if current().code == DEFAULT:  # English keeps the names the forms have always shown (ISO 3166)
+        return english or countries.name(code)
+    two = countries.alpha2(code) or code
+    return Locale.parse(current().babel).territories.get(two) or english or countries.name(code)
+
+
+def countries_in_language(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(code, English name) pairs as (code, name in the current language), in that language's order."""
+    named = [(code, country(code, english)) for code, english in pairs]
+    return sorted(named, key=lambda pair: pair[1])

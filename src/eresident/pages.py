@@ -20,7 +20,6 @@ from starlette.datastructures import FormData
 from eresident import i18n
 from eresident.config import REGIONS
 from eresident.deps import PRESESSION_COOKIE, SESSION_COOKIE, csrf_binding, session_token
-from eresident.identity import countries
 from eresident.kit.errors import FieldError, Problem
 from eresident.kit.web import validation_problem
 
@@ -30,7 +29,8 @@ TEMPLATES = Jinja2Templates(env=jinja2.Environment(
 # The translation functions read the language render() activated for this request (i18n.activate).
 TEMPLATES.env.install_gettext_callables(gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True)
 TEMPLATES.env.filters.update(
-    country=countries.name,
+    country=i18n.country,
+    countries_in_language=i18n.countries_in_language,
     yesno=lambda value: i18n.gettext("Yes") if value else i18n.gettext("No"),
     local=i18n.local_time,
     number=i18n.number,
