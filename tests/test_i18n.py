@@ -121,3 +121,21 @@ def test_country_names_follow_the_language(node):
     assert '<option value="DZ">الجزائر</option>' in arabic.text
     # the consent texts stay in the English wording that was versioned, marked as English
     assert 'lang="en" dir="ltr"' in arabic.text
+
+
+def test_officials_read_their_worklist_and_cases_in_chinese(node):
+    from tests.factories import Api, bearer
+
+    api = Api(node)
+    _token, application_id = api.to_review()
+    reviewer = api.official("lj-reviewer")
+    zh = {**bearer(reviewer), "Accept-Language": "zh-CN,zh;q=0.9"}
+    worklist = api.client.get("/official", headers=zh)
+    assert worklist.status_code == 200 and '<html lang="zh" dir="ltr">' in worklist.text
+    assert "<h1>工作清单</h1>" in worklist.text and "审核" in worklist.text and "两江新区" in worklist.text
+    case = api.client.get(f"/official/cases/{application_id}", headers=zh)
+    assert case.status_code == 200
+    for text in ("申请人", "身份核验", "认领此案件", "等待审核人员处理", "历史记录"):
+        assert text in case.text, text
+    login = api.client.get("/official/login", headers={"Accept-Language": "zh"})
+    assert "身份验证器应用中的验证码" in login.text

@@ -48,6 +48,11 @@ LANGUAGES: dict[str, Language] = {
 DEFAULT = "en"
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalogues where it is defined; pages translate it when they show it."""
+    return message
+
+
 @cache
 def catalogue(code: str) -> dict[str, str | tuple[str, ...]]:
     """msgid -> translation (a tuple of plural forms for plural messages); empty for English."""

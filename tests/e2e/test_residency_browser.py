@@ -263,7 +263,7 @@ def test_applicant_becomes_e_resident_in_the_browser(browser, live_node, shots, 
         panel.get_by_role("button", name="Book this time").click()
         expect(page).to_have_url(f"{node.base_url}/my")
         panel = page.locator("section.panel", has_text=f"Case {case_number}")
-        expect(panel).to_contain_text(re.compile(r"Identity check video at MK Space Algiers on \w{3} \d{2} \w{3} \d{4}, \d{2}:\d{2} \(Algiers time\)"))
+        expect(panel).to_contain_text(re.compile(r"Identity check by video call at MK Space Algiers on \w{3} \d{1,2} \w{3} \d{4}, \d{2}:\d{2} \(Algiers time\)"))
         shots(page, "my-booked")
 
         # --- 5. The site agent records the identity check ---------------------------------------

@@ -13,6 +13,7 @@ from starlette.datastructures import FormData, UploadFile
 from eresident.credentials import service as credentials
 from eresident.deps import Ctx, CurrentApplicant, CurrentOfficial, DbSession, applicant_actor, official_actor, require
 from eresident.documents import service as documents
+from eresident.i18n import N_
 from eresident.identity import accounts, countries, presenters, service
 from eresident.identity.consents import CONSENTS
 from eresident.identity.schemas import ApplicationCreate
@@ -286,7 +287,8 @@ def worklist(request: Request, official: CurrentOfficial, ctx: Ctx, db: DbSessio
             state = due_state(item.due_at, now, calendar, overdue=item.overdue)
             rows.append({"item": item, "app": app, "state": state,
                          "claimed_by_me": item.claimed_by == str(official.id)})
-        title = {"reviewer": "Review", "approver": "Decisions", "admin": "Escalated to administrators"}[role]
+        title = {"reviewer": N_("Review"), "approver": N_("Decisions"),
+                 "admin": N_("Escalated to administrators")}[role]
         queues.append((title, rows))
     return render(request, "worklist.html", queues=queues, roles=sorted(roles), official=official, now=now)
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from eresident.audit.service import Actor, record
 from eresident.documents.models import Document
+from eresident.i18n import N_
 from eresident.identity import countries, mrz
 from eresident.identity.consents import CONSENTS
 from eresident.identity.models import (Applicant, Application, ApplicationDocument, CheckResult,
@@ -28,11 +29,6 @@ from eresident.sites.models import ServiceSite
 from eresident.workflow import service as workflow
 
 # Status -> (plain-language text, who the case waits on)
-def N_(message: str) -> str:
-    """Marks a message for the translation catalogues; pages translate it when they show it."""
-    return message
-
-
 STATUSES: dict[str, tuple[str, str]] = {
     "awaiting_identity_check": (N_("Waiting for your identity check at the service site"), "applicant"),
     "awaiting_review": (N_("Waiting for a reviewer"), "region"),

@@ -3,6 +3,8 @@ case is now, and as Mermaid flowchart text."""
 
 from __future__ import annotations
 
+from eresident.i18n import N_
+
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -94,7 +96,7 @@ def due_state(due_at: datetime | None, now: datetime, calendar: WorkingCalendar,
     if due_at is None:
         return ""
     if overdue or due_at <= now:
-        return "late"
+        return N_("late")
     if calendar.working_hours_between(now, due_at) <= DUE_SOON_WORKING_HOURS:
-        return "due soon"
+        return N_("due soon")
     return ""
