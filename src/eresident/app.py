@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     from eresident.audit.routes import router as audit_router
     from eresident.federation.routes import router as federation_router
     from eresident.credentials.routes import router as credentials_router
+    from eresident.dashboard.pages import router as dashboard_pages
     from eresident.documents.routes import router as documents_router
     from eresident.enterprise.routes import public as enterprise_pages
     from eresident.enterprise.routes import router as enterprise_router
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     for router in (identity_router, officials_router, sites_router, documents_router, credentials_router,
                    audit_router, federation_router, enterprise_router, enterprise_pages, workflow_router,
-                   pages.router, enterprise_founder_pages, tax_router, banking_router):
+                   dashboard_pages, pages.router, enterprise_founder_pages, tax_router, banking_router):
         app.include_router(router)
     from eresident.officials.secondment_routes import pages as secondment_pages
     from eresident.officials.secondment_routes import router as secondment_router

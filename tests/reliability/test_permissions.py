@@ -142,6 +142,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/official/secondments/{secondment_id}/credential"): OFFICIAL,
     ("GET", "/official/secondee-login"): PUBLIC,
     ("POST", "/official/secondee-login"): SIGN_IN,
+    # the leadership dashboard
+    ("GET", "/official/dashboard"): perm("dashboard.read"),
     # the language a person reads
     ("GET", "/language"): PUBLIC,
     # recognition of another region's e-resident: any applicant account presents a credential

@@ -16,6 +16,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "enterprise.decide": frozenset({"approver"}),
     "enterprise.read": frozenset({"reviewer", "approver", "registrar", "auditor", "admin"}),
     "workflow.metrics": frozenset({"admin"}),
+    "dashboard.read": frozenset({"admin", "auditor"}),
     "secondment.manage": frozenset({"admin"}),
     "secondment.read": frozenset({"admin", "auditor"}),
     "tax.review": frozenset({"tax_officer"}),
