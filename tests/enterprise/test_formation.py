@@ -340,3 +340,32 @@ def test_restricted_scope_goes_to_officials_who_approve_it(api, node, people):
     assert api.client.get(f"/api/v1/formations/{formation['id']}/licence",
                           headers=bearer(supervisor_token)).status_code == 404
     assert api.client.get(f"/api/v1/licences/{r.json()['uscc']}").json()["current"] is True
+
+
+def test_a_founder_cannot_learn_who_an_e_resident_number_belongs_to(api, node, people):
+    """Found in review: listing any number as director or supervisor used to answer with that
+    person's legal name and nationality, so anyone could look up every e-resident in turn. Now a
+    founder sees another person's name only once that person has signed, and the answer for a
+    number that is not an active e-resident is the same whatever the reason."""
+    _founders, (founder_token, founder), (supervisor_token, supervisor) = people
+    r = reserve(api, founder_token)
+    assert r.status_code == 201, r.text
+    r = api.client.post("/api/v1/formations", headers=bearer(founder_token),
+                        json=formation_body(r.json()["id"], founder, supervisor))
+    assert r.status_code == 201, r.text
+    parties = {p["e_resident_number"]: p for p in r.json()["parties"] if p["role"] == "supervisor"}
+    assert parties[supervisor]["name"] == "" and parties[supervisor]["country"] == ""
+    own = next(p for p in r.json()["parties"] if p["e_resident_number"] == founder)
+    assert own["name"]  # the founder sees their own name
+    formation_id = r.json()["id"]
+    page = api.client.get(f"/my/companies/{formation_id}", headers=bearer(founder_token))
+    assert "HADDAD" not in page.text and f"E-resident {supervisor} (name shown once they sign)" in page.text
+    # the supervisor, a party, sees the founder's name only after the founder has signed
+    r = api.client.post(f"/api/v1/formations/{formation_id}/submit", headers=bearer(founder_token))
+    assert r.status_code == 200, r.text
+    seen = api.client.get(f"/api/v1/formations/{formation_id}", headers=bearer(supervisor_token)).json()
+    assert next(p for p in seen["parties"] if p["e_resident_number"] == founder)["name"] == ""
+    unknown = formation_body(reserve(api, founder_token, "重庆青橄榄贸易有限公司", "Chongqing Green Olive Trading Co., Ltd.")
+                             .json()["id"], founder, "LJ-ER-2026-999999")
+    r = api.client.post("/api/v1/formations", headers=bearer(founder_token), json=unknown)
+    assert r.status_code == 422 and "is not an active e-resident of this region" in r.text

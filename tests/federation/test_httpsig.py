@@ -194,3 +194,35 @@ def test_derived_components():
         "POST", "https", "node.example", "/p/a", "?x=1&y", "/p/a?x=1&y"]
     assert httpsig._component_value(HttpRequest.of("GET", "http://h:8001", []),
                                     httpsig.Item("@authority")) == "h:8001"
+
+
+def test_a_backdated_or_long_lived_signature_is_refused_when_a_maximum_age_is_set():
+    """Both times come from the signer: without a bound, a rotated-out or leaked key could sign
+    with `created` inside its old validity and `expires` years ahead (found in review)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from eresident.federation import httpsig
+
+    key = Ed25519PrivateKey.generate()
+    now = 1_800_000_000
+
+    def signed(created: int, expires: int) -> httpsig.HttpRequest:
+        request = httpsig.HttpRequest.of("POST", "https://tf.example/api/v1/federation/messages",
+                                         [("content-type", "application/json")])
+        headers = httpsig.sign(request, key=key, keyid="k1", label="sig1", components=("@method", "@target-uri"),
+                               created=created, expires=expires, nonce="m1")
+        return httpsig.HttpRequest.of("POST", "https://tf.example/api/v1/federation/messages",
+                                      [("content-type", "application/json"), *headers.items()])
+
+    def check(request, max_age):
+        return httpsig.verify(request, resolve_key=lambda kid, created: (key.public_key(), kid), now=now,
+                              max_skew=60, max_age=max_age)
+
+    assert check(signed(now - 10, now + 290), 300).keyid == "k1"
+    backdated = signed(now - 400 * 86400, now + 3 * 365 * 86400)
+    assert check(backdated, None).keyid == "k1"  # what the old check let through
+    for request, reason in ((backdated, "message-expired"), (signed(now - 3600, now + 60), "message-expired"),
+                            (signed(now, now + 86400), "signature-lifetime")):
+        with pytest.raises(httpsig.SignatureError) as refused:
+            check(request, 300)
+        assert refused.value.code == reason

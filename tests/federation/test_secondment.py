@@ -374,6 +374,7 @@ def test_proposals_are_checked_and_name_the_field(ex):
     for changes, field in (({"term_end": iso(START - timedelta(days=1))}, "term_end"),
                            ({"term_end": "2026-12-01T00:00:00"}, "term_end"),
                            ({"host_roles": ["overlord"]}, "host_roles"),
+                           ({"host_roles": ["reviewer", "admin"]}, "host_roles"),  # not on secondment
                            ({"host_region": "LJ"}, "host_region"),
                            ({"host_region": "GZ"}, "host_region"),
                            ({"official": "nobody"}, "official")):

@@ -156,3 +156,18 @@ def test_frozen_clock_keys_are_valid_at_creation(tmp_path):
     clock = FrozenClock(T0)
     keys = node_keys(Settings(region="TF", data_dir=tmp_path / str(uuid.uuid4())))
     assert keys.signing_key(clock.now()).covers(clock.now())
+
+
+def test_a_peer_cannot_claim_another_regions_credential_issuer():
+    """Found in review: a peer publishing TF's issuer URL with keys of its own would have had its
+    credentials accepted as TF's e-residents. A node's issuer must be its own address, and one
+    issuer belongs to one region."""
+    def with_issuer(doc: dict, issuer: str) -> dict:
+        key = OKPKey.generate_key("Ed25519", private=True).as_dict(private=False)
+        return {**doc, "credential_issuer": {"issuer": issuer, "keys": [{**key, "kid": f"{doc['region']}-cred"}]}}
+
+    tf = with_issuer(peer_doc("TF"), "http://tf.test")
+    assert trust.TrustList.from_json({"peers": [tf]}).peers["TF"].credential_issuer == "http://tf.test"
+    impostor = with_issuer(peer_doc("EV", base_url="http://ev.test"), "http://tf.test")
+    with pytest.raises(trust.TrustError, match="not its own address"):
+        trust.TrustList.from_json({"peers": [tf, impostor]})

@@ -1,4 +1,5 @@
-"""`eresident audit …`: verify the whole log, sign a checkpoint now, print an inclusion proof."""
+"""`eresident audit …`: verify the whole log, sign a checkpoint now, print an inclusion proof, show
+the witnessing status (cosignatures, alarms)."""
 
 from __future__ import annotations
 
@@ -87,3 +88,35 @@ def prove(
         body["event"] = json.loads(canonical_event(row._mapping))
         body["salt"] = b64(bytes(row.salt))
     typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """The latest checkpoint with the peers' cosignatures, the latest checkpoint witnessed from each
+    peer, and every alarm (a peer's or our checkpoint found inconsistent). Exits 1 if there are alarms."""
+    from eresident.audit.witness import status as witness_status
+
+    ctx = _context()
+    with ctx.database.session(write=False) as db:
+        report = witness_status(db)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        checkpoint = report["checkpoint"]
+        if checkpoint is None:
+            typer.echo("latest checkpoint: none yet")
+        else:
+            cosigned = ", ".join(checkpoint["cosigned_by"]) or "no peer yet"
+            typer.echo(f"latest checkpoint: size {checkpoint['tree_size']}, {checkpoint['created_at']}, "
+                       f"cosigned by {cosigned}")
+            typer.echo(checkpoint["note"], nl=False)
+        for seen in report["witnessed"]:
+            typer.echo(f"witnessed from {seen['peer']} ({seen['origin']}): size {seen['tree_size']}, "
+                       f"root {seen['root_hash']}, {seen['witnessed_at']}")
+        typer.echo(f"alarms: {len(report['alarms'])}")
+        for alarm in report["alarms"]:
+            where = "our log, reported by" if alarm["role"] == "origin" else "the log of"
+            typer.echo(f"ALARM {alarm['detected_at']} {alarm['reason']}: {where} {alarm['peer']} "
+                       f"({alarm['origin']}), size {alarm['tree_size']}: {alarm['detail']}")
+    if report["alarms"]:
+        raise typer.Exit(1)

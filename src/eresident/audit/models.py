@@ -6,7 +6,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, SmallInteger, String, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from eresident.kit.db import Base, UTCDateTime
@@ -66,3 +77,58 @@ class AuditCheckpoint(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     note: Mapped[str] = mapped_column(Text)
+
+
+# -- witnessing (migration 0009) -------------------------------------------------------------
+
+class AuditCosignature(Base):
+    """A peer's C2SP tlog-cosignature/v1 line over one of this node's checkpoints, as received
+    and checked against the peer's published key."""
+
+    __tablename__ = "audit_cosignatures"
+    __table_args__ = (UniqueConstraint("checkpoint_id", "witness_region"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    checkpoint_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("audit_checkpoints.id", ondelete="CASCADE"), index=True)
+    witness_region: Mapped[str] = mapped_column(String(8))
+    timestamp: Mapped[int] = mapped_column(BigInteger)  # the cosigner's POSIX time, as signed
+    line: Mapped[str] = mapped_column(Text)  # "— <name> base64(key id || timestamp || signature)"
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WitnessedCheckpoint(Base):
+    """A peer's checkpoint this node checked (signature, consistency with the one before) and
+    cosigned. The largest per peer is what the next one must be proven consistent with."""
+
+    __tablename__ = "audit_witnessed_checkpoints"
+    __table_args__ = (UniqueConstraint("peer_region", "tree_size"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    peer_region: Mapped[str] = mapped_column(String(8))
+    origin: Mapped[str] = mapped_column(String(255))
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)  # the peer's signed note, as received
+    cosignature: Mapped[str] = mapped_column(Text)  # our cosignature line, as sent back
+    witnessed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditAlarm(Base):
+    """A checkpoint that is not consistent with one witnessed before (a fork or a rollback), kept
+    as evidence. `role` is `witness` on the node that caught it and `origin` on the node whose log
+    it is, when the witness reported it."""
+
+    __tablename__ = "audit_alarms"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    role: Mapped[str] = mapped_column(String(8))  # witness | origin
+    peer_region: Mapped[str] = mapped_column(String(8), index=True)  # the other node
+    origin: Mapped[str] = mapped_column(String(255))  # the log concerned
+    reason: Mapped[str] = mapped_column(String(32))  # fork | rollback | inconsistent
+    detail: Mapped[str] = mapped_column(Text)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(Text)  # the offending signed note
+    witnessed_note: Mapped[str | None] = mapped_column(Text, nullable=True)  # what it contradicts
+    proof: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # the consistency proof sent
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)

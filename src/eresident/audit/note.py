@@ -155,3 +155,72 @@ def parse_checkpoint(text: str) -> Checkpoint:
 def _check_text(text: str) -> None:
     if not text.endswith("\n") or _CONTROL.search(text):
         raise NoteError("note text must end in a newline and contain no control characters")
+
+
+# -- cosignatures (c2sp.org/tlog-cosignature, Ed25519 v1) ---------------------------------
+
+COSIGNATURE_TYPE = b"\x04"
+_MAX_TIMESTAMP = 2**63 - 1
+
+
+def cosigner_key_id(name: str, public_key: bytes) -> bytes:
+    """SHA-256(name || 0x0A || 0x04 || 32-byte Ed25519 public key)[:4]."""
+    return hashlib.sha256(name.encode() + b"\n" + COSIGNATURE_TYPE + public_key).digest()[:4]
+
+
+def cosigned_message(text: str, timestamp: int) -> bytes:
+    """What a cosigner signs: `cosignature/v1`, `time <timestamp>`, then the checkpoint's body."""
+    return f"cosignature/v1\ntime {timestamp}\n{text}".encode()
+
+
+def cosign(text: str, signer: NoteSigner, timestamp: int) -> str:
+    """A tlog-cosignature/v1 line over checkpoint body `text`, made by `signer` at `timestamp`."""
+    _check_text(text)
+    if not 0 <= timestamp <= _MAX_TIMESTAMP:
+        raise NoteError("the cosignature timestamp is out of range")
+    public = signer.verifier.public_key
+    signature = signer.private_key.sign(cosigned_message(text, timestamp))
+    blob = cosigner_key_id(signer.name, public) + timestamp.to_bytes(8, "big") + signature
+    return f"{EM_DASH} {signer.name} {base64.b64encode(blob).decode()}\n"
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    name: str
+    timestamp: int
+    line: str
+
+
+def verify_cosignature(line: str, text: str, cosigner: NoteVerifier) -> Cosignature:
+    """The cosignature in `line` if `cosigner` made it over checkpoint body `text`; else NoteError."""
+    _, signatures = parse(text + "\n" + line.rstrip("\n") + "\n")
+    if len(signatures) != 1:
+        raise NoteError("a cosignature is exactly one signature line")
+    found = signatures[0]
+    expected_id = cosigner_key_id(cosigner.name, cosigner.public_key)
+    if found.name != cosigner.name or found.key_id != expected_id:
+        raise NoteError(f"the cosignature is not by {cosigner.name}")
+    if len(found.signature) != 8 + 64:
+        raise NoteError("a cosignature is a timestamp and an Ed25519 signature")
+    timestamp = int.from_bytes(found.signature[:8], "big")
+    if timestamp > _MAX_TIMESTAMP or not cosigner.verify(cosigned_message(text, timestamp), found.signature[8:]):
+        raise NoteError(f"the cosignature by {cosigner.name} does not verify")
+    return Cosignature(found.name, timestamp, line if line.endswith("\n") else line + "\n")
+
+
+def parse_vkey(vkey: str) -> NoteVerifier:
+    """A signed-note verifier key `name+hex(key id)+base64(0x01 || Ed25519 public key)`."""
+    parts = vkey.split("+", 2)  # the name has no '+'; the base64 key may
+    if len(parts) != 3 or not valid_key_name(parts[0]):
+        raise NoteError("a verifier key is name+keyid+key")
+    try:
+        raw = base64.b64decode(parts[2], validate=True)
+        wanted_id = bytes.fromhex(parts[1])
+    except (binascii.Error, ValueError):
+        raise NoteError("a verifier key's id or key is malformed") from None
+    if len(raw) != 33 or raw[:1] != ED25519_TYPE:
+        raise NoteError("the verifier key is not an Ed25519 key")
+    verifier = NoteVerifier(parts[0], raw[1:])
+    if verifier.key_id != wanted_id:
+        raise NoteError("the verifier key's id does not match its name and key")
+    return verifier

@@ -15,12 +15,19 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from eresident.audit.merkle import NodeKey, split_frontier
-from eresident.audit.models import AuditCheckpoint, AuditEvent, AuditTreeNode
+from eresident.audit.models import (
+    AuditAlarm,
+    AuditCheckpoint,
+    AuditCosignature,
+    AuditEvent,
+    AuditTreeNode,
+    WitnessedCheckpoint,
+)
 
 _events = AuditEvent.__table__
 _nodes = AuditTreeNode.__table__
@@ -198,3 +205,73 @@ def checkpoint_of_size(db: Session, size: int) -> AuditCheckpoint | None:
 
 def all_checkpoints(db: Session) -> list[AuditCheckpoint]:
     return list(db.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id)))
+
+
+# -- witnessing ------------------------------------------------------------------------------
+
+def lock_witnessing(db: Session, region: str) -> None:
+    """Serialise the witnessing of one peer's log until this transaction ends (PostgreSQL: an
+    advisory lock; SQLite writers are serialised already)."""
+    if is_postgres(db):
+        db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"audit.witness:{region}"})
+
+
+def latest_witnessed(db: Session, region: str) -> WitnessedCheckpoint | None:
+    return db.scalars(select(WitnessedCheckpoint).where(WitnessedCheckpoint.peer_region == region)
+                      .order_by(WitnessedCheckpoint.tree_size.desc()).limit(1)).first()
+
+
+def witnessed_heads(db: Session) -> list[WitnessedCheckpoint]:
+    """The largest checkpoint witnessed from each peer."""
+    largest = (select(WitnessedCheckpoint.peer_region, func.max(WitnessedCheckpoint.tree_size).label("size"))
+               .group_by(WitnessedCheckpoint.peer_region).subquery())
+    return list(db.scalars(select(WitnessedCheckpoint).join(
+        largest, (WitnessedCheckpoint.peer_region == largest.c.peer_region)
+        & (WitnessedCheckpoint.tree_size == largest.c.size)).order_by(WitnessedCheckpoint.peer_region)))
+
+
+def last_cosigned(db: Session, region: str) -> AuditCheckpoint | None:
+    """This node's largest checkpoint that `region` cosigned."""
+    return db.scalars(select(AuditCheckpoint).join(AuditCosignature,
+                                                   AuditCosignature.checkpoint_id == AuditCheckpoint.id)
+                      .where(AuditCosignature.witness_region == region)
+                      .order_by(AuditCheckpoint.tree_size.desc()).limit(1)).first()
+
+
+def checkpoint_with_root(db: Session, size: int, root: bytes) -> AuditCheckpoint | None:
+    return db.scalars(select(AuditCheckpoint).where(AuditCheckpoint.tree_size == size,
+                                                    AuditCheckpoint.root_hash == root)
+                      .order_by(AuditCheckpoint.id).limit(1)).first()
+
+
+def cosignatures(db: Session, checkpoint_id: int) -> list[AuditCosignature]:
+    return list(db.scalars(select(AuditCosignature).where(AuditCosignature.checkpoint_id == checkpoint_id)
+                           .order_by(AuditCosignature.witness_region)))
+
+
+def cosignature(db: Session, checkpoint_id: int, region: str) -> AuditCosignature | None:
+    return db.scalars(select(AuditCosignature).where(AuditCosignature.checkpoint_id == checkpoint_id,
+                                                     AuditCosignature.witness_region == region)).first()
+
+
+def alarms(db: Session, limit: int = 100) -> list[AuditAlarm]:
+    return list(db.scalars(select(AuditAlarm).order_by(AuditAlarm.detected_at.desc()).limit(limit)))
+
+
+
+def witnessed_of_size(db: Session, region: str, size: int) -> WitnessedCheckpoint | None:
+    return db.scalars(select(WitnessedCheckpoint).where(WitnessedCheckpoint.peer_region == region,
+                                                        WitnessedCheckpoint.tree_size == size)).first()
+
+
+def cosignatures_for(db: Session, size: int, root: bytes) -> list[AuditCosignature]:
+    """Cosignatures of any of this node's checkpoints with that size and root (a forced re-sign of
+    the same head is the same statement), one per witness."""
+    rows = db.scalars(select(AuditCosignature).join(AuditCheckpoint,
+                                                    AuditCosignature.checkpoint_id == AuditCheckpoint.id)
+                      .where(AuditCheckpoint.tree_size == size, AuditCheckpoint.root_hash == root)
+                      .order_by(AuditCosignature.witness_region, AuditCosignature.id))
+    seen: dict[str, AuditCosignature] = {}
+    for row in rows:
+        seen.setdefault(row.witness_region, row)
+    return list(seen.values())

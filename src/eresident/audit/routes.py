@@ -42,13 +42,16 @@ def _checkpoint_note(db, size: int) -> str | None:
     return checkpoint.note if checkpoint else None
 
 
-@router.get("/checkpoint", summary="The latest signed checkpoint (C2SP tlog-checkpoint signed note)",
+@router.get("/checkpoint", summary="The latest signed checkpoint (C2SP tlog-checkpoint signed note), with the "
+                                   "peers' cosignature lines (C2SP tlog-cosignature) when they have witnessed it",
             response_class=Response, responses={200: {"content": {TEXT: {}}}})
 def latest_checkpoint(db: DbSession) -> Response:
     checkpoint = service.latest_checkpoint(db)
     if checkpoint is None:
         raise _no_checkpoint()
-    return Response(checkpoint.note, media_type=TEXT,
+    from eresident.audit.witness import cosigned_note
+
+    return Response(cosigned_note(db, checkpoint), media_type=TEXT,
                     headers={"Cache-Control": "no-cache",
                              "Last-Modified": format_datetime(checkpoint.created_at, usegmt=True)})
 

@@ -59,7 +59,8 @@ def verify_post(*, target_uri: str, headers: Iterable[tuple[str, str]], body: by
     """Check a signed POST; raises httpsig.SignatureError naming the reason."""
     request = httpsig.HttpRequest.of("POST", target_uri, headers)
     return httpsig.verify(request, resolve_key=resolve_key, now=int(now.timestamp()), max_skew=MAX_SKEW_SECONDS,
-                          required_components=covered, required_params=REQUIRED_PARAMS, body=body)
+                          required_components=covered, required_params=REQUIRED_PARAMS, body=body,
+                          max_age=TTL_SECONDS)
 
 
 def iso(at: datetime) -> str:

@@ -8,6 +8,7 @@ slow, erroring or unavailable (ERESIDENT_SANDBOX_BANK_MODE or POST /admin/mode).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import random
 import re
@@ -370,7 +371,7 @@ def create_bank_app(settings: Settings | None = None, *, start_worker: bool = Tr
         return problem_response(validation_problem(exc), request)
 
     def admin(authorization: Annotated[str, Header()] = "") -> None:
-        if authorization != f"Bearer {settings.sandbox_bank_admin_token}":
+        if not hmac.compare_digest(authorization.encode(), f"Bearer {settings.sandbox_bank_admin_token}".encode()):
             raise Problem(401, "Admin token required", code="unauthenticated")
 
     @app.get("/healthz", tags=["bank"])

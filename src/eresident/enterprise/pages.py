@@ -277,14 +277,16 @@ def _case_page(request: Request, ctx: NodeContext, db: Session, applicant, forma
                resident: EResident | None, status: int = 200, errors: list[FieldError] | None = None):
     sigs = service.signatures_of(db, formation)
     signed = {s.e_resident_number for s in sigs if s.status == "valid" and s.document_sha256 == formation.articles_sha256}
+    shown = service.names_shown_to(formation, resident.number if resident else None, signed)
     people: dict[str, dict] = {}
     for p in formation.parties:
         if p.role != "beneficial_owner" and p.e_resident_number:
-            person = people.setdefault(p.e_resident_number, {"name": p.name, "number": p.e_resident_number,
-                                                             "roles": []})
+            person = people.setdefault(p.e_resident_number, {
+                "name": p.name if p.e_resident_number in shown else None, "number": p.e_resident_number,
+                "roles": []})
             person["roles"].append(ROLE_NAMES[p.role])
     scope = catalogue.check_scope([s.code for s in formation.scope])
-    return render(request, "company.html", status, errors=errors, formation=formation,
+    return render(request, "company.html", status, errors=errors, formation=formation, shown=shown,
                   name=db.get(RegisteredName, formation.name_id), licence=service.licence_of(db, formation),
                   owner=formation.owner_applicant_id == applicant.id, resident=resident,
                   signatories=[people[n] | {"signed": n in signed} for n in service.signatories(formation)],

@@ -36,11 +36,25 @@ def _reservation(row: RegisteredName) -> dict:
             "needs_review": row.needs_review}
 
 
-def formation_read(db: Session, formation: Formation) -> FormationRead:
+def _viewer(db: Session, applicant, region: str) -> str | None:
+    """The applicant's e-resident number here (their own or a recognised one), for what they may see."""
+    from eresident.identity import service as identity
+
+    resident = identity.resident_for(db, applicant, region)
+    return resident.number if resident is not None else None
+
+
+def formation_read(db: Session, formation: Formation, *, viewer: str | None = None,
+                   official: bool = False) -> FormationRead:
+    """The formation as `viewer` (an e-resident number) may see it; officials see every party."""
     name = db.get(RegisteredName, formation.name_id)
     licence = service.licence_of(db, formation)
     signed = sorted({s.e_resident_number for s in service.signatures_of(db, formation)
                      if s.status == "valid" and s.document_sha256 == formation.articles_sha256})
+    shown = service.names_shown_to(formation, viewer, set(signed))
+
+    def visible(p) -> bool:
+        return official or not p.e_resident_number or p.e_resident_number in shown
     base = f"/api/v1/formations/{formation.id}"
     return FormationRead(
         id=formation.id, case_number=formation.case_number, status=formation.status,
@@ -51,7 +65,8 @@ def formation_read(db: Session, formation: Formation) -> FormationRead:
         restricted_scope=[RestrictedItem(**r) for r in service.restricted_of(formation)],
         address_kind=formation.address_kind, address_zh=formation.address_zh, address_en=formation.address_en,
         term_years=formation.term_years,
-        parties=[PartyRead(role=p.role, kind=p.kind, name=p.name, country=p.country,
+        parties=[PartyRead(role=p.role, kind=p.kind, name=p.name if visible(p) else "",
+                           country=p.country if visible(p) else "",
                            e_resident_number=p.e_resident_number, registration_number=p.registration_number,
                            share_percent=p.share_percent, contribution=p.contribution) for p in formation.parties],
         signatories=service.signatories(formation), signed_by=signed, articles_sha256=formation.articles_sha256,
@@ -115,19 +130,20 @@ def business_scope() -> dict:
 def create(body: FormationIn, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> FormationRead:
     formation = service.create_formation(ctx=ctx, db=db, applicant=applicant, data=body,
                                          actor=applicant_actor(applicant))
-    return formation_read(db, formation)
+    return formation_read(db, formation, viewer=_viewer(db, applicant, ctx.region))
 
 
 @router.get("/formations", response_model=list[FormationRead], summary="My formations")
-def mine(applicant: CurrentApplicant, db: DbSession) -> list[FormationRead]:
-    return [formation_read(db, f) for f in service.formations_of(db=db, applicant=applicant)]
+def mine(applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> list[FormationRead]:
+    viewer = _viewer(db, applicant, ctx.region)
+    return [formation_read(db, f, viewer=viewer) for f in service.formations_of(db=db, applicant=applicant)]
 
 
 @router.get("/formations/{formation_id}", response_model=FormationRead, summary="One of my formations")
 def one(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> FormationRead:
     formation, _ = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
                                              region=ctx.region)
-    return formation_read(db, formation)
+    return formation_read(db, formation, viewer=_viewer(db, applicant, ctx.region))
 
 
 @router.put("/formations/{formation_id}", response_model=FormationRead,
@@ -136,7 +152,7 @@ def change(formation_id: uuid.UUID, body: FormationIn, applicant: CurrentApplica
            db: DbSession) -> FormationRead:
     formation = service.update_formation(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id,
                                          data=body, actor=applicant_actor(applicant))
-    return formation_read(db, formation)
+    return formation_read(db, formation, viewer=_viewer(db, applicant, ctx.region))
 
 
 @router.post("/formations/{formation_id}/submit", response_model=FormationRead,
@@ -144,7 +160,7 @@ def change(formation_id: uuid.UUID, body: FormationIn, applicant: CurrentApplica
 def submit(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> FormationRead:
     formation = service.submit_formation(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id,
                                          actor=applicant_actor(applicant))
-    return formation_read(db, formation)
+    return formation_read(db, formation, viewer=_viewer(db, applicant, ctx.region))
 
 
 @router.get("/formations/{formation_id}/articles", summary="The articles of association (PDF) to read and sign")
@@ -200,7 +216,7 @@ def licence_credential(formation_id: uuid.UUID, body: CredentialRequest, applica
 # --- officials ------------------------------------------------------------------------------
 
 def _case_row(db: Session, formation: Formation, step: str | None = None) -> dict:
-    read = formation_read(db, formation).model_dump(mode="json")
+    read = formation_read(db, formation, official=True).model_dump(mode="json")
     return {**read, "open_step": step}
 
 
@@ -219,21 +235,21 @@ def case(formation_id: uuid.UUID, official: CaseReader, ctx: Ctx, db: DbSession)
 
 @router.post("/formation-cases/{formation_id}/claim", response_model=FormationRead)
 def claim(formation_id: uuid.UUID, official: Reviewer, ctx: Ctx, db: DbSession) -> FormationRead:
-    return formation_read(db, service.claim(ctx=ctx, db=db, formation_id=formation_id, official=official,
+    return formation_read(db, official=True, formation=service.claim(ctx=ctx, db=db, formation_id=formation_id, official=official,
                                             actor=official_actor(official)))
 
 
 @router.post("/formation-cases/{formation_id}/recommend", response_model=FormationRead)
 def recommend(formation_id: uuid.UUID, body: RecommendationIn, official: Reviewer, ctx: Ctx,
               db: DbSession) -> FormationRead:
-    return formation_read(db, service.recommend(ctx=ctx, db=db, formation_id=formation_id, official=official,
+    return formation_read(db, official=True, formation=service.recommend(ctx=ctx, db=db, formation_id=formation_id, official=official,
                                                 recommendation=body.recommendation, note=body.note,
                                                 actor=official_actor(official)))
 
 
 @router.post("/formation-cases/{formation_id}/decide", response_model=FormationRead)
 def decide(formation_id: uuid.UUID, body: DecisionIn, official: Approver, ctx: Ctx, db: DbSession) -> FormationRead:
-    return formation_read(db, service.decide(ctx=ctx, db=db, formation_id=formation_id, official=official,
+    return formation_read(db, official=True, formation=service.decide(ctx=ctx, db=db, formation_id=formation_id, official=official,
                                              decision=body.decision, reasons=body.reasons,
                                              actor=official_actor(official)))
 

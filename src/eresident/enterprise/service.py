@@ -283,11 +283,10 @@ class _Checked:
 
 def _resident_field(db: Session, ctx: NodeContext, number: str, field_name: str) -> EResident:
     resident = identity.resident_for(db, number, ctx.region)
-    if resident is None:
-        raise invalid(field_name, f"{number} is not an e-resident of this region. Every person who signs must be "
-                                  "an e-resident of this region.")
-    if resident.status != "active":
-        raise invalid(field_name, f"The e-residency {number} is {resident.status}.")
+    if resident is None or resident.status != "active":
+        # One answer whatever the reason, so the form cannot be used to learn a stranger's status.
+        raise invalid(field_name, f"{number} is not an active e-resident of this region. Every person who signs "
+                                  "must be an active e-resident of this region.")
     return resident
 
 
@@ -457,8 +456,10 @@ def create_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, dat
     return formation
 
 
-def get_for_owner(*, db: Session, applicant: Applicant, formation_id: uuid.UUID) -> Formation:
-    formation = db.get(Formation, formation_id)
+def get_for_owner(*, db: Session, applicant: Applicant, formation_id: uuid.UUID, lock: bool = False) -> Formation:
+    """`lock`: for a change, take the formation's row lock (PostgreSQL) so a change and a signature
+    cannot interleave: a signature on the old articles must not survive new ones."""
+    formation = db.get(Formation, formation_id, with_for_update=lock or None)
     # Someone else's formation is "not found": its existence is not revealed.
     if formation is None or formation.owner_applicant_id != applicant.id:
         raise not_found("Formation")
@@ -474,9 +475,9 @@ def signatories(formation: Formation) -> list[str]:
 
 
 def get_for_signatory(*, db: Session, applicant: Applicant, formation_id: uuid.UUID,
-                      region: str) -> tuple[Formation, EResident | None]:
+                      region: str, lock: bool = False) -> tuple[Formation, EResident | None]:
     """The owner, or a signatory once the articles exist, may read the articles and signatures."""
-    formation = db.get(Formation, formation_id)
+    formation = db.get(Formation, formation_id, with_for_update=lock or None)
     if formation is None:
         raise not_found("Formation")
     resident = identity.resident_for(db, applicant, region)
@@ -503,6 +504,14 @@ def formations_to_sign(*, db: Session, resident: EResident) -> list[Formation]:
     return list(dict.fromkeys(rows))
 
 
+def names_shown_to(formation: Formation, viewer_number: str | None, signed: set[str]) -> set[str]:
+    """The e-resident numbers among the parties whose names and nationalities `viewer_number` may
+    see: their own, and those of people who have signed (and so agreed to be in the formation).
+    Until then a founder only typed a number: showing the name it belongs to would let anyone look
+    up any e-resident's identity by trying numbers."""
+    return {n for n in (p.e_resident_number for p in formation.parties) if n and (n == viewer_number or n in signed)}
+
+
 def describe_resident(db: Session, number: str, region: str) -> tuple[str, str] | None:
     """(name, ISO 3166-1 alpha-2 nationality) of an active e-resident of this region, else None:
     what a form needs to list a natural-person investor as a beneficial owner."""
@@ -520,7 +529,7 @@ def update_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, for
                      data: FormationIn, actor: Actor) -> Formation:
     """Replace the content. After submission this re-draws the articles: every signature given so
     far was on other bytes, so it is superseded and everyone signs again."""
-    formation = get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    formation = get_for_owner(db=db, applicant=applicant, formation_id=formation_id, lock=True)
     if formation.status not in EDITABLE:
         raise conflict("Once every signatory has signed, the formation can no longer change.", code="wrong-status")
     resident = active_resident(db, applicant, ctx.region)
@@ -588,7 +597,7 @@ def _draw_articles(ctx: NodeContext, db: Session, formation: Formation) -> None:
 def submit_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, formation_id: uuid.UUID,
                      actor: Actor) -> Formation:
     """Draw up the articles and open the case: it waits for every signature."""
-    formation = get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    formation = get_for_owner(db=db, applicant=applicant, formation_id=formation_id, lock=True)
     if formation.status != "draft":
         raise conflict("This formation has been submitted already.", code="wrong-status")
     _inactive_signatories(db, formation, ctx.region)
@@ -626,7 +635,7 @@ def sign_articles(*, ctx: NodeContext, db: Session, applicant: Applicant, format
     """The signed-in e-resident confirms the SHA-256 of the articles they read; the node records
     it as a JWS (its credential key) over {document digest, signer, time}."""
     formation, resident = get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
-                                            region=ctx.region)
+                                            region=ctx.region, lock=True)
     if resident is None or resident.number not in signatories(formation):
         raise forbidden("You are not a signatory of this formation.")
     if resident.status != "active":

@@ -117,6 +117,8 @@ def trust_add(
     if credential_fingerprints(peer):
         typer.echo("credential issuer and agreement keys (compare these too):")
         typer.echo("\n".join(credential_fingerprints(peer)))
+    if peer.audit_log:  # witnessing: compare with `curl {peer}/api/v1/audit/key` read out by its operator
+        typer.echo(f"audit log key (checkpoints and cosignatures): {peer.audit_log['key']}")
     for label, keys in (("already trusted", change.kept_keys), ("no longer published, dropped",
                                                                  change.dropped_keys)):
         if keys:

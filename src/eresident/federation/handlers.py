@@ -75,3 +75,4 @@ def ping(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, Any]:
 # Kinds of later slices register themselves when their module is imported (here, so that every
 # process that receives messages knows them).
 from eresident.federation import secondment as _secondment  # noqa: E402,F401  secondment.*
+from eresident.audit import witness as _witness  # noqa: E402,F401  audit.checkpoint|cosignature|alarm

@@ -320,12 +320,14 @@ KeyResolver = Callable[[str, int], tuple[Ed25519PublicKey, object]]
 
 def verify(request: HttpRequest, *, resolve_key: KeyResolver, now: int, max_skew: int,
            required_components: Iterable[str] = (), required_params: Iterable[str] = ("created", "keyid"),
-           body: bytes | None = None, label: str | None = None) -> VerifiedSignature:
+           body: bytes | None = None, label: str | None = None, max_age: int | None = None) -> VerifiedSignature:
     """Check one signature of `request` and, when `body` is given, its Content-Digest.
 
     `resolve_key(keyid, created)` returns (public key, anything) or raises SignatureError (unknown,
     revoked, out-of-validity keys). Times are Unix seconds: a signature created more than
-    `max_skew` in the future or past its `expires` is refused."""
+    `max_skew` in the future or past its `expires` is refused. With `max_age`, so is one created
+    longer ago than that, or one that claims a longer life: both times come from the signer, so
+    without a bound an old (rotated, leaked) key could backdate a signature into its validity."""
     inputs = request.headers.get("signature-input")
     signatures = request.headers.get("signature")
     if not inputs or not signatures:
@@ -362,6 +364,12 @@ def verify(request: HttpRequest, *, resolve_key: KeyResolver, now: int, max_skew
         raise SignatureError("message-expired", f"The signature expired {now - expires} s ago.")
     if expires is not None and expires < created:
         raise SignatureError("signature-malformed", "The signature expires before it was created.")
+    if max_age is not None:
+        if now - created > max_age + max_skew:
+            raise SignatureError("message-expired", f"The signature was created {now - created} s ago "
+                                                    f"(at most {max_age} s is accepted).")
+        if expires is None or expires - created > max_age:
+            raise SignatureError("signature-lifetime", f"A signature may live at most {max_age} s.")
     public_key, resolved = resolve_key(keyid, created)
     base = signature_base(request, covered)
     try:

@@ -248,11 +248,10 @@ def _resolver(ctx: NodeContext):
     def resolve(issuer: str, kid: str):
         if issuer == ctx.settings.base_url and kid == ctx.keys.kid:  # ours: refused after, as own-region
             return ctx.keys.signing.as_dict(private=False)
-        for peer in peers.values():
-            key = peer.credential_key(issuer, kid)
-            if key is not None:
-                return {k: v for k, v in key.items() if k != "revoked"}
-        return None
+        # Only the keys of the one peer whose own address is this issuer (trust.py enforces both).
+        peer = next((p for p in peers.values() if p.credential_issuer == issuer), None)
+        key = peer.credential_key(issuer, kid) if peer is not None else None
+        return None if key is None else {k: v for k, v in key.items() if k != "revoked"}
     return resolve
 
 

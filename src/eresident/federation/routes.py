@@ -19,9 +19,11 @@ router = APIRouter(tags=["federation"])
 @router.get("/.well-known/eresident/node-keys",
             summary="This node's region, name, base URL and federation public keys (JWKS with validity)")
 def published_keys(ctx: Ctx) -> JSONResponse:
+    from eresident.audit import witness
     from eresident.federation import recognition
 
-    return JSONResponse({**node_keys(ctx.settings).document(ctx.clock.now()), **recognition.published(ctx)},
+    return JSONResponse({**node_keys(ctx.settings).document(ctx.clock.now()), **recognition.published(ctx),
+                         **witness.published(ctx)},
                         headers={"Cache-Control": "public, max-age=300"})
 
 

@@ -43,6 +43,9 @@ from eresident.officials.secondment_models import (
 )
 from eresident.officials.service import actor_for
 
+# A secondee works cases; administering the host's officials and secondments stays with its own
+# staff (what a secondee's admin role made would outlive the secondment).
+SECONDABLE_ROLES = tuple(role for role in ROLES if role != "admin")
 CREDENTIAL_TYP = "secondee+jwt"
 CREDENTIAL_ALG = "Ed25519"  # RFC 9864's fully specified name for EdDSA over Ed25519
 CREDENTIAL_TTL = timedelta(minutes=5)
@@ -79,8 +82,9 @@ def _check_terms(*, ctx: NodeContext, term_start: datetime, term_end: datetime, 
     if not isinstance(roles, list) or not roles or len(roles) > len(ROLES):
         raise invalid(f"{prefix}host_roles", "name at least one host role")
     for role in roles:
-        if role not in ROLES:
-            raise invalid(f"{prefix}host_roles", f"unknown role {role!r}; use {', '.join(ROLES)}")
+        if role not in SECONDABLE_ROLES:
+            raise invalid(f"{prefix}host_roles", f"{role!r} cannot be held on secondment; use "
+                                                 f"{', '.join(SECONDABLE_ROLES)}")
     if len(set(roles)) != len(roles):
         raise invalid(f"{prefix}host_roles", "a role is named twice")
     if not isinstance(department, str) or not department.strip() or len(department) > 200:

@@ -78,6 +78,16 @@ def enqueue(*, ctx: NodeContext, db: Session, peer: str, kind: str, payload: dic
     return row
 
 
+def discard_unsent(*, db: Session, peer: str, kind: str) -> int:
+    """Delete the messages of `kind` to `peer` not delivered yet: for a kind where the newest
+    message supersedes the older ones (audit.checkpoint), so they cannot arrive after it."""
+    from sqlalchemy import delete
+
+    result = db.execute(delete(OutboxMessage).where(OutboxMessage.peer_region == peer, OutboxMessage.kind == kind,
+                                                    OutboxMessage.delivered_at.is_(None)))
+    return result.rowcount or 0
+
+
 def envelope(*, ctx: NodeContext, message_id: uuid.UUID, peer: str, kind: str, created_at: datetime,
              payload: dict) -> bytes:
     return json.dumps({"id": str(message_id), "kind": kind, "from": ctx.region, "to": peer,
@@ -283,12 +293,14 @@ def verify_incoming(*, ctx: NodeContext, method: str, target_uri: str,
 
     def resolve(kid: str, created: int):
         key = trust.resolve(kid, datetime.fromtimestamp(created, UTC))
+        trust.resolve(kid, now)  # and still trusted now: a signature never outlives its key
         return key.public_key, key
 
     try:
         checked = httpsig.verify(request, resolve_key=resolve, now=int(now.timestamp()),
                                  max_skew=ctx.settings.federation_clock_skew_seconds,
-                                 required_components=COVERED, required_params=REQUIRED_PARAMS, body=body)
+                                 required_components=COVERED, required_params=REQUIRED_PARAMS, body=body,
+                                 max_age=ctx.settings.federation_message_ttl_seconds)
     except httpsig.SignatureError as exc:
         log.info("federation.refused", reason=exc.code)
         raise _refused(exc) from None

@@ -71,6 +71,9 @@ class Peer:
     credential_issuer: str | None = None
     credential_keys: list[dict] = field(default_factory=list)
     agreement_key: dict | None = None
+    # Witnessing (audit/witness.py): the peer's log origin and checkpoint key (signed-note vkey),
+    # which checks its checkpoints and its cosignatures of ours.
+    audit_log: dict | None = None
 
     def credential_key(self, issuer: str, kid: str) -> dict | None:
         """The peer's credential-signing key `kid` if `issuer` is the peer's and the key is not revoked."""
@@ -90,6 +93,8 @@ class Peer:
             out["credential_issuer"] = {"issuer": self.credential_issuer, "keys": self.credential_keys}
         if self.agreement_key:
             out["agreement_key"] = self.agreement_key
+        if self.audit_log:
+            out["audit_log"] = self.audit_log
         return out
 
 
@@ -129,13 +134,19 @@ def _peer(entry: object, *, from_peer: bool) -> Peer:
     keys = entry.get("keys")
     if not isinstance(keys, list) or not keys:
         raise TrustError(f"peer {region} lists no keys")
+    from eresident.audit.witness import parse_audit_log
     from eresident.federation.recognition import parse_agreement_key, parse_credential_issuer
 
     issuer, credential_keys = parse_credential_issuer(entry.get("credential_issuer"), region, from_peer=from_peer)
+    if issuer is not None and issuer.rstrip("/") != base_url.rstrip("/"):
+        # A node vouches only for credentials issued under its own address: otherwise a peer could
+        # publish another region's issuer URL with keys of its own and mint that region's e-residents.
+        raise TrustError(f"{region}'s credential issuer {issuer[:200]!r} is not its own address {base_url[:200]!r}")
     return Peer(region=region, name=name[:200], base_url=base_url.rstrip("/"),
                 keys=[_key(k, region, from_peer=from_peer) for k in keys],
                 added_at=str(entry.get("added_at", "")), credential_issuer=issuer,
-                credential_keys=credential_keys, agreement_key=parse_agreement_key(entry.get("agreement_key"), region))
+                credential_keys=credential_keys, agreement_key=parse_agreement_key(entry.get("agreement_key"), region),
+                audit_log=parse_audit_log(entry.get("audit_log"), region))
 
 
 class TrustList:
@@ -149,6 +160,9 @@ class TrustList:
                 self._by_kid[key.kid] = key
         if len(self.peers) != len(peers):
             raise TrustError("a region is listed twice")
+        issuers = [p.credential_issuer for p in peers if p.credential_issuer]
+        if len(set(issuers)) != len(issuers):
+            raise TrustError("a credential issuer is listed for two regions")
 
     @classmethod
     def from_json(cls, data: object) -> TrustList:
@@ -252,6 +266,7 @@ def merge_peer(trust: TrustList, incoming: Peer, *, now: datetime) -> tuple[Trus
         from eresident.federation.recognition import merge_credential_keys
 
         incoming.credential_keys = merge_credential_keys(existing.credential_keys, incoming.credential_keys)
+        incoming.audit_log = incoming.audit_log or existing.audit_log
     peers = [p for p in trust.peers.values() if p.region != incoming.region] + [incoming]
     return TrustList(peers), PeerChange(incoming, new, kept, dropped, existing is None)
 
@@ -267,5 +282,5 @@ def revoke(trust: TrustList, kid: str) -> TrustList:
                 for k in peer.keys]
         credential_keys = [{**k, "revoked": True} if k["kid"] == kid else k for k in peer.credential_keys]
         peers.append(Peer(peer.region, peer.name, peer.base_url, keys, peer.added_at, peer.credential_issuer,
-                          credential_keys, peer.agreement_key))
+                          credential_keys, peer.agreement_key, peer.audit_log))
     return TrustList(peers)
