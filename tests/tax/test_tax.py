@@ -180,3 +180,17 @@ def test_rules_decide_the_status_and_a_failing_registration_refuses_the_licence(
     assert count(node, FormationSignature) == signatures + 1  # the founder's; the last one was rolled back
     with node.ctx.database.session(write=False) as db:
         assert db.get(Formation, uuid.UUID(formation["id"])).status == "awaiting_signatures"
+
+
+def test_reminders_still_work_for_a_company_older_than_ten_years(node):
+    """Found in review: the ten-year bound was on the company's age, so the reminder job would have
+    failed for every company once one was about ten years old."""
+    from datetime import date, timedelta
+
+    from eresident.tax import service as tax
+    from eresident.tax.models import TaxRegistration
+
+    today = node.clock.now().date()
+    old = TaxRegistration(established_on=date(2014, 3, 1), taxpayer_status="small_scale", region="LJ")
+    upcoming = tax.obligations(ctx=node.ctx, reg=old, since=today, until=today + timedelta(days=60))
+    assert upcoming and all(today <= o.due_on <= today + timedelta(days=60) for o in upcoming)
