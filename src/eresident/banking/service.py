@@ -29,7 +29,7 @@ from eresident.crypto import statuslist
 from eresident.enterprise import service as enterprise
 from eresident.federation import httpsig
 from eresident.federation.keys import node_keys
-from eresident.federation.service import retry_delay
+from eresident.federation.service import describe_response, retry_delay
 from eresident.identity.models import Applicant, EResident
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import FieldError, Problem, conflict, invalid, not_found
@@ -381,16 +381,6 @@ def _answer_ok(response: httpx.Response, item: _Claimed) -> dict | None:
     return None
 
 
-def _describe(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("type"), str):
-        return f"HTTP {response.status_code} {body['type'].rsplit('/', 1)[-1]}: {body.get('detail') or body.get('title', '')}"
-    return f"HTTP {response.status_code}: {response.text[:200]!r}"
-
-
 def deliver_due(ctx: NodeContext, *, client: httpx.Client | None = None,
                 rng: random.Random | None = None) -> DeliveryReport:
     """Send every due message to the bank: signed, with its idempotency key; a 2xx naming the request
@@ -425,7 +415,7 @@ def deliver_due(ctx: NodeContext, *, client: httpx.Client | None = None,
                 _delivered(ctx, item, answer)
                 report.delivered += 1
                 continue
-            error = _describe(response)
+            error = describe_response(response)
             report.errors.append(error)
             if response.status_code >= 500 or response.status_code == 429:
                 rest = claimed[index:]

@@ -177,7 +177,8 @@ def _failed(ctx: NodeContext, items: list[_Claimed], error: str, rng: random.Ran
                        .values(next_attempt_at=now + timedelta(seconds=delay), last_error=error[:1000]))
 
 
-def _describe(response: httpx.Response) -> str:
+def describe_response(response: httpx.Response) -> str:
+    """A failed delivery's answer in one line for the operator (problem type and detail, or the body's start)."""
     try:
         body = response.json()
     except ValueError:
@@ -242,7 +243,7 @@ def deliver_due(ctx: NodeContext, *, client: httpx.Client | None = None,
                     _delivered(ctx, item)
                     report.delivered += 1
                     continue
-                error = _describe(response)
+                error = describe_response(response)
                 report.errors[region] = error
                 if response.status_code >= 500 or response.status_code == 429:
                     rest = items[index:]  # the peer is unwell: leave it alone until the retry
