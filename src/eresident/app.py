@@ -61,6 +61,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     from eresident.officials.secondment_routes import router as secondment_router
     app.include_router(secondment_router)  # cadre exchange (docs/federation.md)
     app.include_router(secondment_pages)
+    from eresident.crosscase.routes import router as crosscase_router
+    from eresident.crosscase.pages import router as crosscase_pages
+    app.include_router(crosscase_router)  # cross-region cases (docs/federation.md)
+    app.include_router(crosscase_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     def wants_html(request: Request) -> bool:

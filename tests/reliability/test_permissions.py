@@ -139,6 +139,15 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/officials/secondee-login"): SIGN_IN,
     ("GET", "/official/exchange"): perm("secondment.read"),
     ("GET", "/official/secondments"): OFFICIAL,
+    # cross-region cases: an e-resident files at home; people in a case follow and sign it (others: not found)
+    ("POST", "/api/v1/cross-region-cases"): E_RESIDENT,
+    ("GET", "/api/v1/cross-region-cases"): APPLICANT,
+    ("GET", "/api/v1/cross-region-cases/{case_number}"): APPLICANT,
+    ("GET", "/api/v1/cross-region-cases/{case_number}/articles"): APPLICANT,
+    ("GET", "/api/v1/cross-region-cases/{case_number}/licence"): APPLICANT,
+    ("POST", "/api/v1/cross-region-cases/{case_number}/signatures"): APPLICANT,
+    ("GET", "/api/v1/official/cross-region-cases"): perm("enterprise.read"),
+    ("GET", "/api/v1/official/cross-region-cases/{case_number}"): perm("enterprise.read"),
     ("POST", "/official/secondments/{secondment_id}/credential"): OFFICIAL,
     ("GET", "/official/secondee-login"): PUBLIC,
     ("POST", "/official/secondee-login"): SIGN_IN,
@@ -180,6 +189,13 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/my/companies/{formation_id}/sign"): E_RESIDENT,
     ("GET", "/my/companies/{formation_id}/licence"): E_RESIDENT,
     ("GET", "/my/companies/{formation_id}/report"): E_RESIDENT,
+    ("GET", "/my/cross-region-cases"): E_RESIDENT,
+    ("GET", "/my/cross-region-cases/new"): E_RESIDENT,
+    ("POST", "/my/cross-region-cases/new"): E_RESIDENT,
+    ("GET", "/my/cross-region-cases/{case_number}"): APPLICANT,
+    ("POST", "/my/cross-region-cases/{case_number}/sign"): APPLICANT,
+    ("GET", "/my/cross-region-cases/{case_number}/articles"): APPLICANT,
+    ("GET", "/my/cross-region-cases/{case_number}/licence"): APPLICANT,
     # pages for officials
     ("GET", "/official/login"): PUBLIC,
     ("POST", "/official/login"): SIGN_IN,
@@ -194,7 +210,8 @@ POLICY: dict[tuple[str, str], str] = {
 
 # Sample values for path parameters: well-formed, naming nothing that exists.
 PATH_VALUES = {"code": "MK-ZZZ", "number": "LJ-ER-2026-999999", "uscc": "91500000MA5U000000",
-               "process": "e-residency", "action": "claim", "list_id": "1"}
+               "process": "e-residency", "action": "claim", "list_id": "1",
+               "case_number": "LJ-CF-2026-999999"}
 
 
 def app_routes(app) -> dict[tuple[str, str], APIRoute]:

@@ -594,9 +594,17 @@ def _draw_articles(ctx: NodeContext, db: Session, formation: Formation) -> None:
     formation.articles_sha256 = doc.sha256
 
 
+def new_case_number(ctx: NodeContext, db: Session, now: datetime) -> str:
+    """The next formation case number of this region (LJ-CF-2026-000042): from the same sequence
+    whether the formation is handled here or filed here for another region."""
+    serial = next_value(db, f"formation:{ctx.region}:{now.year}")
+    return case_number(ctx.region, now.year, serial).replace(f"{ctx.region}-", f"{ctx.region}-CF-", 1)
+
+
 def submit_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, formation_id: uuid.UUID,
-                     actor: Actor) -> Formation:
-    """Draw up the articles and open the case: it waits for every signature."""
+                     actor: Actor, number: str | None = None) -> Formation:
+    """Draw up the articles and open the case: it waits for every signature. `number`: the case
+    number a peer gave the case when it was filed there (crosscase), else a new one of ours."""
     formation = get_for_owner(db=db, applicant=applicant, formation_id=formation_id, lock=True)
     if formation.status != "draft":
         raise conflict("This formation has been submitted already.", code="wrong-status")
@@ -606,8 +614,7 @@ def submit_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, for
         raise invalid("name_reservation_id", "The name reservation has lapsed; reserve the name again.")
     now = _now(ctx)
     before = _snapshot(formation)
-    serial = next_value(db, f"formation:{ctx.region}:{now.year}")
-    formation.case_number = case_number(ctx.region, now.year, serial).replace(f"{ctx.region}-", f"{ctx.region}-CF-", 1)
+    formation.case_number = number or new_case_number(ctx, db, now)
     formation.submitted_at = formation.updated_at = now
     _draw_articles(ctx, db, formation)
     outcome = workflow.start_case(ctx=ctx, db=db, process=PROCESS, subject_type="formation",
@@ -649,14 +656,24 @@ def sign_articles(*, ctx: NodeContext, db: Session, applicant: Applicant, format
                              "and sign the digest of what you read.",
                       errors=[FieldError("document_sha256", "not the SHA-256 of the current articles")],
                       extra={"current_sha256": formation.articles_sha256})
-    now = _now(ctx)
-    signature_id = uuid.uuid4()
     roles = sorted({p.role for p in formation.parties if p.e_resident_number == resident.number
                     and p.role != "beneficial_owner"})
-    payload = {"iss": ctx.settings.base_url, "jti": str(signature_id), "iat": int(now.timestamp()),
+    token, payload = signature_token(ctx, db, resident, document_sha256=document_sha256,
+                                     case_number=formation.case_number, revision=formation.revision, roles=roles)
+    return record_signature(ctx=ctx, db=db, formation=formation, resident=resident, token=token, payload=payload,
+                            actor=actor)
+
+
+def signature_token(ctx: NodeContext, db: Session, resident: EResident, *, document_sha256: str,
+                    case_number: str | None, revision: int, roles: list[str]) -> tuple[str, dict]:
+    """The node's JWS recording that `resident`, signed in here, signed the articles with this digest.
+    The node that authenticated the signer makes it: for a case filed here and handled by another
+    region, that is this node, and the handling node checks it against our key in its trust list."""
+    now = _now(ctx)
+    payload = {"iss": ctx.settings.base_url, "jti": str(uuid.uuid4()), "iat": int(now.timestamp()),
                "purpose": "articles-of-association",
                "document": {"sha256": document_sha256, "media_type": "application/pdf",
-                            "case_number": formation.case_number, "revision": formation.revision},
+                            "case_number": case_number, "revision": revision},
                "signer": {"e_resident_number": resident.number, "region": resident.region,
                           "name": _person_name(db, resident), "roles": roles,
                           "credential_id": _credential_id(db, resident)},
@@ -664,9 +681,17 @@ def sign_articles(*, ctx: NodeContext, db: Session, applicant: Applicant, format
     header = {"alg": "EdDSA", "kid": ctx.keys.kid, "typ": SIGNATURE_TYP}
     token = jws.serialize_compact(header, json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode(),
                                   ctx.keys.signing, registry=sdjwt.jws_registry())
-    row = FormationSignature(id=signature_id, formation_id=formation.id, resident_id=resident.id,
+    return token, payload
+
+
+def record_signature(*, ctx: NodeContext, db: Session, formation: Formation, resident: EResident, token: str,
+                     payload: dict, actor: Actor) -> FormationSignature:
+    """Keep a signature (a JWS, ours or a peer's) on the current articles; the last one starts the case."""
+    now = _now(ctx)
+    document_sha256 = payload["document"]["sha256"]
+    row = FormationSignature(id=uuid.UUID(payload["jti"]), formation_id=formation.id, resident_id=resident.id,
                              e_resident_number=resident.number, revision=formation.revision,
-                             document_sha256=document_sha256, credential_id=payload["signer"]["credential_id"],
+                             document_sha256=document_sha256, credential_id=payload["signer"].get("credential_id"),
                              signed_at=now, jws=token, status="valid")
     try:
         with db.begin_nested():
@@ -734,8 +759,12 @@ def _follow(*, ctx: NodeContext, db: Session, formation: Formation, outcome: wor
     formation.updated_at = _now(ctx)
     record(db=db, actor=actor, region=ctx.region, action=action, entity_type="formation", entity_id=formation.id,
            at=_now(ctx), before=before, after={**_snapshot(formation), **(extra or {})})
-    if outcome.ended is None:
-        return
+    if outcome.ended is not None:
+        _decided(ctx=ctx, db=db, formation=formation, outcome=outcome, actor=actor)
+    _tell_filing_region(ctx, db, formation, action)
+
+
+def _decided(*, ctx: NodeContext, db: Session, formation: Formation, outcome: workflow.Outcome, actor: Actor) -> None:
     formation.decided_at = _now(ctx)
     if outcome.case.decided_by == "automatic":
         rule = workflow.last_auto_decision(outcome.case) or {}
@@ -746,6 +775,13 @@ def _follow(*, ctx: NodeContext, db: Session, formation: Formation, outcome: wor
     else:
         name = db.get(RegisteredName, formation.name_id)
         name.updated_at = _now(ctx)  # the reservation stays the founder's until it lapses
+
+
+def _tell_filing_region(ctx: NodeContext, db: Session, formation: Formation, action: str) -> None:
+    """A formation filed in another region: its history there follows every change here."""
+    from eresident.crosscase import service as crosscase
+
+    crosscase.formation_changed(ctx=ctx, db=db, formation=formation, action=action)
 
 
 def get_case(*, db: Session, formation_id: uuid.UUID, region: str) -> Formation:

@@ -695,7 +695,9 @@ def recheck(ctx: NodeContext, *, client: httpx.Client | None = None, force: bool
     with ctx.database.session(write=False) as db:
         rows = db.execute(select(Recognition.id, Recognition.home_region, Recognition.status_list_uri,
                                  Recognition.status_index)
-                          .where(Recognition.status != "revoked", Recognition.last_checked_at <= stale)
+                          .where(Recognition.status != "revoked", Recognition.last_checked_at <= stale,
+                                 # vouched for in a filing without a credential: status comes by push only
+                                 Recognition.status_list_uri != "")
                           .limit(1000)).all()
     if not rows:
         return report
