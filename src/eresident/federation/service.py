@@ -28,7 +28,7 @@ from eresident.federation import httpsig
 from eresident.federation.handlers import KIND, Incoming, handler_for
 from eresident.federation.keys import iso, node_keys
 from eresident.federation.models import InboxMessage, OutboxMessage
-from eresident.federation.trust import TrustError, TrustList, load_trust
+from eresident.federation.trust import TrustError, TrustList, load_trust_at, trust_path
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import Problem, invalid
 from eresident.kit.ids import new_id
@@ -43,8 +43,8 @@ ENVELOPE_FIELDS = {"id", "kind", "from", "to", "created_at", "payload"}
 
 
 def trust_list(ctx: NodeContext) -> TrustList:
-    try:
-        return load_trust(ctx.settings)
+    try:  # the path once per node (it is asked on every message and credential check), the file's stamp each time
+        return load_trust_at(ctx.lazy("federation.trust_path", lambda: trust_path(ctx.settings)))
     except TrustError as exc:  # fail closed, and say why: the operator must fix the file
         raise Problem(503, "The trust list cannot be read", code="trust-list-invalid", detail=str(exc)) from None
 

@@ -199,7 +199,11 @@ _lock = threading.Lock()
 
 def load_trust(settings: Settings) -> TrustList:
     """The trust list as the file says now (an empty list when there is no file)."""
-    path = trust_path(settings)
+    return load_trust_at(trust_path(settings))
+
+
+def load_trust_at(path: Path) -> TrustList:
+    """`load_trust` for a known path: one stat() per call when the file has not changed."""
     try:
         stat = path.stat()
     except FileNotFoundError:
