@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -29,6 +30,9 @@ from eresident.seed import seed_demo
 def ex(pair):
     seed_demo(pair.lj.ctx)
     seed_demo(pair.tf.ctx)
+    # Real clocks have microseconds: both nodes must keep each event's time exactly (a copy cut to
+    # the second once made the two histories differ).
+    pair.advance(timedelta(microseconds=123_457))
     return Exchange(pair)
 
 

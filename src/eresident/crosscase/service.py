@@ -137,8 +137,13 @@ def _store(ctx: NodeContext, db: Session, *, owner_id: uuid.UUID, kind: str, dat
     return doc
 
 
+def _stamp(at: datetime) -> str:
+    """A time to the microsecond: both nodes keep the event's time exactly as it was made."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _event_dict(e: CrossRegionCaseEvent) -> dict:
-    return {"seq": e.seq, "at": iso(e.at), "region": e.region, "status": e.status, "what": e.what,
+    return {"seq": e.seq, "at": _stamp(e.at), "region": e.region, "status": e.status, "what": e.what,
             "detail": e.detail}
 
 
@@ -241,7 +246,7 @@ def file_case(*, ctx: NodeContext, db: Session, applicant: Applicant, data: Cros
            entity_id=case.id, at=now, after={"case_number": number, "handling_region": data.handling_region,
                                              "service": data.service, "persons": sorted(persons)})
     federation.enqueue(ctx=ctx, db=db, peer=data.handling_region, kind="case.filed",
-                       payload={"case_number": number, "service": data.service, "filed_at": iso(now),
+                       payload={"case_number": number, "service": data.service, "filed_at": _stamp(now),
                                 "e_resident_number": resident.number, "persons": list(persons.values()),
                                 "filing": filing, "event": _event_dict(first)})
     return case
