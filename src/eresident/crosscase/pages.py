@@ -11,8 +11,9 @@ from starlette.datastructures import FormData
 
 from eresident.crosscase import service
 from eresident.crosscase.models import CrossRegionCase
-from eresident.crosscase.routes import _numbers, _pdf
+from eresident.crosscase.routes import _numbers
 from eresident.crosscase.schemas import CrossCaseIn
+from eresident.documents.service import download
 from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor
 from eresident.documents.licence_pdf import CURRENCIES_ZH
 from eresident.enterprise import catalogue
@@ -22,7 +23,7 @@ from eresident.federation import service as federation
 from eresident.identity.models import EResident
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import FieldError, Problem, not_found
-from eresident.pages import Form, problem_errors, redirect, render
+from eresident.pages import Form, redirect, render
 
 router = APIRouter(include_in_schema=False)
 BASE = "/my/cross-region-cases"
@@ -125,29 +126,20 @@ def sign(request: Request, case_number: str, applicant: CurrentApplicant, ctx: C
          form: FormData = Form):
     values = company_pages._values(form)
     try:
-        if values.get("confirm") != "yes":
-            raise Problem(422, "Confirm before you sign", code="invalid-field",
-                          errors=[FieldError("confirm", "Tick the box to confirm that you have read these "
-                                                        "articles and sign them.")])
+        company_pages.confirmed(values)
         service.sign(ctx=ctx, db=db, applicant=applicant, case_number=case_number,
                      document_sha256=values.get("document_sha256", ""), actor=applicant_actor(applicant))
     except Problem as exc:
         db.rollback()
         case = service.get_for(ctx=ctx, db=db, applicant=applicant, case_number=case_number)
-        if exc.code == "stale-document":
-            errors = [FieldError("confirm", "The articles changed after you opened this page. Read the new "
-                                            "version below and sign it if you agree.")]
-        else:
-            errors = [FieldError("confirm" if e.field in ("", "document_sha256") else e.field, e.reason)
-                      for e in problem_errors(exc)]
-        return _page(request, ctx, db, applicant, case, exc.status, errors)
+        return _page(request, ctx, db, applicant, case, exc.status, company_pages.sign_errors(exc))
     return redirect(f"{BASE}/{case_number}")
 
 
 @router.get(BASE + "/{case_number}/articles")
 def articles(case_number: str, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
     case = service.get_for(ctx=ctx, db=db, applicant=applicant, case_number=case_number)
-    return _pdf(ctx, db, case.articles_document_id, "Articles")
+    return download(ctx, db, case.articles_document_id, "Articles")
 
 
 @router.get(BASE + "/{case_number}/licence")
@@ -155,4 +147,4 @@ def licence(case_number: str, applicant: CurrentApplicant, ctx: Ctx, db: DbSessi
     case = service.get_for(ctx=ctx, db=db, applicant=applicant, case_number=case_number)
     if case.applicant_id != applicant.id:
         raise not_found("Licence")
-    return _pdf(ctx, db, case.licence_document_id, "Licence")
+    return download(ctx, db, case.licence_document_id, "Licence")

@@ -14,7 +14,7 @@ from eresident.crosscase import service
 from eresident.crosscase.models import CrossRegionCase
 from eresident.crosscase.schemas import CrossCaseIn, CrossCaseRead, CrossSignIn, EventRead, SignatoryRead
 from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, require
-from eresident.documents.models import Document
+from eresident.documents.service import download
 from eresident.identity.models import EResident
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import not_found
@@ -68,20 +68,11 @@ def one(case_number: str, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) 
     return case_read(ctx, db, service.get_for(ctx=ctx, db=db, applicant=applicant, case_number=case_number))
 
 
-def _pdf(ctx: NodeContext, db: Session, document_id, what: str) -> Response:
-    doc = db.get(Document, document_id) if document_id else None
-    if doc is None:
-        raise not_found(what)
-    return Response(ctx.files.get(doc.sha256), media_type=doc.media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{doc.filename}"',
-                             "Cache-Control": "private, no-store", "X-Content-SHA256": doc.sha256})
-
-
 @router.get("/cross-region-cases/{case_number}/articles", summary="The articles to read and sign (PDF)",
             response_class=Response)
 def articles(case_number: str, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
     case = service.get_for(ctx=ctx, db=db, applicant=applicant, case_number=case_number)
-    return _pdf(ctx, db, case.articles_document_id, "Articles")
+    return download(ctx, db, case.articles_document_id, "Articles")
 
 
 @router.get("/cross-region-cases/{case_number}/licence", summary="The business licence the handling region "
@@ -90,7 +81,7 @@ def licence(case_number: str, applicant: CurrentApplicant, ctx: Ctx, db: DbSessi
     case = service.get_for(ctx=ctx, db=db, applicant=applicant, case_number=case_number)
     if case.applicant_id != applicant.id:
         raise not_found("Licence")
-    return _pdf(ctx, db, case.licence_document_id, "Licence")
+    return download(ctx, db, case.licence_document_id, "Licence")
 
 
 @router.post("/cross-region-cases/{case_number}/signatures", status_code=201, response_model=CrossCaseRead,

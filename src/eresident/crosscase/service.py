@@ -52,7 +52,7 @@ from eresident.federation.keys import iso
 from eresident.identity.models import Applicant, Application, EResident
 from eresident.identity.recognition import Recognition
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import FieldError, Problem, conflict, forbidden, invalid, not_found
+from eresident.kit.errors import Problem, conflict, forbidden, invalid, not_found
 from eresident.kit.ids import new_id
 
 log = structlog.get_logger("eresident.crosscase")
@@ -294,11 +294,7 @@ def sign(*, ctx: NodeContext, db: Session, applicant: Applicant, case_number: st
     if case.status != "awaiting_signatures" or case.articles_sha256 is None:
         raise conflict("This case is not waiting for signatures.", code="wrong-status")
     if document_sha256 != case.articles_sha256:
-        raise Problem(409, "The articles have changed", code="stale-document",
-                      detail="The digest is not that of the current articles. Download them again, read them, "
-                             "and sign the digest of what you read.",
-                      errors=[FieldError("document_sha256", "not the SHA-256 of the current articles")],
-                      extra={"current_sha256": case.articles_sha256})
+        raise enterprise.stale_articles(case.articles_sha256)
     if entry["signed_at"] is not None:
         raise conflict("You have signed these articles already.", code="already-signed")
     now = _now(ctx)

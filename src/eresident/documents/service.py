@@ -72,3 +72,17 @@ def get_owned(db: Session, document_id, applicant_id: uuid.UUID) -> Document | N
     if doc is None or doc.owner_type != "applicant" or doc.owner_id != applicant_id:
         return None
     return doc
+
+
+def download(ctx, db: Session, document_id: uuid.UUID | None, what: str):
+    """A stored document as a private attachment (its SHA-256 in a header); 404 naming `what`."""
+    from fastapi.responses import Response
+
+    from eresident.kit.errors import not_found
+
+    doc = db.get(Document, document_id) if document_id else None
+    if doc is None:
+        raise not_found(what)
+    return Response(ctx.files.get(doc.sha256), media_type=doc.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{doc.filename}"',
+                             "Cache-Control": "private, no-store", "X-Content-SHA256": doc.sha256})

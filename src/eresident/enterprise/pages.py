@@ -8,14 +8,13 @@ import uuid
 from decimal import Decimal, InvalidOperation
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor
 from eresident.documents.licence_pdf import CURRENCIES_ZH
-from eresident.documents.models import Document
+from eresident.documents.service import download
 from eresident.enterprise import catalogue, service
 from eresident.enterprise.models import Formation, RegisteredName
 from eresident.enterprise.schemas import FormationIn, NameRequest
@@ -35,15 +34,6 @@ ROLE_NAMES = {"investor": "Investor", "legal_representative": "Legal representat
 
 def _values(form: FormData) -> dict:
     return {k: v.strip() for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
-
-
-def _download(ctx: NodeContext, db: Session, document_id: uuid.UUID | None, what: str) -> Response:
-    doc = db.get(Document, document_id) if document_id else None
-    if doc is None:
-        raise not_found(what)
-    return Response(ctx.files.get(doc.sha256), media_type=doc.media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{doc.filename}"',
-                             "Cache-Control": "private, no-store", "X-Content-SHA256": doc.sha256})
 
 
 def _held_reservation(ctx: NodeContext, db: Session, resident: EResident, reservation_id: str) -> RegisteredName:
@@ -132,6 +122,23 @@ def _form_page(request: Request, ctx: NodeContext, db: Session, resident: EResid
                   currencies=sorted(CURRENCIES_ZH), items=list(catalogue.catalogue().values()),
                   measures=measures, negative_list_version=version,
                   service_address=service.SERVICE_ADDRESS.get(ctx.region, service.SERVICE_ADDRESS["LJ"]))
+
+
+def confirmed(values: dict) -> None:
+    """The signing form's box must be ticked: a signature is a deliberate act."""
+    if values.get("confirm") != "yes":
+        raise Problem(422, "Confirm before you sign", code="invalid-field",
+                      errors=[FieldError("confirm", "Tick the box to confirm that you have read these "
+                                                    "articles and sign them.")])
+
+
+def sign_errors(exc: Problem) -> list[FieldError]:
+    """A refused signature as messages beside the signing form's box."""
+    if exc.code == "stale-document":
+        return [FieldError("confirm", "The articles changed after you opened this page. Read the new "
+                                      "version below and sign it if you agree.")]
+    return [FieldError("confirm" if e.field in ("", "document_sha256") else e.field, e.reason)
+            for e in problem_errors(exc)]
 
 
 def _refused(exc: Exception, codes: list[str]) -> tuple[int, list[FieldError]]:
@@ -322,7 +329,7 @@ def formation_submit(request: Request, formation_id: uuid.UUID, applicant: Curre
 def articles(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
     formation, _ = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
                                              region=ctx.region)
-    return _download(ctx, db, formation.articles_document_id, "Articles")
+    return download(ctx, db, formation.articles_document_id, "Articles")
 
 
 def _sign_page(request: Request, db: Session, formation: Formation, resident: EResident, status: int = 200,
@@ -350,22 +357,14 @@ def sign(request: Request, formation_id: uuid.UUID, applicant: CurrentApplicant,
          form: FormData = Form):
     values = _values(form)
     try:
-        if values.get("confirm") != "yes":
-            raise Problem(422, "Confirm before you sign", code="invalid-field",
-                          errors=[FieldError("confirm", "Tick the box to confirm that you have read these "
-                                                        "articles and sign them.")])
+        confirmed(values)
         service.sign_articles(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id,
                               document_sha256=values.get("document_sha256", ""), actor=applicant_actor(applicant))
     except Problem as exc:
         db.rollback()
         formation, resident = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
                                                         region=ctx.region)
-        if exc.code == "stale-document":
-            errors = [FieldError("confirm", "The articles changed after you opened this page. Read the new "
-                                            "version below and sign it if you agree.")]
-        else:
-            errors = [FieldError("confirm" if e.field in ("", "document_sha256") else e.field, e.reason)
-                      for e in problem_errors(exc)]
+        errors = sign_errors(exc)
         if resident is None or formation.status != "awaiting_signatures":
             return _case_page(request, ctx, db, applicant, formation, resident, exc.status, errors)
         return _sign_page(request, db, formation, resident, exc.status, errors)
@@ -376,10 +375,10 @@ def sign(request: Request, formation_id: uuid.UUID, applicant: CurrentApplicant,
 def licence(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
     formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
     issued = service.licence_of(db, formation)
-    return _download(ctx, db, issued.document_id if issued else None, "Licence")
+    return download(ctx, db, issued.document_id if issued else None, "Licence")
 
 
 @router.get("/my/companies/{formation_id}/report")
 def report(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
     formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
-    return _download(ctx, db, formation.report_document_id, "Report")
+    return download(ctx, db, formation.report_document_id, "Report")

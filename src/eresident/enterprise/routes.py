@@ -11,14 +11,13 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, official_actor, require
-from eresident.documents.models import Document
+from eresident.documents.service import download
 from eresident.enterprise import catalogue, service
 from eresident.enterprise.models import Formation, RegisteredName
 from eresident.enterprise.schemas import (CredentialRequest, DecisionIn, FormationIn, FormationRead, LicenceStatus,
                                           NameRequest, PartyRead, RecommendationIn, RestrictedItem, SignatureRead,
                                           SignRequest)
-from eresident.kit.context import NodeContext
-from eresident.kit.errors import Problem, not_found
+from eresident.kit.errors import Problem
 from eresident.officials.models import Official
 
 router = APIRouter(prefix="/api/v1", tags=["enterprise"])
@@ -74,15 +73,6 @@ def formation_read(db: Session, formation: Formation, *, viewer: str | None = No
         report_url=f"{base}/report" if formation.report_document_id else None,
         decision_reasons=formation.decision_reasons, created_at=formation.created_at,
         submitted_at=formation.submitted_at, decided_at=formation.decided_at)
-
-
-def _file(ctx: NodeContext, db: Session, document_id: uuid.UUID | None, what: str) -> Response:
-    doc = db.get(Document, document_id) if document_id else None
-    if doc is None:
-        raise not_found(what)
-    return Response(ctx.files.get(doc.sha256), media_type=doc.media_type,
-                    headers={"Content-Disposition": f'attachment; filename="{doc.filename}"',
-                             "Cache-Control": "private, no-store", "X-Content-SHA256": doc.sha256})
 
 
 # --- names ----------------------------------------------------------------------------------
@@ -167,7 +157,7 @@ def submit(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: D
 def articles(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
     formation, _ = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
                                              region=ctx.region)
-    return _file(ctx, db, formation.articles_document_id, "Articles")
+    return download(ctx, db, formation.articles_document_id, "Articles")
 
 
 @router.post("/formations/{formation_id}/signatures", status_code=201, response_model=SignatureRead,
@@ -191,13 +181,13 @@ def signatures(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, d
 def licence_pdf(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
     formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
     licence = service.licence_of(db, formation)
-    return _file(ctx, db, licence.document_id if licence else None, "Licence")
+    return download(ctx, db, licence.document_id if licence else None, "Licence")
 
 
 @router.get("/formations/{formation_id}/report", summary="The foreign-investment information report (JSON)")
 def report(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
     formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
-    return _file(ctx, db, formation.report_document_id, "Report")
+    return download(ctx, db, formation.report_document_id, "Report")
 
 
 @router.post("/formations/{formation_id}/licence/credential", status_code=201,

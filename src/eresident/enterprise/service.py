@@ -651,17 +651,22 @@ def sign_articles(*, ctx: NodeContext, db: Session, applicant: Applicant, format
         raise conflict("This formation is not waiting for signatures.", code="wrong-status")
     _inactive_signatories(db, formation, ctx.region)
     if document_sha256 != formation.articles_sha256:
-        raise Problem(409, "The articles have changed", code="stale-document",
-                      detail="The digest is not that of the current articles. Download them again, read them, "
-                             "and sign the digest of what you read.",
-                      errors=[FieldError("document_sha256", "not the SHA-256 of the current articles")],
-                      extra={"current_sha256": formation.articles_sha256})
+        raise stale_articles(formation.articles_sha256)
     roles = sorted({p.role for p in formation.parties if p.e_resident_number == resident.number
                     and p.role != "beneficial_owner"})
     token, payload = signature_token(ctx, db, resident, document_sha256=document_sha256,
                                      case_number=formation.case_number, revision=formation.revision, roles=roles)
     return record_signature(ctx=ctx, db=db, formation=formation, resident=resident, token=token, payload=payload,
                             actor=actor)
+
+
+def stale_articles(current_sha256: str | None) -> Problem:
+    """A signature on other bytes than the current articles (they changed after the signer read them)."""
+    return Problem(409, "The articles have changed", code="stale-document",
+                   detail="The digest is not that of the current articles. Download them again, read them, "
+                          "and sign the digest of what you read.",
+                   errors=[FieldError("document_sha256", "not the SHA-256 of the current articles")],
+                   extra={"current_sha256": current_sha256})
 
 
 def signature_token(ctx: NodeContext, db: Session, resident: EResident, *, document_sha256: str,
