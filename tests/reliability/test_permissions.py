@@ -53,6 +53,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/audit/events/{event_id}/inclusion"): PUBLIC,
     ("GET", "/api/v1/audit/proofs/inclusion"): PUBLIC,
     ("GET", "/api/v1/audit/proofs/consistency"): PUBLIC,
+    ("GET", "/api/v1/audit/checkpoints/{tree_size}"): PUBLIC,
+    ("GET", "/api/v1/licences/{uscc}/inclusion"): PUBLIC,
     ("GET", "/api/v1/sites"): PUBLIC,
     ("GET", "/api/v1/sites/{code}/slots"): PUBLIC,
     ("GET", "/api/v1/business-scope"): PUBLIC,

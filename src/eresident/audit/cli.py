@@ -1,5 +1,5 @@
-"""`eresident audit …`: verify the whole log, sign a checkpoint now, print an inclusion proof, show
-the witnessing status (cosignatures, alarms)."""
+"""`eresident audit …`: verify the whole log, sign a checkpoint now, print an inclusion proof (of an
+event, or of a licence's issuance), show the witnessing status (cosignatures, alarms)."""
 
 from __future__ import annotations
 
@@ -61,33 +61,81 @@ def checkpoint(
 
 @app.command()
 def prove(
-        seq: int,
-        tree_size: Annotated[Optional[int], typer.Option(help="Default: the whole log")] = None,
+        seq: Annotated[Optional[int], typer.Argument(help="The event's position in the log")] = None,
+        licence: Annotated[Optional[str], typer.Option(
+            "--licence", help="Prove a licence's issuance instead, by its USCC, against the newest checkpoint a "
+                              "peer cosigned (as GET /api/v1/licences/{uscc}/inclusion)")] = None,
+        tree_size: Annotated[Optional[int], typer.Option(help="Default: the whole log (not with --licence)")] = None,
         with_event: Annotated[bool, typer.Option(
             help="Also print the event and its salt (personal data: only for its subject or a court)")
         ] = False) -> None:
-    """Print the inclusion proof of the event at SEQ as JSON."""
-    from eresident.audit import merkle, repository, service
-    from eresident.audit.leaf import canonical_event
-    from eresident.audit.schemas import InclusionProofRead, b64
-
+    """Print the inclusion proof of the event at SEQ, or of a licence's issuance, as JSON."""
+    if (seq is None) == (licence is None):
+        typer.echo("error: give either SEQ or --licence USCC", err=True)
+        raise typer.Exit(2)
+    if licence is not None and tree_size is not None:
+        typer.echo("error: --licence proves against the published checkpoint; --tree-size goes with SEQ", err=True)
+        raise typer.Exit(2)
     ctx = _context()
     with ctx.database.session(write=False) as db:
-        row = repository.event_by_seq(db, seq)
-        if row is None:
-            typer.echo(f"error: no event with seq {seq}", err=True)
-            raise typer.Exit(1)
-        try:
-            proof = service.inclusion_proof(db=db, seq=seq, tree_size=tree_size, event_id=row.id)
-        except (merkle.ProofError, merkle.MissingNode) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(1) from None
-        checkpoint = service.checkpoint_of_size(db, proof.tree_size)
-        body = InclusionProofRead.of(proof, checkpoint.note if checkpoint else None).model_dump()
+        if licence is not None:
+            row, body = _licence_proof(ctx, db, licence)
+        else:
+            row, body = _seq_proof(db, seq, tree_size)
     if with_event:
+        from eresident.audit.leaf import canonical_event
+        from eresident.audit.schemas import b64
+
         body["event"] = json.loads(canonical_event(row._mapping))
         body["salt"] = b64(bytes(row.salt))
     typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
+    if not all(body.get("checked_by_server", {}).values()):
+        raise typer.Exit(1)  # the node could not confirm its own proof (a warning says which check failed)
+
+
+def _fail(message: str, code: int = 1):
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _seq_proof(db, seq: int, tree_size: int | None):
+    from eresident.audit import merkle, repository, service
+    from eresident.audit.schemas import InclusionProofRead
+
+    row = repository.event_by_seq(db, seq)
+    if row is None:
+        raise _fail(f"no event with seq {seq}")
+    try:
+        proof = service.inclusion_proof(db=db, seq=seq, tree_size=tree_size, event_id=row.id)
+    except (merkle.ProofError, merkle.MissingNode) as exc:
+        raise _fail(str(exc)) from None
+    checkpoint = service.checkpoint_of_size(db, proof.tree_size)
+    return row, InclusionProofRead.of(proof, checkpoint.note if checkpoint else None).model_dump()
+
+
+def _licence_proof(ctx, db, uscc: str):
+    """Exit 1 for an unknown licence or a damaged log, 3 while the issuance is not in a checkpoint."""
+    from eresident.audit import merkle, publication
+    from eresident.audit.schemas import LicenceInclusionRead
+    from eresident.enterprise.service import licence_by_uscc
+    from eresident.kit.errors import Problem
+
+    try:
+        found = licence_by_uscc(db, uscc)
+        shown = publication.licence_issuance(ctx=ctx, db=db, licence=found)
+    except Problem as exc:
+        raise _fail(exc.detail or exc.title) from None
+    except (merkle.ProofError, merkle.MissingNode) as exc:
+        raise _fail(str(exc)) from None
+    if shown is None:
+        raise _fail(f"the audit log has no issuance event for licence {found.uscc}: run `eresident audit verify`")
+    if shown.pending:
+        raise _fail(f"pending: the issuance is entry {shown.seq}, newer than the latest checkpoint "
+                    f"(size {shown.latest_checkpoint_size}); sign one with `eresident audit checkpoint`", 3)
+    body = LicenceInclusionRead.of(found.uscc, shown).model_dump(mode="json")
+    if not shown.checks.ok:
+        typer.echo(f"warning: this node could not confirm the proof: {body['checked_by_server']}", err=True)
+    return shown.event, body
 
 
 @app.command()

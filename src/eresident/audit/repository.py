@@ -193,6 +193,13 @@ def event_by_seq(db: Session, seq: int) -> Any | None:
     return db.execute(select(_events).where(_events.c.seq == seq)).first()
 
 
+def first_event_of(db: Session, entity_type: str, entity_id: str, action: str) -> Any | None:
+    """The first event of `action` on an entity (a licence's `licence.issued`), as a plain row."""
+    return db.execute(select(_events).where(_events.c.entity_type == entity_type,
+                                            _events.c.entity_id == entity_id, _events.c.action == action)
+                      .order_by(_events.c.seq).limit(1)).first()
+
+
 def latest_checkpoint(db: Session) -> AuditCheckpoint | None:
     return db.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc(),
                                                        AuditCheckpoint.id.desc()).limit(1)).first()
@@ -236,6 +243,13 @@ def last_cosigned(db: Session, region: str) -> AuditCheckpoint | None:
                                                    AuditCosignature.checkpoint_id == AuditCheckpoint.id)
                       .where(AuditCosignature.witness_region == region)
                       .order_by(AuditCheckpoint.tree_size.desc()).limit(1)).first()
+
+
+def latest_cosigned_checkpoint(db: Session) -> AuditCheckpoint | None:
+    """This node's largest checkpoint that any peer cosigned."""
+    return db.scalars(select(AuditCheckpoint).join(AuditCosignature,
+                                                   AuditCosignature.checkpoint_id == AuditCheckpoint.id)
+                      .order_by(AuditCheckpoint.tree_size.desc(), AuditCheckpoint.id.desc()).limit(1)).first()
 
 
 def checkpoint_with_root(db: Session, size: int, root: bytes) -> AuditCheckpoint | None:

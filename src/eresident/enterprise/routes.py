@@ -17,6 +17,7 @@ from eresident.enterprise.models import Formation, RegisteredName
 from eresident.enterprise.schemas import (CredentialRequest, DecisionIn, FormationIn, FormationRead, LicenceStatus,
                                           NameRequest, PartyRead, RecommendationIn, RestrictedItem, SignatureRead,
                                           SignRequest)
+from eresident.kit.context import NodeContext
 from eresident.kit.errors import Problem
 from eresident.officials.models import Official
 
@@ -265,24 +266,44 @@ def verify_upload(ctx: Ctx, db: DbSession, file: UploadFile = File(...)) -> dict
 router.routes[-1].public_csrf = True
 
 
-def _verify_page(uscc: str, request: Request, db: Session) -> HTMLResponse:
+def _issuance_in_log(ctx: NodeContext, db: Session, licence) -> dict:
+    """The licence's issuance in the audit log, for the page: its proof against the newest cosigned
+    checkpoint (audit/publication.py), or why there is none."""
+    from eresident.audit import merkle, publication
+    from eresident.audit.schemas import KEY_URL, LicenceInclusionRead, licence_inclusion_url
+
+    try:
+        shown = publication.licence_issuance(ctx=ctx, db=db, licence=licence)
+    except (merkle.ProofError, merkle.MissingNode) as exc:  # a damaged tree: say so, keep the page
+        return {"state": "broken", "detail": str(exc)}
+    if shown is None:
+        return {"state": "missing"}
+    links = {"proof_url": licence_inclusion_url(licence.uscc), "key_url": KEY_URL}
+    if shown.pending:
+        return {"state": "pending", "seq": shown.seq, "latest_size": shown.latest_checkpoint_size, **links}
+    proof = LicenceInclusionRead.of(licence.uscc, shown)  # what the JSON proof says, to show it alike
+    return {"state": "included" if shown.checks.ok else "failed", "proof": proof, **links}
+
+
+def _verify_page(uscc: str, request: Request, ctx: NodeContext, db: Session) -> HTMLResponse:
     from eresident.pages import render
 
     try:
-        status = service.licence_status(service.licence_by_uscc(db, uscc))
-        problem = None
+        licence = service.licence_by_uscc(db, uscc)
+        status, problem = service.licence_status(licence), None
     except Problem as exc:
-        status, problem = None, exc
+        licence, status, problem = None, None, exc
+    issuance = _issuance_in_log(ctx, db, licence) if licence else None
     return render(request, "verify_licence.html", status=200 if status else problem.status, licence=status,
-                  problem=problem, uscc=uscc)
+                  problem=problem, uscc=uscc, issuance=issuance)
 
 
 @public.get("/verify/licences/{uscc}", response_class=HTMLResponse, include_in_schema=False)
-def verify_page(uscc: str, request: Request, db: DbSession) -> HTMLResponse:
-    return _verify_page(uscc, request, db)
+def verify_page(uscc: str, request: Request, ctx: Ctx, db: DbSession) -> HTMLResponse:
+    return _verify_page(uscc, request, ctx, db)
 
 
 # The licence PDF's QR code (documents/licence_pdf.verification_url) points here.
 @public.get("/verify/licence/{uscc}", response_class=HTMLResponse, include_in_schema=False)
-def verify_page_qr(uscc: str, request: Request, db: DbSession) -> HTMLResponse:
-    return _verify_page(uscc, request, db)
+def verify_page_qr(uscc: str, request: Request, ctx: Ctx, db: DbSession) -> HTMLResponse:
+    return _verify_page(uscc, request, ctx, db)
