@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -173,6 +174,9 @@ def http_part(args, tmp: Path, procs: Procs, settings, data_dir: Path, db_url: s
     bank = procs.start("bank", [PY, "-m", "eresident", "sandbox-bank", "--port", bank_port], env=bank_env)
     wait_http(int(node_port), "/healthz", node, procs)
     wait_http(int(bank_port), "/healthz", bank, procs)
+    # What the node's operator does once: pin the bank's callback key (the node never fetches it itself).
+    subprocess.run([PY, "-m", "eresident", "bank", "trust", "add", settings.bank_url, "--yes"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, timeout=60)
 
     ctx = build_context(settings)  # the real clock: the bank checks signature times against it
     client = httpx.Client(timeout=30, follow_redirects=False)

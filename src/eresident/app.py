@@ -65,6 +65,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     from eresident.crosscase.pages import router as crosscase_pages
     app.include_router(crosscase_router)  # cross-region cases (docs/federation.md)
     app.include_router(crosscase_pages)
+    from eresident.banking.pages import router as bank_pages
+    from eresident.tax.pages import router as tax_pages
+    app.include_router(tax_pages)  # the founder's tax deadlines and bank accounts
+    app.include_router(bank_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     def wants_html(request: Request) -> bool:

@@ -72,6 +72,9 @@ def _register_domain_commands() -> None:
     app.add_typer(workflow_app, name="workflow")
     app.add_typer(audit_app, name="audit")
     app.add_typer(federation_app, name="federation")
+    from eresident.banking.cli import app as bank_app
+
+    app.add_typer(bank_app, name="bank")
 
 
 _register_domain_commands()
@@ -152,9 +155,17 @@ def node_env(region: str, root: Path) -> dict[str, str]:
             "ERESIDENT_BASE_URL": f"http://127.0.0.1:{DEMO_PORTS[region]}", "ERESIDENT_DEMO": "true"}
 
 
+def demo_settings(region: str, root: Path) -> Settings:
+    """The settings `node_env` gives a demo node's processes, for acting on that node from here."""
+    data = root / region
+    return Settings(region=region, data_dir=data, database_url=f"sqlite:///{data / 'eresident.db'}",
+                    base_url=f"http://127.0.0.1:{DEMO_PORTS[region]}", demo=True)
+
+
 @app.command()
 def up(var: Path = Path("var")) -> None:
-    """Migrate, seed and start both region nodes on SQLite under var/ (what `make run` does)."""
+    """Migrate, seed and start both region nodes on SQLite under var/ (what `make run` does), introduce
+    them to each other and second LJ's demo reviewer to TF."""
     from eresident.seed import DEMO_OFFICIALS, DEMO_PASSWORD
 
     procs = []
@@ -170,7 +181,9 @@ def up(var: Path = Path("var")) -> None:
                 "ERESIDENT_SANDBOX_BANK_CLIENTS": ",".join(f"http://127.0.0.1:{p}" for p in DEMO_PORTS.values())}
     procs.append(subprocess.Popen([sys.executable, "-m", "eresident", "sandbox-bank", "--port",
                                    str(SANDBOX_BANK_PORT)], env=bank_env))
-    _introduce_demo_nodes(var)
+    introduced = _introduce_demo_nodes(var)
+    _pin_sandbox_bank(var)
+    seconded = _seed_demo_secondment(var) if introduced else None
     lines = ["", "eresident is running:"]
     for region, port in DEMO_PORTS.items():
         lines.append(f"  {REGIONS[region][0]} ({region}): http://127.0.0.1:{port}/   API: http://127.0.0.1:{port}/docs")
@@ -182,6 +195,7 @@ def up(var: Path = Path("var")) -> None:
             lines.append(f"  {user:<14} {', '.join(roles):<20} code: "
                          f"ERESIDENT_DATA_DIR=var/{region} ERESIDENT_DATABASE_URL=sqlite:///var/{region}/eresident.db "
                          f".venv/bin/eresident admin totp {user}")
+    lines += secondee_lines(seconded)
     lines += ["", "Applicants sign up on the start page; on this demo node the confirmation link is shown "
               "on the page (no mail server).", "Press Ctrl-C to stop."]
     typer.echo("\n".join(lines))
@@ -202,9 +216,41 @@ def up(var: Path = Path("var")) -> None:
     stop()
 
 
-def _introduce_demo_nodes(var: Path) -> None:
+def secondee_lines(seconded: dict | None) -> list[str]:
+    """What `up` prints about the demo secondment: who serves where, and how they sign in at the host."""
+    if not seconded:
+        return []
+    home, host = seconded["home_region"], seconded["host_region"]
+    home_url, host_url = (f"http://127.0.0.1:{DEMO_PORTS[r]}" for r in (home, host))
+    return ["", f"Demo secondment: {seconded['username']} ({REGIONS[home][0]}) serves in {REGIONS[host][0]} as "
+                f"{', '.join(seconded['host_roles'])} until {seconded['term_end']} ({seconded['status']}).",
+            f"  It signs in at {host} with a credential from home, not with a password:",
+            f"  1. sign in at {home_url}/official/login as {seconded['username']} (password and code as above);",
+            f"  2. open {home_url}/official/secondments and get a sign-in credential (five minutes, works once);",
+            f"  3. paste it at {host_url}/official/secondee-login: you are {seconded['host_username']} in "
+            f"{host}'s worklists."]
+
+
+def _seed_demo_secondment(var: Path) -> dict | None:
+    """Demo only: LJ's reviewer seconded to TF (seed.seed_demo_secondment); the nodes run either way."""
+    from eresident.seed import seed_demo_secondment
+
+    nodes = []
+    try:
+        nodes += [_context(demo_settings(region, var.resolve())) for region in ("LJ", "TF")]
+        return seed_demo_secondment(*nodes)
+    except Exception as exc:  # noqa: BLE001 - the demo is up already: say what is missing and carry on
+        typer.echo(f"warning: the demo secondment was not seeded ({type(exc).__name__}: {exc})", err=True)
+        return None
+    finally:
+        for node in nodes:
+            node.database.dispose()
+
+
+def _introduce_demo_nodes(var: Path) -> bool:
     """Demo only: once both nodes answer, each adds the other to its trust list from its published
-    node-keys document (in production an operator does this out of band and checks fingerprints)."""
+    node-keys document (in production an operator does this out of band and checks fingerprints).
+    Returns whether both nodes answered and now trust each other."""
     import httpx
 
     deadline = time.monotonic() + 60
@@ -218,14 +264,40 @@ def _introduce_demo_nodes(var: Path) -> None:
             if time.monotonic() > deadline:
                 typer.echo(f"warning: the node on port {port} did not start; the regions do not trust each other yet",
                            err=True)
-                return
+                return False
             time.sleep(0.3)
+    trusted = True
     for region in DEMO_PORTS:
         for peer, port in DEMO_PORTS.items():
             if peer != region:
-                subprocess.run([sys.executable, "-m", "eresident", "federation", "trust", "add", "--from-url",
-                                f"http://127.0.0.1:{port}", "--yes"], env=node_env(region, var.resolve()),
-                               check=False, stdout=subprocess.DEVNULL)
+                done = subprocess.run([sys.executable, "-m", "eresident", "federation", "trust", "add", "--from-url",
+                                       f"http://127.0.0.1:{port}", "--yes"], env=node_env(region, var.resolve()),
+                                      check=False, stdout=subprocess.DEVNULL)
+                trusted = trusted and done.returncode == 0
+    return trusted
+
+
+def _pin_sandbox_bank(var: Path) -> None:
+    """Demo only: once the sandbox bank answers, each node pins its published callback key (in
+    production an operator runs `eresident bank trust add URL` and compares the fingerprints)."""
+    import httpx
+
+    url = f"http://127.0.0.1:{SANDBOX_BANK_PORT}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            typer.echo("warning: the sandbox bank did not start; its callbacks are refused until "
+                       f"`eresident bank trust add {url}` is run for each node", err=True)
+            return
+        time.sleep(0.3)
+    for region in DEMO_PORTS:
+        subprocess.run([sys.executable, "-m", "eresident", "bank", "trust", "add", url, "--yes"],
+                       env=node_env(region, var.resolve()), check=False, stdout=subprocess.DEVNULL)
 
 
 @admin.command("create-official")

@@ -52,6 +52,17 @@ class Settings(BaseSettings):
     federation_retry_max_seconds: float = Field(default=600.0, ge=1)  # retries back off up to this
     federation_timeout_seconds: float = Field(default=10.0, gt=0)  # one delivery attempt
     federation_batch_size: int = Field(default=200, ge=1)  # messages claimed per delivery run
+    # Dead letters: a message the peer keeps *refusing* (a 4xx answer other than 408/429) is given up
+    # (kept, no longer sent) once it has waited this long since it was queued or requeued, or after
+    # this many attempts. Seven days outlasts a long weekend or a holiday week during which the peer's
+    # operator cannot refresh a trust list or upgrade a node that does not know the kind yet; a message
+    # still refused after that will not go through by itself, and as a dead letter it shows in
+    # `federation status` instead of hiding among the retries. No count limit by default: with the
+    # capped backoff a count is only a less legible clock (7 days is about 1,350 attempts). A peer that is
+    # down, slow, or answers 5xx/429 never makes a message dead: those are retried until it recovers.
+    # 0 turns either limit off.
+    federation_dead_after_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    federation_dead_after_attempts: int = Field(default=0, ge=0)
     # Recognition (docs/federation.md, "Recognition"): the fallback status re-check, the wait for a
     # peer's duplicate answer before it counts as "not answered", and a status-list fetch.
     recognition_recheck_seconds: int = Field(default=60, ge=1)
@@ -65,6 +76,8 @@ class Settings(BaseSettings):
     bank_retry_base_seconds: float = Field(default=2.0, gt=0)
     bank_retry_max_seconds: float = Field(default=600.0, ge=1)
     bank_stuck_minutes: int = Field(default=60, ge=1)  # an officer sees requests without progress this long
+    # The banks' pinned callback keys (banking/trust.py; `eresident bank trust add`): default data_dir/bank-trust.json.
+    bank_trust_file: Path | None = None
     # The sandbox bank process (`eresident sandbox-bank`), when this environment runs one.
     sandbox_bank_data_dir: Path = Path("var/bank")
     sandbox_bank_base_url: str = "http://127.0.0.1:8009"

@@ -1,10 +1,12 @@
 """Demo data for `make run`: officials with known logins, one overseas service site per region,
-and the synthetic sanctions list. Idempotent: running it twice changes nothing."""
+the synthetic sanctions list, and (once both nodes run) a secondment from LJ to TF. Idempotent:
+running it twice changes nothing."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -67,3 +69,71 @@ def seed_demo(ctx: NodeContext) -> list[dict]:
         if db.scalar(select(ScreeningEntity.id).limit(1)) is None:
             import_list(db=db, list_name="sample", path=SAMPLE_LIST, now=ctx.clock.now())
     return created
+
+
+# --- the demo secondment (`eresident up`) -------------------------------------------------------
+
+DEMO_SECONDMENT = dict(role="reviewer", host_roles=["reviewer"], days=90, department="Enterprise services",
+                       purpose="Demo secondment: reviews the host region's cases beside its own reviewers "
+                               "(the host's approver decides, so four eyes stay two people)")
+
+
+def seed_demo_secondment(home: NodeContext, host: NodeContext, *, client=None, timeout: float = 30.0) -> dict:
+    """Demo only: second the home region's demo reviewer to the host region for 90 days, proposed by
+    the home and accepted by the host through the real federation messages (each node's worker
+    would carry them too; here they are delivered at once). Idempotent: a proposed or accepted
+    secondment of that official to that host whose term has not ended is reused, and only the
+    steps it still lacks are done. Both nodes must trust each other. Returns what `up` prints."""
+    import time
+
+    from eresident.federation import secondment
+    from eresident.federation.keys import iso
+    from eresident.federation.service import deliver_due
+    from eresident.officials.secondment_models import IncomingSecondment, OutgoingSecondment
+
+    username = f"{home.region.lower()}-{DEMO_SECONDMENT['role']}"
+    with home.database.session(write=True) as db:
+        now = home.clock.now()
+        official = db.scalar(select(Official).where(Official.username == username))
+        if official is None:
+            raise LookupError(f"{username} does not exist at {home.region}: run `eresident seed-demo` there first")
+        row = db.scalar(select(OutgoingSecondment)
+                        .where(OutgoingSecondment.official_id == official.id,
+                               OutgoingSecondment.host_region == host.region,
+                               OutgoingSecondment.status.in_(secondment.OPEN), OutgoingSecondment.term_end > now)
+                        .order_by(OutgoingSecondment.proposed_at.desc()).limit(1))
+        if row is None:
+            start = now.replace(second=0, microsecond=0)
+            row = secondment.propose(ctx=home, db=db, official_username=username, host_region=host.region,
+                                     term_start=start, term_end=start + timedelta(days=DEMO_SECONDMENT["days"]),
+                                     host_roles=list(DEMO_SECONDMENT["host_roles"]),
+                                     department=DEMO_SECONDMENT["department"], purpose=DEMO_SECONDMENT["purpose"],
+                                     actor=Actor.system())
+        secondment_id, term_end = row.id, row.term_end
+
+    def status_at(node: NodeContext, model) -> str | None:
+        with node.database.session(write=False) as db:
+            found = db.get(model, secondment_id)
+            return found.status if found else None
+
+    def settle(node: NodeContext, model, done) -> str | None:
+        """Deliver `node`'s outbox (its worker may get there first) until the other side shows `done`."""
+        deadline = time.monotonic() + timeout
+        other = host if node is home else home
+        while not done(status := status_at(other, model)):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{other.region} did not get secondment {secondment_id} from {node.region} "
+                                   f"within {timeout:.0f} s (see `eresident federation status` at {node.region})")
+            if not deliver_due(node, client=client).delivered:
+                time.sleep(0.2)  # nothing sent by this call: the worker has it, or the peer is not up yet
+        return status
+
+    # The proposal reaches the host; the host accepts it; the acceptance reaches the home.
+    if settle(home, IncomingSecondment, lambda s: s is not None) == "proposed":
+        with host.database.session(write=True) as db:
+            secondment.accept(ctx=host, db=db, secondment_id=secondment_id, actor=Actor.system(),
+                              note="Demo secondment, accepted by `eresident up`")
+    status = settle(host, OutgoingSecondment, lambda s: s != "proposed")
+    return {"secondment_id": str(secondment_id), "username": username, "host_username": f"{username}@{home.region}",
+            "home_region": home.region, "host_region": host.region, "host_roles": list(DEMO_SECONDMENT["host_roles"]),
+            "term_end": iso(term_end), "status": status}

@@ -55,6 +55,14 @@ class SandboxBank:
     def admin(self, method: str, path: str, **kw) -> httpx.Response:
         return httpx.request(method, self.url + path, headers=ADMIN, timeout=10, **kw)
 
+    def pin(self, node) -> None:
+        """What the node's operator does once (`eresident bank trust add URL`): pin the bank's key."""
+        env = {**os.environ, "ERESIDENT_DATA_DIR": str(node.settings.data_dir), "ERESIDENT_REGION": "LJ",
+               "ERESIDENT_BANK_URL": self.url}
+        done = subprocess.run([sys.executable, "-m", "eresident", "bank", "trust", "add", self.url, "--yes"],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+
     def private_key(self):
         from joserfc.jwk import OKPKey
 

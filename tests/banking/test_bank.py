@@ -71,6 +71,13 @@ def deliver_until_sent(node, timeout: float = 20.0) -> None:
     wait_for(sent, timeout, every=0.3)
 
 
+def signed_callback(node, event: dict, private_key, kid: str, *, raw: bytes | None = None) -> httpx.Response:
+    url = node.settings.base_url + protocol.CALLBACK_PATH
+    headers = protocol.sign_post(url=url, body=protocol.dumps(event), private_key=private_key, kid=kid,
+                                 now=node.ctx.clock.now(), nonce=event["event_id"])
+    return httpx.post(url, content=raw if raw is not None else protocol.dumps(event), headers=headers, timeout=10)
+
+
 @pytest.fixture
 def journey(served_node):
     api = Api(served_node)
@@ -106,6 +113,7 @@ def test_bank_down_then_restarted_opens_the_accounts_exactly_once_and_callbacks_
 
     # The bank comes up slow: it stores the request, the node gives up waiting, the bank dies.
     bank.start(mode="slow", delay=4.0)
+    bank.pin(served_node)  # the operator pins the bank's callback key once
     time.sleep(1.1)
     report = banking.deliver_due(served_node.ctx)
     assert report.delivered == 0 and "Timeout" in report.errors[0]
@@ -176,6 +184,21 @@ def test_refused_kyc_and_a_video_call_reach_the_founder(served_node, bank, journ
     real_time(served_node)
     deliver_until_sent(served_node)
 
+    # The bank decides and calls back, but nobody has pinned its key on this node yet: every
+    # callback is refused (the bank keeps retrying), even one signed with the bank's real key.
+    wait_for(lambda: all(r["status"] != "received" and r["callbacks_pending"]
+                         for r in bank.admin("GET", "/admin/requests").json()))
+    key = bank.private_key()
+    event = {"event_id": str(uuid.uuid4()), "request_id": bank_view(api, founder_token, refused_uscc)["id"],
+             "seq": 1, "status": "received", "detail": {}}
+    unpinned = signed_callback(served_node, event, key.private_key, key.kid)
+    assert unpinned.status_code == 401 and unpinned.json()["type"].endswith("/key-unknown")
+    time.sleep(1.0)
+    assert bank_view(api, founder_token, refused_uscc)["status"] == "with_bank"
+    assert bank_view(api, founder_token, video_uscc)["status"] == "with_bank"
+    assert all(r["callbacks_pending"] for r in bank.admin("GET", "/admin/requests").json())
+    bank.pin(served_node)  # pinned: the bank's next retries are accepted
+
     refused = wait_for(lambda: (v := bank_view(api, founder_token, refused_uscc))["status"] == "refused" and v)
     assert "restricted-persons" in refused["refusal"]["reason"] and refused["next_step"]
     assert refused["accounts"] == []
@@ -197,3 +220,73 @@ def test_refused_kyc_and_a_video_call_reach_the_founder(served_node, bank, journ
                       json={"passed": True}).status_code == 200
     opened = wait_for(lambda: (v := bank_view(api, founder_token, video_uscc))["status"] == "opened" and v)
     assert len(opened["accounts"]) == 2
+
+
+def withdraw(api, token, uscc) -> dict:
+    r = api.client.post(f"/api/v1/companies/{uscc}/bank/consent-withdrawal", headers=bearer(token),
+                        json={"bank": "SANDBOX"})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_a_withdrawn_consent_reaches_the_bank_which_stops_deletes_or_keeps_what_the_law_requires(
+        served_node, bank, journey):
+    api, founders, people, _admin = journey
+    founder_token = people[0][0]
+    # The bank is down: the package is tried once (did it arrive?), then the founder withdraws.
+    lost_uscc = company(api, founders, people, ("重庆星海科技有限公司", "Chongqing Xinghai Technology Co., Ltd."))
+    real_time(served_node)
+    assert banking.deliver_due(served_node.ctx).failed == 1
+    lost = withdraw(api, founder_token, lost_uscc)
+    assert (lost["sent"], lost["bank_notice"], lost["request"]["status"]) == ("possibly", "queued", "withdrawn")
+
+    bank.start()
+    bank.pin(served_node)
+    # A request waiting for its video call, and one whose accounts get opened.
+    video_uscc = company(api, founders, people, ("重庆云帆科技有限公司", "Chongqing Yunfan Technology Co., Ltd."),
+                         registered_capital="2000000")
+    open_uscc = company(api, founders, people, ("重庆青川科技有限公司", "Chongqing Qingchuan Technology Co., Ltd."))
+    deliver_until_sent(served_node)
+    lost = wait_for(lambda: (v := bank_view(api, founder_token, lost_uscc))["withdrawal"]["bank_notice"]
+                    == "confirmed" and v)
+    assert lost["withdrawal"]["bank_answer"]["held"] == "nothing" and lost["status"] == "withdrawn"
+    assert lost["steps"][-1]["text"].startswith("The bank confirmed your withdrawal")
+
+    # The package the node could not confirm turns up at the bank late: refused, nothing stored.
+    from eresident.banking.models import BankRequest
+    from eresident.federation.keys import node_keys
+
+    with served_node.ctx.database.session(write=False) as db:
+        package = db.get(BankRequest, uuid.UUID(lost["id"])).package
+    url = bank.url + protocol.REQUESTS_PATH
+    key = node_keys(served_node.settings).signing_key(served_node.ctx.clock.now())
+    body = protocol.dumps(package)
+    late = httpx.post(url, content=body, timeout=10, headers=protocol.sign_post(
+        url=url, body=body, private_key=key.key.private_key, kid=key.kid, now=served_node.ctx.clock.now(),
+        nonce=str(uuid.uuid4()), idempotency_key=lost["id"]))
+    assert late.status_code == 409 and late.json()["type"].endswith("/consent-withdrawn")
+    assert lost["id"] not in [r["request_id"] for r in bank.admin("GET", "/admin/requests").json()]
+
+    # Withdrawn while the bank waits for the video call: the bank stops and deletes the package.
+    wait_for(lambda: bank_view(api, founder_token, video_uscc)["status"] == "video_call_required")
+    video = withdraw(api, founder_token, video_uscc)
+    assert (video["sent"], video["bank_notice"], video["request"]["status"]) == ("yes", "queued", "withdrawn")
+    deliver_until_sent(served_node)
+    video = bank_view(api, founder_token, video_uscc)
+    assert video["withdrawal"]["bank_notice"] == "confirmed" and video["withdrawal"]["bank_answer"]["held"] == "deleted"
+    at_bank = {r["request_id"]: r for r in bank.admin("GET", "/admin/requests").json()}
+    assert at_bank[video["id"]]["status"] == "withdrawn" and at_bank[video["id"]]["accounts"] == []
+    booking = api.client.post(f"/api/v1/companies/{video_uscc}/bank/video-call", headers=bearer(founder_token),
+                              json={"slot": video["video_call"]["slots"][0]})
+    assert booking.status_code == 409
+
+    # Withdrawn after the accounts were opened: they stay open, the bank keeps the KYC record the law
+    # requires and says so; the founder's view keeps the accounts.
+    opened = wait_for(lambda: (v := bank_view(api, founder_token, open_uscc))["status"] == "opened" and v)
+    after = withdraw(api, founder_token, open_uscc)
+    assert (after["sent"], after["bank_notice"], after["request"]["status"]) == ("yes", "queued", "opened")
+    deliver_until_sent(served_node)
+    after = bank_view(api, founder_token, open_uscc)
+    answer = after["withdrawal"]["bank_answer"]
+    assert answer["held"] == "kept" and answer["accounts"] == opened["accounts"] == after["accounts"]
+    assert "anti-money-laundering" in answer["detail"]

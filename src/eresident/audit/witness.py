@@ -16,7 +16,6 @@ its own log: see docs/audit.md for why that key and not the federation key.
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +40,7 @@ WITNESS_HEAD = "audit.witness_head"
 ALARM = "audit.alarm"
 MAX_NOTE_CHARS = 8192
 MAX_PROOF_HASHES = 128
+MAX_TREE_SIZE = 2**63 - 1  # a BIGINT column: a larger size is malformed, not a database error
 
 
 def _b64(value: bytes) -> str:
@@ -119,22 +119,22 @@ def announce(*, ctx: NodeContext, db: Session, checkpoint: AuditCheckpoint) -> l
 
 def _string(payload: dict, name: str, limit: int = MAX_NOTE_CHARS) -> str:
     value = payload.get(name)
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise invalid(f"payload/{name}", f"{name} is a text of at most {limit} characters")
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise invalid(f"payload/{name}", f"{name} is a text of 1 to {limit} characters")
     return value
 
 
-def _size(payload: dict, name: str = "tree_size") -> int:
+def _size(payload: dict, name: str = "tree_size", path: str | None = None) -> int:
     value = payload.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise invalid(f"payload/{name}", f"{name} is a whole number")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_TREE_SIZE:
+        raise invalid(f"payload/{path or name}", f"{name} is a whole number")
     return value
 
 
 def _hash(payload: dict, name: str) -> bytes:
     try:
         value = base64.b64decode(_string(payload, name, 64), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a text that is not ASCII at all
         value = b""
     if len(value) != 32:
         raise invalid(f"payload/{name}", f"{name} is a base64 SHA-256 hash")
@@ -157,7 +157,7 @@ def on_cosignature(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[
                       detail=f"This node signed no checkpoint of size {size} with that root.")
     try:
         cosigned = note.verify_cosignature(line, _note_text(own.note), cosigner)
-    except note.NoteError as exc:
+    except ValueError as exc:  # NoteError, or base64 of a text that is not ASCII
         raise Problem(422, "Cosignature refused", code="cosignature-invalid", detail=str(exc)) from None
     if repository.cosignature(db, own.id, message.sender) is None:
         db.add(AuditCosignature(checkpoint_id=own.id, witness_region=message.sender, timestamp=cosigned.timestamp,
@@ -169,12 +169,15 @@ def on_cosignature(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[
 def on_alarm(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, Any]:
     """A witness found one of our checkpoints inconsistent with one it witnessed: keep its evidence."""
     payload = message.payload
-    proof = payload.get("proof")
-    alarm = _raise_alarm(ctx, db, role="origin", region=message.sender, origin=_string(payload, "origin", 255),
-                         reason=_string(payload, "reason", 32), detail=_string(payload, "detail", 2000),
-                         tree_size=_size(payload), offending=_string(payload, "note"),
-                         witnessed=payload.get("witnessed_note") if isinstance(payload.get("witnessed_note"), str)
-                         else None, proof=proof if isinstance(proof, dict) else None)
+    origin, reason = _string(payload, "origin", 255), _string(payload, "reason", 32)
+    detail, tree_size, offending = _string(payload, "detail", 2000), _size(payload), _string(payload, "note")
+    witnessed = payload.get("witnessed_note")
+    if witnessed is not None:
+        witnessed = _string(payload, "witnessed_note")
+    proof = _proof(payload.get("proof"))
+    alarm = _raise_alarm(ctx, db, role="origin", region=message.sender, origin=origin, reason=reason, detail=detail,
+                         tree_size=tree_size, offending=offending, witnessed=witnessed,
+                         proof=proof.to_json() if proof else None)
     return {"stored": True, "alarm": str(alarm.id)}
 
 
@@ -187,7 +190,7 @@ def on_witness_head(*, ctx: NodeContext, db: Session, message: Incoming) -> dict
     held = _string(message.payload, "note")
     try:  # only our own signature on that head is evidence: a peer cannot make up an alarm here
         own = note.parse_checkpoint(note.open_note(held, load_checkpoint_key(ctx.settings).verifier))
-    except note.NoteError as exc:
+    except ValueError as exc:  # NoteError, or base64 of a text that is not ASCII
         raise Problem(422, "Witness head refused", code="checkpoint-signature", detail=str(exc)) from None
     if (own.size, own.root_hash) != (size, root):
         raise invalid("payload/note", "the note is not the checkpoint of tree_size and root_hash")
@@ -238,7 +241,7 @@ def _proof(value: object) -> _Proof | None:
     path = [_hash({"h": h}, "h") if isinstance(h, str) else b"" for h in value["path"]]
     if any(len(h) != 32 for h in path):
         raise invalid("payload/proof/path", "every hash of the path is a base64 SHA-256 hash")
-    return _Proof(_size(value, "first"), _size(value, "second"), path)
+    return _Proof(_size(value, "first", "proof/first"), _size(value, "second", "proof/second"), path)
 
 
 @register(CHECKPOINT)
@@ -252,7 +255,9 @@ def on_checkpoint(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[s
     try:
         text = note.open_note(signed, verifier)
         checkpoint = note.parse_checkpoint(text)
-    except note.NoteError as exc:
+        if checkpoint.size > MAX_TREE_SIZE:
+            raise note.NoteError(f"the tree size is more than {MAX_TREE_SIZE}")
+    except ValueError as exc:  # NoteError, a number too long to read, or base64 of a text that is not ASCII
         raise Problem(422, "Checkpoint refused", code="checkpoint-signature",
                       detail=f"Not a checkpoint signed by {region}'s audit key: {exc}") from None
     if checkpoint.origin != verifier.name:

@@ -27,6 +27,8 @@ class BankConsent(Base):
     text_version: Mapped[str] = mapped_column(String(32))
     text_sha256: Mapped[str] = mapped_column(String(64))
     given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the founder withdrew it (PIPL art. 15); a new consent to the same bank clears it.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class BankRequest(Base):
@@ -47,6 +49,9 @@ class BankRequest(Base):
     accounts: Mapped[list] = mapped_column(JSON)
     video_call: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     refusal: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # The founder's withdrawal of the consent behind this request: when, whether the package had left
+    # (no / possibly / yes), and whether and what the bank was told.
+    withdrawal: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)  # the newest bank event applied
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -72,7 +77,7 @@ class BankOutboxMessage(Base):
     __table_args__ = (Index("ix_bank_outbox_due", "next_attempt_at"),)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("bank_requests.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(32))  # account_request | video_call_booking
+    kind: Mapped[str] = mapped_column(String(32))  # account_request | video_call_booking | consent_withdrawal
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     payload: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

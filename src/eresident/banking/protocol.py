@@ -2,10 +2,12 @@
 covers, signing and checking a POST (RFC 9421 ed25519 + RFC 9530 Content-Digest, reusing
 federation.httpsig), bank keys, and the account-number check digit (Luhn).
 
-Node → bank: POST {bank}/v1/account-requests (and …/{ref}/video-call), JSON, an `Idempotency-Key`
-header, signed with the node's federation key (the bank knows the node's published node-keys).
+Node → bank: POST {bank}/v1/account-requests (and …/{ref}/video-call, /v1/consent-withdrawals), JSON, an
+`Idempotency-Key` header, signed with the node's federation key (the bank knows the node's published
+node-keys).
 Bank → node: POST {node}/api/v1/bank-callbacks, JSON, signed with the bank's own Ed25519 key
-(published at {bank}/.well-known/bank-keys), nonce = the event id.
+(published at {bank}/.well-known/bank-keys and pinned by the node's operator: banking/trust.py),
+nonce = the event id.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from eresident.kit.files import create_once
 
 REQUESTS_PATH = "/v1/account-requests"
 BOOKING_PATH = "/v1/account-requests/{ref}/video-call"
+WITHDRAWALS_PATH = "/v1/consent-withdrawals"
 BANK_KEYS_PATH = "/.well-known/bank-keys"
 CALLBACK_PATH = "/api/v1/bank-callbacks"
 NODE_KEYS_PATH = "/.well-known/eresident/node-keys"

@@ -25,6 +25,11 @@ class ConsentIn(BaseModel):
     agree: bool
 
 
+class WithdrawalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bank: str = Field(max_length=16)
+
+
 class SlotIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     slot: str = Field(max_length=40)
@@ -44,6 +49,23 @@ def give_consent(formation_id: uuid.UUID, body: ConsentIn, applicant: CurrentApp
                                  actor=applicant_actor(applicant))
     return {"id": str(row.id), "bank": row.bank_code, "version": row.text_version, "text_sha256": row.text_sha256,
             "given_at": protocol.iso(row.given_at)}
+
+
+@router.post("/formations/{formation_id}/bank-consent/withdrawal",
+             summary="Withdraw the consent to share the KYC package with a bank (before or after the licence)")
+def withdraw_formation_consent(formation_id: uuid.UUID, body: WithdrawalIn, applicant: CurrentApplicant, ctx: Ctx,
+                               db: DbSession) -> dict:
+    return service.withdraw_before_licence(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id,
+                                           bank=body.bank, actor=applicant_actor(applicant))
+
+
+@router.post("/companies/{uscc}/bank/consent-withdrawal",
+             summary="Withdraw the consent to share with a bank: a request not yet sent is cancelled; one sent is "
+                     "stopped and the bank told")
+def withdraw_company_consent(uscc: str, body: WithdrawalIn, applicant: CurrentApplicant, ctx: Ctx,
+                             db: DbSession) -> dict:
+    return service.withdraw_for_company(ctx=ctx, db=db, applicant=applicant, uscc=uscc, bank=body.bank,
+                                        actor=applicant_actor(applicant))
 
 
 @router.post("/companies/{uscc}/bank/requests", status_code=201,

@@ -2,7 +2,9 @@
 database and Ed25519 key. It takes signed account requests from region nodes (idempotent by key),
 applies its own KYC rules (data/banking/sandbox_kyc.yaml: refuse, ask for a video call, or open a
 basic RMB account and a foreign-currency capital account with 19-digit Luhn-checked numbers), and
-answers later by signed callbacks it retries until the node accepts them. For tests it can be made
+answers later by signed callbacks it retries until the node accepts them. A founder's withdrawn consent
+(POST /v1/consent-withdrawals) stops a request and deletes its package, unless the accounts are open
+already; a request that arrives after its withdrawal is refused. For tests it can be made
 slow, erroring or unavailable (ERESIDENT_SANDBOX_BANK_MODE or POST /admin/mode)."""
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NUL
 CREATE TABLE IF NOT EXISTS outbox(event_id TEXT PRIMARY KEY, ref TEXT NOT NULL, seq INTEGER NOT NULL,
   url TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL,
   delivered_at TEXT, last_error TEXT);
+CREATE TABLE IF NOT EXISTS withdrawals(region TEXT NOT NULL, node_request_id TEXT NOT NULL, withdrawn_at TEXT NOT NULL,
+  received_at TEXT NOT NULL, PRIMARY KEY(region, node_request_id));
 CREATE INDEX IF NOT EXISTS ix_outbox_due ON outbox(next_attempt_at);
 CREATE INDEX IF NOT EXISTS ix_requests_status ON requests(status);
 """
@@ -332,6 +336,12 @@ class CompleteIn(BaseModel):
     passed: bool
 
 
+class WithdrawalIn(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    request_id: str = Field(min_length=1, max_length=64)
+    withdrawn_at: str = Field(max_length=40)
+
+
 class BookingIn(BaseModel):
     model_config = ConfigDict(extra="allow")
     request_id: str
@@ -359,7 +369,11 @@ def create_bank_app(settings: Settings | None = None, *, start_worker: bool = Tr
                               "with the node's federation key (its /.well-known/eresident/node-keys). The bank "
                               "answers 202 at once and decides later; each decision is a signed callback "
                               "(POST {node}/api/v1/bank-callbacks, the bank's key from /.well-known/bank-keys, "
-                              "nonce = event_id) retried until the node answers 200. Errors are RFC 9457 problems.")
+                              "nonce = event_id) retried until the node answers 200; the node accepts only keys "
+                              "its operator pinned from that document. A founder's withdrawn consent arrives as a "
+                              "signed POST /v1/consent-withdrawals {request_id, withdrawn_at}: the bank stops the "
+                              "request and deletes its package (or keeps it, when the accounts are open, as the law "
+                              "requires) and refuses that request id from then on. Errors are RFC 9457 problems.")
     app.state.bank = bank
 
     @app.exception_handler(Problem)
@@ -396,6 +410,10 @@ def create_bank_app(settings: Settings | None = None, *, start_worker: bool = Tr
             raise invalid("body", "the KYC package is JSON") from None
         with bank.tx() as conn:
             repeat = bank.idempotent(conn, region, key, digest)
+            if repeat is None and conn.execute("SELECT 1 FROM withdrawals WHERE region = ? AND node_request_id = ?",
+                                               (region, key)).fetchone():
+                raise Problem(409, "Consent withdrawn", code="consent-withdrawn",
+                              detail="The founder withdrew the consent to share this request; nothing was stored.")
             if repeat is None:
                 package = _validate_package(data, key)
                 ref = "SBX" + uuid.uuid4().hex[:13].upper()
@@ -436,6 +454,47 @@ def create_bank_app(settings: Settings | None = None, *, start_worker: bool = Tr
                 answer = {"request_id": data.request_id, "bank_reference": ref, "status": "video_call_booked"}
                 bank.remember(conn, region, key, digest, 200, answer)
         bank.slow()
+        return repeat or JSONResponse(answer)
+
+    @app.post(protocol.WITHDRAWALS_PATH, tags=["bank"],
+              summary="The founder withdrew the consent to share a request: stop it and delete its package")
+    def withdrawal(request: Request, body: Body) -> JSONResponse:
+        bank.check_mode()
+        region, _url, key = bank.verify(request, body)
+        digest = hashlib.sha256(body).hexdigest()
+        try:
+            data = WithdrawalIn.model_validate_json(body)
+        except ValueError:
+            raise invalid("request_id", "the request id of the node and when the consent was withdrawn") from None
+        with bank.tx() as conn:
+            repeat = bank.idempotent(conn, region, key, digest)
+            if repeat is None:
+                now = protocol.iso(datetime.now(UTC))
+                conn.execute("INSERT OR IGNORE INTO withdrawals(region, node_request_id, withdrawn_at, received_at) "
+                             "VALUES (?, ?, ?, ?)", (region, data.request_id, data.withdrawn_at, now))
+                row = conn.execute("SELECT ref, status FROM requests WHERE region = ? AND node_request_id = ?",
+                                   (region, data.request_id)).fetchone()
+                answer = {"request_id": data.request_id, "status": "withdrawn"}
+                if row is None:
+                    answer |= {"held": "nothing", "detail": "The bank holds nothing for this request and will "
+                                                            "refuse it if it arrives."}
+                elif row[1] == "opened":
+                    accounts = [{"number": n, "kind": k, "currency": c} for n, k, c in conn.execute(
+                        "SELECT number, kind, currency FROM accounts WHERE ref = ? ORDER BY kind", (row[0],))]
+                    answer |= {"bank_reference": row[0], "held": "kept", "accounts": accounts,
+                               "detail": "The accounts were opened before the withdrawal and stay open; the bank "
+                                         "keeps the KYC record as the anti-money-laundering rules require and "
+                                         "shares it with nobody."}
+                else:
+                    conn.execute("UPDATE requests SET status = 'withdrawn', package = '{}', slots = NULL, "
+                                 "updated_at = ? WHERE ref = ?", (now, row[0]))
+                    conn.execute("DELETE FROM outbox WHERE ref = ? AND delivered_at IS NULL", (row[0],))
+                    answer |= {"bank_reference": row[0], "held": "deleted",
+                               "detail": "The request was withdrawn before; its KYC package is deleted."
+                               if row[1] == "withdrawn" else
+                               f"The bank stopped the request (it was {row[1].replace('_', ' ')}) and deleted its "
+                               "KYC package."}
+                bank.remember(conn, region, key, digest, 200, answer)
         return repeat or JSONResponse(answer)
 
     @app.post("/admin/mode", tags=["admin"], dependencies=[Depends(admin)],

@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,12 +15,12 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from eresident.audit.service import Actor, record
-from eresident.banking import protocol
+from eresident.banking import protocol, trust
 from eresident.banking.models import BankCallback, BankConsent, BankOutboxMessage, BankRequest, BankRequestEvent
 from eresident.credentials.models import IssuedCredential
 from eresident.crypto import statuslist
@@ -38,15 +36,19 @@ from eresident.kit.mail import queue_mail
 log = structlog.get_logger("eresident.banking")
 
 BANKS = {"SANDBOX": {"name": "Sandbox Partner Bank", "name_zh": "沙箱合作银行",
-                     "products": ["basic_rmb", "capital_foreign_currency"]}}
-CONSENT_VERSION = "bank-sharing-v1"
+                     "products": ["basic_rmb", "capital_foreign_currency"],
+                     # The bank takes a signed notice of a withdrawn consent (POST /v1/consent-withdrawals).
+                     # A bank without it: the withdrawal is recorded and the founder told to contact the bank.
+                     "withdrawal_notice": True, "contact": "the sandbox bank's service desk"}}
+CONSENT_VERSION = "bank-sharing-v2"
 CONSENT_TEXT = (
     "I consent to {region_name} sending the following to {bank_name}, so that it can decide on opening a "
     "basic RMB account and a foreign-currency capital account for my company: the business licence "
     "(USCC, names, capital, address, legal representative, the licence's SHA-256), my e-resident number "
     "and the id of my e-residency credential, and the names, countries and shares of the company's "
     "beneficial owners. {bank_name} handles these under its own privacy notice. I can withdraw this "
-    "consent before the request is sent.")
+    "consent at any time: before the request is sent, nothing is sent; after, {bank_name} is told to stop and "
+    "to delete what it received, except what the law requires it to keep.")
 STATUS_TEXT = {
     "queued": "Waiting to be sent to the bank",
     "with_bank": "The bank is checking the KYC package",
@@ -55,8 +57,10 @@ STATUS_TEXT = {
     "video_call_booked": "Video call booked: the bank decides after the call",
     "refused": "The bank refused to open the accounts",
     "opened": "Accounts opened",
+    "cancelled": "Cancelled: you withdrew your consent before the request was sent",
+    "withdrawn": "Stopped: you withdrew your consent after the request was sent",
 }
-FINAL = ("refused", "opened")
+FINAL = ("refused", "opened", "cancelled", "withdrawn")
 NEXT_STEP = {
     "queued": "Nothing to do: the request goes out automatically, also if the bank is briefly unavailable.",
     "with_bank": "Nothing to do: the bank answers here.",
@@ -66,6 +70,10 @@ NEXT_STEP = {
     "refused": "The bank gave its reason above. You may ask another partner bank; the tax registration and "
                "the licence are not affected.",
     "opened": "Use the account numbers above; the capital account receives the registered capital from abroad.",
+    "cancelled": "Nothing was sent to the bank. To ask it after all, consent again: POST "
+                 "/api/v1/companies/{uscc}/bank/requests.",
+    "withdrawn": "See `withdrawal` for what the bank was told and what it answered. This bank cannot be asked "
+                 "again for this company; you may ask another partner bank.",
 }
 
 
@@ -112,26 +120,38 @@ def record_consent(*, ctx: NodeContext, db: Session, applicant: Applicant, forma
     return _consent(ctx, db, formation.id, applicant.id, bank, actor)
 
 
+def _consent_row(db: Session, formation_id: uuid.UUID, bank: str) -> BankConsent | None:
+    """The consent row, locked (PostgreSQL) so a withdrawal and the licence's issuance take turns."""
+    return db.scalar(select(BankConsent).where(BankConsent.formation_id == formation_id,
+                                               BankConsent.bank_code == bank).with_for_update(key_share=True))
+
+
 def _consent(ctx: NodeContext, db: Session, formation_id: uuid.UUID, applicant_id: uuid.UUID, bank: str,
              actor: Actor) -> BankConsent:
-    row = db.scalar(select(BankConsent).where(BankConsent.formation_id == formation_id,
-                                              BankConsent.bank_code == bank))
+    row = _consent_row(db, formation_id, bank)
     now = ctx.clock.now()
     if row is None:
         row = BankConsent(id=uuid.uuid4(), formation_id=formation_id, applicant_id=applicant_id, bank_code=bank,
                           text_version=CONSENT_VERSION, text_sha256=consent_sha256(ctx, bank), given_at=now)
         db.add(row)
         db.flush()
-        record(db=db, actor=actor, region=ctx.region, action="bank.consent_given", entity_type="formation",
-               entity_id=formation_id, at=now, after={"bank": bank, "version": CONSENT_VERSION,
-                                                      "text_sha256": row.text_sha256})
+    elif row.withdrawn_at is not None:  # consenting again after a withdrawal: a new consent, to today's text
+        row.text_version, row.text_sha256, row.given_at = CONSENT_VERSION, consent_sha256(ctx, bank), now
+        row.withdrawn_at = None
+    else:
+        return row
+    record(db=db, actor=actor, region=ctx.region, action="bank.consent_given", entity_type="formation",
+           entity_id=formation_id, at=now, after={"bank": bank, "version": row.text_version,
+                                                  "text_sha256": row.text_sha256})
     return row
 
 
 def on_licence_issued(*, ctx: NodeContext, db: Session, licence, formation, actor: Actor) -> list[BankRequest]:
-    """In the issuing transaction: queue a request to every bank the founder consented to."""
-    consents = db.scalars(select(BankConsent).where(BankConsent.formation_id == formation.id)
-                          .order_by(BankConsent.given_at)).all()
+    """In the issuing transaction: queue a request to every bank the founder consented to (and has
+    not withdrawn the consent from)."""
+    consents = db.scalars(select(BankConsent).where(BankConsent.formation_id == formation.id,
+                                                    BankConsent.withdrawn_at.is_(None))
+                          .order_by(BankConsent.given_at).with_for_update(key_share=True)).all()
     return [_create_request(ctx, db, licence, formation, consent, actor) for consent in consents]
 
 
@@ -139,11 +159,15 @@ def request_after_licence(*, ctx: NodeContext, db: Session, applicant: Applicant
                           text_sha256: str, agree: bool, actor: Actor) -> BankRequest:
     _check_consent(ctx, bank, text_sha256, agree)
     licence, formation = _company_of(db, applicant, uscc)
-    if db.scalar(select(BankRequest.id).where(BankRequest.licence_id == licence.id,
-                                              BankRequest.bank_code == bank)) is not None:
+    consent = _consent(ctx, db, formation.id, applicant.id, bank, actor)
+    existing = db.scalar(select(BankRequest).where(BankRequest.licence_id == licence.id,
+                                                   BankRequest.bank_code == bank).with_for_update(key_share=True))
+    if existing is not None and existing.status == "cancelled":
+        # Withdrawn before anything left: the bank never saw this request, so it can go out as new.
+        return _requeue(ctx, db, existing, licence, formation, consent, actor)
+    if existing is not None:
         raise conflict(f"The company has asked {bank} already; see GET /api/v1/companies/{licence.uscc}/bank.",
                        code="already-requested")
-    consent = _consent(ctx, db, formation.id, applicant.id, bank, actor)
     return _create_request(ctx, db, licence, formation, consent, actor)
 
 
@@ -211,11 +235,116 @@ def _create_request(ctx: NodeContext, db: Session, licence, formation, consent: 
     return req
 
 
+def _requeue(ctx: NodeContext, db: Session, req: BankRequest, licence, formation, consent: BankConsent,
+             actor: Actor) -> BankRequest:
+    now = ctx.clock.now()
+    req.consent_id, req.status, req.updated_at, req.withdrawal = consent.id, "queued", now, None
+    req.package = _package(ctx, db, req.id, licence, formation, consent)
+    db.add(BankOutboxMessage(id=uuid.uuid4(), request_id=req.id, kind="account_request",
+                             idempotency_key=str(req.id), payload=req.package, created_at=now, attempts=0,
+                             next_attempt_at=now))
+    _event(ctx, db, req, "queued", f"Asked again, with your new consent of {protocol.iso(consent.given_at)}: "
+                                   f"queued for {BANKS[req.bank_code]['name']}.")
+    record(db=db, actor=actor, region=ctx.region, action="bank.request_queued", entity_type="bank_request",
+           entity_id=req.id, at=now, after={"bank": req.bank_code, "uscc": req.uscc, "consent": str(consent.id),
+                                            "again": True})
+    return req
+
+
+# --------------------------------------------------------------------------- withdrawing the consent
+
+def withdraw_consent(*, ctx: NodeContext, db: Session, formation, bank: str, actor: Actor) -> dict:
+    """The founder withdraws the consent to share with `bank` (PIPL art. 15), before or after the licence.
+
+    - No request yet (before the licence): the consent is marked withdrawn; none is queued at issuance.
+    - The request has not left (its message never tried): it is cancelled and its message deleted;
+      the bank never hears of it.
+    - It left, or may have (a try whose answer was lost): its waiting messages are deleted and, if the
+      bank takes notices, one is queued telling it to stop and delete the package; otherwise the
+      withdrawal is recorded and the answer says to contact the bank.
+    The consent, request and messages are locked first, so the delivery worker either sees them
+    gone or has already counted its try (and then the bank is told)."""
+    info = bank_info(bank)
+    consent = _consent_row(db, formation.id, bank)
+    if consent is None:
+        raise not_found("Consent to share with this bank")
+    if consent.withdrawn_at is not None:
+        raise conflict(f"The consent to share with {bank} was withdrawn at {protocol.iso(consent.withdrawn_at)}.",
+                       code="consent-withdrawn")
+    now = ctx.clock.now()
+    consent.withdrawn_at = now
+    req = db.scalar(select(BankRequest).where(BankRequest.consent_id == consent.id).with_for_update(key_share=True))
+    record(db=db, actor=actor, region=ctx.region, action="bank.consent_withdrawn", entity_type="formation",
+           entity_id=formation.id, at=now, after={"bank": bank, "request": str(req.id) if req else None})
+    if req is None:
+        return {"bank": bank, "consent": consent_read(consent), "request": None, "sent": "no",
+                "bank_notice": "not_needed",
+                "what_happened": "Your consent is withdrawn: nothing will be sent to the bank when the licence is "
+                                 "issued."}
+    pending = db.scalars(select(BankOutboxMessage).where(BankOutboxMessage.request_id == req.id,
+                                                         BankOutboxMessage.delivered_at.is_(None))
+                         .with_for_update()).all()
+    package_waiting = next((m for m in pending if m.kind == "account_request"), None)
+    never_tried = package_waiting is not None and package_waiting.attempts == 0
+    for message in pending:  # nothing more goes to the bank for this request
+        db.delete(message)
+    db.flush()
+    before = {"status": req.status}
+    if never_tried:
+        req.status, sent, notice = "cancelled", "no", "not_needed"
+        text = "Cancelled: you withdrew your consent before the request was sent. The bank received nothing."
+    else:
+        sent = "yes" if package_waiting is None else "possibly"  # a try may have reached the bank
+        if req.status not in FINAL:
+            req.status = "withdrawn"
+        if info.get("withdrawal_notice"):
+            notice = "queued"
+            payload = {"request_id": str(req.id), "bank_reference": req.bank_reference,
+                       "withdrawn_at": protocol.iso(now),
+                       "consent": {"version": consent.text_version, "text_sha256": consent.text_sha256}}
+            db.add(BankOutboxMessage(id=uuid.uuid4(), request_id=req.id, kind="consent_withdrawal",
+                                     idempotency_key=str(uuid.uuid4()), payload=payload, created_at=now, attempts=0,
+                                     next_attempt_at=now))
+            text = ("You withdrew your consent. The request had " + ("reached" if sent == "yes" else "possibly reached")
+                    + " the bank; it is being told to stop and to delete what it received.")
+        else:
+            notice = "unsupported"
+            text = (f"You withdrew your consent. The request had {'reached' if sent == 'yes' else 'possibly reached'} "
+                    f"the bank, which offers no way for us to tell it: contact {info.get('contact', info['name'])} "
+                    "to have it stop and delete what it received.")
+    req.withdrawal = {"withdrawn_at": protocol.iso(now), "sent": sent, "bank_notice": notice}
+    req.updated_at = now
+    _event(ctx, db, req, req.status, text, {"withdrawal": req.withdrawal})
+    record(db=db, actor=actor, region=ctx.region, action="bank.request_withdrawn", entity_type="bank_request",
+           entity_id=req.id, at=now, before=before, after={"status": req.status, **req.withdrawal})
+    return {"bank": bank, "consent": consent_read(consent), "request": request_read(db, req), "sent": sent,
+            "bank_notice": notice, "what_happened": text}
+
+
+def withdraw_before_licence(*, ctx: NodeContext, db: Session, applicant: Applicant, formation_id: uuid.UUID,
+                            bank: str, actor: Actor) -> dict:
+    formation = enterprise.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    return withdraw_consent(ctx=ctx, db=db, formation=formation, bank=bank, actor=actor)
+
+
+def withdraw_for_company(*, ctx: NodeContext, db: Session, applicant: Applicant, uscc: str, bank: str,
+                         actor: Actor) -> dict:
+    _licence, formation = _company_of(db, applicant, uscc)
+    return withdraw_consent(ctx=ctx, db=db, formation=formation, bank=bank, actor=actor)
+
+
+def consent_read(consent: BankConsent) -> dict:
+    return {"id": str(consent.id), "bank": consent.bank_code, "version": consent.text_version,
+            "text_sha256": consent.text_sha256, "given_at": protocol.iso(consent.given_at),
+            "withdrawn_at": protocol.iso(consent.withdrawn_at) if consent.withdrawn_at else None}
+
+
 def book_video_call(*, ctx: NodeContext, db: Session, applicant: Applicant, uscc: str, slot: str,
                     actor: Actor) -> BankRequest:
     licence, _formation = _company_of(db, applicant, uscc)
     req = db.scalars(select(BankRequest).where(BankRequest.licence_id == licence.id,
-                                               BankRequest.status == "video_call_required")).first()
+                                               BankRequest.status == "video_call_required")
+                     .with_for_update(key_share=True)).first()  # not one a withdrawal is stopping
     if req is None:
         raise conflict("No bank is waiting for a video-call booking from this company.", code="wrong-status")
     offered = (req.video_call or {}).get("slots", [])
@@ -263,7 +392,8 @@ def request_read(db: Session, req: BankRequest) -> dict:
             "status": req.status, "status_text": STATUS_TEXT.get(req.status, req.status),
             "next_step": NEXT_STEP.get(req.status, "").replace("{uscc}", req.uscc),
             "bank_reference": req.bank_reference, "accounts": req.accounts, "video_call": req.video_call,
-            "refusal": req.refusal, "delivery": delivery_of(db, req),
+            "refusal": req.refusal, "delivery": delivery_of(db, req), "withdrawal": req.withdrawal,
+            "consent": consent_read(consent) if (consent := db.get(BankConsent, req.consent_id)) else None,
             "created_at": protocol.iso(req.created_at), "updated_at": protocol.iso(req.updated_at),
             "steps": [{"at": protocol.iso(e.at), "status": e.status, "text": e.text, **({"detail": e.detail}
                                                                                        if e.detail else {})}
@@ -277,8 +407,9 @@ def stuck(*, ctx: NodeContext, db: Session, older_than_minutes: int | None = Non
     cutoff = ctx.clock.now() - timedelta(minutes=minutes)
     failing = select(BankOutboxMessage.request_id).where(BankOutboxMessage.delivered_at.is_(None),
                                                          BankOutboxMessage.last_error.is_not(None))
-    rows = db.scalars(select(BankRequest).where(BankRequest.status.not_in(FINAL))
-                      .where(or_(BankRequest.id.in_(failing), BankRequest.updated_at <= cutoff))
+    rows = db.scalars(select(BankRequest)
+                      .where(or_(BankRequest.id.in_(failing),  # also a withdrawal notice the bank does not take
+                                 and_(BankRequest.status.not_in(FINAL), BankRequest.updated_at <= cutoff)))
                       .order_by(BankRequest.updated_at)).all()
     return [{"id": str(r.id), "uscc": r.uscc, "bank": r.bank_code, "status": r.status,
              "since": protocol.iso(r.updated_at),
@@ -330,23 +461,33 @@ def _url(ctx: NodeContext, item: _Claimed) -> str:
     base = ctx.settings.bank_url.rstrip("/")
     if item.kind == "video_call_booking":
         return base + protocol.BOOKING_PATH.format(ref=item.payload["bank_reference"])
+    if item.kind == "consent_withdrawal":
+        return base + protocol.WITHDRAWALS_PATH
     return base + protocol.REQUESTS_PATH
 
 
 def _delivered(ctx: NodeContext, item: _Claimed, answer: dict) -> None:
     with ctx.database.session(write=True) as db:
         now = ctx.clock.now()
+        # The request first, then its message: the order a withdrawal locks them in (no deadlock).
+        req = db.get(BankRequest, item.request_id, with_for_update={"key_share": True})
         done = db.execute(update(BankOutboxMessage)
                           .where(BankOutboxMessage.id == item.id, BankOutboxMessage.delivered_at.is_(None))
                           .values(delivered_at=now, next_attempt_at=None, last_error=None)).rowcount
-        if not done:
+        if not done or req is None:  # delivered by another worker, or deleted by a withdrawal
             return
-        req = db.get(BankRequest, item.request_id)
         if item.kind == "account_request":
             req.bank_reference = req.bank_reference or str(answer.get("bank_reference") or "")[:64] or None
             if req.status == "queued":
                 req.status, req.updated_at = "with_bank", now
             _event(ctx, db, req, req.status, f"The bank received the request (its reference {req.bank_reference}).")
+        elif item.kind == "consent_withdrawal":
+            answer_detail = {k: answer.get(k) for k in ("status", "held", "accounts", "detail") if k in answer}
+            req.withdrawal = {**(req.withdrawal or {}), "bank_notice": "confirmed", "bank_answer": answer_detail}
+            req.updated_at = now
+            _event(ctx, db, req, req.status, "The bank confirmed your withdrawal: "
+                                             + str(answer.get("detail") or "it stops and deletes the package.")[:500],
+                   {"bank_answer": answer_detail})
         else:
             _event(ctx, db, req, req.status, "The bank received your video-call booking.")
             req.updated_at = now
@@ -365,7 +506,9 @@ def _failed(ctx: NodeContext, items: list[_Claimed], error: str, rng: random.Ran
                                          last_error=error[:1000])).rowcount
             if changed and item.attempts == 1:  # tell the founder once, not at every retry
                 req = db.get(BankRequest, item.request_id)
-                _event(ctx, db, req, req.status, "The bank is not reachable just now; the request waits here and is "
+                what = {"video_call_booking": "your video-call booking",
+                        "consent_withdrawal": "the notice of your withdrawal"}.get(item.kind, "the request")
+                _event(ctx, db, req, req.status, f"The bank is not reachable just now; {what} waits here and is "
                                                  "sent again automatically.", {"error": error[:200]})
 
 
@@ -434,32 +577,17 @@ def deliver_due(ctx: NodeContext, *, client: httpx.Client | None = None,
 
 # --------------------------------------------------------------------------- callbacks from the bank
 
-_keys_lock = threading.Lock()
-KEY_REFRESH_SECONDS = 10.0
-
-
-def _bank_keys(ctx: NodeContext) -> dict:
-    return ctx.__dict__.setdefault("_bank_keys", {"keys": {}, "fetched": 0.0})
-
-
 def _resolve_bank_key(ctx: NodeContext, kid: str):
-    """The bank's public key for `kid`, from {BANK_URL}/.well-known/bank-keys (fetched when a kid is
-    unknown, at most every 10 s, so forged kids cannot make the node hammer the bank)."""
-    cache = _bank_keys(ctx)
-    if kid not in cache["keys"]:
-        with _keys_lock:
-            if kid not in cache["keys"] and time.monotonic() - cache["fetched"] > KEY_REFRESH_SECONDS:
-                cache["fetched"] = time.monotonic()
-                try:
-                    doc = httpx.get(ctx.settings.bank_url.rstrip("/") + protocol.BANK_KEYS_PATH, timeout=5).json()
-                    for jwk in doc.get("keys", []):
-                        cache["keys"][jwk["kid"]] = (protocol.public_key_of(jwk), doc.get("bank"))
-                except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
-                    pass
-    found = cache["keys"].get(kid)
-    if found is None:
-        raise httpsig.SignatureError("key-unknown", "The callback is signed with a key the bank does not publish.")
-    return found
+    """The pinned public key for `kid` and its bank (banking/trust.py). Nothing is fetched here: a key
+    that is not pinned is refused, whatever the bank publishes."""
+    try:
+        pinned = trust.load_bank_trust(ctx.settings)
+    except trust.BankTrustError as exc:  # fail closed, and say why: the operator must fix the file
+        log.error("bank.trust_unreadable", error=str(exc))
+        raise Problem(503, "The bank trust list cannot be read", code="bank-trust-invalid",
+                      detail="This node cannot check bank callbacks until its operator fixes the bank trust "
+                             "file; send the callback again later.") from None
+    return pinned.resolve(kid)
 
 
 @dataclass(frozen=True)
@@ -494,7 +622,7 @@ def verify_callback(*, ctx: NodeContext, target_uri: str, headers: list[tuple[st
     if checked.nonce != data["event_id"] or len(data["event_id"]) > 64:
         raise Problem(401, "Callback refused", code="envelope-mismatch",
                       detail="The signature nonce is not the event id.")
-    bank = checked.key or "SANDBOX"
+    bank = checked.key  # the bank the key is pinned for
     return VerifiedCallback(bank=bank, data=data, digest=hashlib.sha256(body).hexdigest(), created=checked.created)
 
 
@@ -525,7 +653,7 @@ def accept_callback(*, ctx: NodeContext, db: Session, verified: VerifiedCallback
         request_id = uuid.UUID(data["request_id"])
     except ValueError:
         raise invalid("request_id", "a request id of this node") from None
-    req = db.get(BankRequest, request_id)
+    req = db.get(BankRequest, request_id, with_for_update={"key_share": True})  # a withdrawal may be changing it
     if req is None or req.bank_code != verified.bank:
         raise not_found("Bank request")
     row = BankCallback(event_id=data["event_id"], bank_code=verified.bank, request_id=req.id,

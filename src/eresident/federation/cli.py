@@ -1,4 +1,5 @@
-"""`eresident federation …`: this node's keys, the trust list, the queues, a ping, a delivery run."""
+"""`eresident federation …`: this node's keys, the trust list, the queues and their dead letters,
+a ping, a delivery run."""
 
 from __future__ import annotations
 
@@ -165,7 +166,8 @@ def trust_revoke_key(kid: str) -> None:
 
 @app.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Per peer: messages waiting, failing, the oldest waiting, the last error; delivered, received."""
+    """Per peer: messages waiting, failing, the oldest waiting, the last error; dead letters; delivered,
+    received."""
     from eresident.federation import service
 
     ctx = _context()
@@ -179,12 +181,78 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for peer in report["peers"]:
         trusted = "" if peer["trusted"] else " (NOT IN TRUST LIST)"
         typer.echo(f"{peer['region']}{trusted}: pending {peer['pending']} (failing {peer['failing']}), "
-                   f"delivered {peer['delivered']}, received {peer['received']}")
+                   f"delivered {peer['delivered']}, received {peer['received']}, dead {peer['dead']}")
         if peer["oldest_pending_at"]:
             typer.echo(f"  oldest pending: {peer['oldest_pending_at']} "
                        f"({peer['oldest_pending_age_seconds']} s ago)")
         if peer["last_error"]:
             typer.echo(f"  last error ({peer['last_error_at']}): {peer['last_error']}")
+        if peer["oldest_dead"]:
+            typer.echo(f"  oldest dead: {_dead_line(peer['oldest_dead'])}")
+            typer.echo(f"  (list them: `eresident federation dead --peer {peer['region']}`; send them again: "
+                       f"`eresident federation requeue --peer {peer['region']}`)")
+
+
+def _dead_line(dead: dict) -> str:
+    return (f"{dead['id']} {dead['kind']} queued {dead['created_at']}, given up {dead['dead_at']} after "
+            f"{dead['attempts']} attempts: {dead['last_error']}")
+
+
+@app.command("dead")
+def dead(peer: Annotated[Optional[str], typer.Option("--peer", help="Only the messages to this region")] = None,
+         limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
+         as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the messages given up (dead letters), oldest first: id, kind, attempts, last error."""
+    from eresident.federation import service
+
+    ctx = _context()
+    with ctx.database.session(write=False) as db:
+        rows = service.dead_letters(db=db, peer=peer, limit=limit)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no dead messages")
+    for row in rows:
+        typer.echo(f"{row['peer']} {_dead_line(row)}")
+
+
+@app.command("requeue")
+def requeue(
+        message_ids: Annotated[Optional[list[str]], typer.Argument(help="Ids of dead messages",
+                                                                   show_default=False)] = None,
+        peer: Annotated[Optional[str], typer.Option("--peer", help="Every dead message to this region")] = None,
+) -> None:
+    """Send dead messages again (named ones, or all to a peer): due at once, with a fresh allowance.
+    Each requeue is an audit event (actor system/cli)."""
+    import uuid
+
+    from eresident.audit.service import Actor
+    from eresident.federation import service
+    from eresident.kit.errors import Problem
+
+    if bool(message_ids) == (peer is not None):
+        _fail("give message ids, or --peer REGION (not both)", 2)
+    ids = None
+    if message_ids:
+        try:
+            ids = [uuid.UUID(value) for value in message_ids]
+        except ValueError:
+            _fail("a message id is a UUID", 2)
+    ctx = _context()
+    try:
+        with ctx.database.session(write=True) as db:
+            rows = service.requeue(ctx=ctx, db=db, actor=Actor("system", "cli", "eresident federation requeue"),
+                                   message_ids=ids, peer=peer)
+            requeued = [(str(row.id), row.peer_region, row.kind) for row in rows]
+    except Problem as exc:
+        _fail(exc.detail or exc.title)
+    if not requeued:
+        typer.echo(f"no dead messages to {peer}")
+        return
+    typer.echo(f"requeued {len(requeued)} message(s); the worker sends them within a second:")
+    for message_id, region, kind in requeued:
+        typer.echo(f"  {message_id} {kind} -> {region}")
 
 
 @app.command("ping")
@@ -211,7 +279,8 @@ def deliver() -> None:
     from eresident.federation.service import deliver_due
 
     report = deliver_due(_context())
-    typer.echo(f"delivered {report.delivered}, failed {report.failed}")
+    typer.echo(f"delivered {report.delivered}, failed {report.failed}"
+               + (f" ({report.dead} given up: `eresident federation dead`)" if report.dead else ""))
     for region, error in sorted(report.errors.items()):
         typer.echo(f"  {region}: {error}")
 

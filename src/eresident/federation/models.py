@@ -19,7 +19,11 @@ from eresident.kit.ids import new_id
 
 class OutboxMessage(Base):
     """A message to a peer. `next_attempt_at` is NULL once delivered, so the due-index stays small;
-    while a delivery is in flight it holds the claim's lease (a crashed sender's claim expires)."""
+    while a delivery is in flight it holds the claim's lease (a crashed sender's claim expires).
+
+    A message the peer keeps refusing is given up ("dead"): `dead_at` is set and `next_attempt_at`
+    cleared, but the row keeps its payload, attempts and last error until an operator requeues it.
+    A requeue gives it a fresh allowance, counted from `requeued_at` and `attempts_at_requeue`."""
 
     __tablename__ = "federation_outbox"
     __table_args__ = (Index("ix_federation_outbox_due", "next_attempt_at"),
@@ -34,6 +38,9 @@ class OutboxMessage(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    dead_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    requeued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts_at_requeue: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class InboxMessage(Base):

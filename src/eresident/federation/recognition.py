@@ -19,9 +19,10 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -40,13 +41,20 @@ from eresident.credentials.service import VCT_E_RESIDENCY
 from eresident.crypto import sdjwt, statuslist
 from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, session_token
 from eresident.federation import service as federation
-from eresident.federation.handlers import Incoming, register
+from eresident.federation.handlers import (
+    Incoming,
+    payload_flag,
+    payload_text,
+    payload_time,
+    payload_uuid,
+    register,
+)
 from eresident.federation.keys import iso
 from eresident.federation.trust import KID, Peer, TrustError, fingerprint
 from eresident.identity.models import Applicant, Application, CheckResult, Consent, EResident
 from eresident.identity.recognition import PeerPassportDigest, Recognition, RecognitionPeer
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import FieldError, Problem, conflict
+from eresident.kit.errors import FieldError, Problem, conflict, invalid
 from eresident.kit.files import create_once
 from eresident.kit.ids import new_id
 
@@ -59,6 +67,7 @@ NONCE_MAX_AGE = 300
 STATUS_NAMES = {statuslist.VALID: "active", statuslist.SUSPENDED: "suspended", statuslist.INVALID: "revoked"}
 OPEN = ("awaiting_identity_check", "awaiting_review", "in_review", "info_requested", "awaiting_decision")
 DUPLICATE_CHECK = "duplicate_peer"
+DIGEST = re.compile(r"^[A-Za-z0-9_-]{43}$")  # a keyed passport hash: HMAC-SHA256, base64url without padding
 ASK_WITHIN = timedelta(days=30)  # applications older than this are not asked about any more
 HTTP_CACHE_KEY = "federation.peer_http"
 
@@ -431,11 +440,9 @@ def status_changed(*, ctx: NodeContext, db: Session, resident: EResident, reason
 @register("recognition.recorded")
 def on_recorded(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, Any]:
     """A peer recognised one of our e-residents: remember it, so status changes reach it."""
-    number = message.payload.get("e_resident_number")
-    credential_id = message.payload.get("credential_id", "")
-    if not isinstance(number, str) or not isinstance(credential_id, str):
-        raise Problem(422, "Bad payload", code="invalid-field", errors=[FieldError("payload/e_resident_number",
-                                                                                   "a text is required")])
+    number = payload_text(message.payload, "e_resident_number", limit=32)
+    credential_id = payload_text(message.payload, "credential_id", limit=64, empty=True)
+    payload_time(message.payload, "recognised_at", required=False)
     resident = db.scalar(select(EResident).where(EResident.number == number, EResident.region == ctx.region,
                                                  EResident.application_id.is_not(None)))
     if resident is None:
@@ -461,15 +468,11 @@ def on_recorded(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str
 
 @register("recognition.status_changed")
 def on_status_changed(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, Any]:
-    number, status = message.payload.get("e_resident_number"), message.payload.get("status")
-    if not isinstance(number, str) or status not in STATUS_NAMES.values():
-        raise Problem(422, "Bad payload", code="invalid-field",
-                      errors=[FieldError("payload/status", "active, suspended or revoked")])
-    try:
-        changed_at = datetime.fromisoformat(str(message.payload.get("changed_at")).replace("Z", "+00:00"))
-        changed_at = changed_at.astimezone(UTC) if changed_at.tzinfo else message.created_at
-    except ValueError:
-        changed_at = message.created_at
+    number = payload_text(message.payload, "e_resident_number", limit=32)
+    status = message.payload.get("status")
+    if not isinstance(status, str) or status not in STATUS_NAMES.values():
+        raise invalid("payload/status", "active, suspended or revoked")
+    changed_at = payload_time(message.payload, "changed_at")
     rec = db.scalar(select(Recognition).where(Recognition.home_number == number,
                                               Recognition.home_region == message.sender))
     if rec is None:
@@ -516,15 +519,10 @@ def index_passports(ctx: NodeContext, db: Session, peer: Peer, *, limit: int | N
 def on_duplicate_query(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, Any]:
     """A peer asks whether we know a passport (by its keyed hash only). The answer goes back as a
     message of its own; the case numbers and names never leave this node."""
-    query_id, digest = message.payload.get("query_id"), message.payload.get("passport_digest")
-    try:
-        uuid.UUID(str(query_id))
-    except ValueError:
-        raise Problem(422, "Bad payload", code="invalid-field",
-                      errors=[FieldError("payload/query_id", "a UUID")]) from None
-    if not isinstance(digest, str) or len(digest) != 43:
-        raise Problem(422, "Bad payload", code="invalid-field",
-                      errors=[FieldError("payload/passport_digest", "a base64url HMAC-SHA256")])
+    query_id = payload_uuid(message.payload, "query_id")
+    digest = message.payload.get("passport_digest")
+    if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
+        raise invalid("payload/passport_digest", "a base64url HMAC-SHA256")
     peer = _trusted_peers(ctx)[message.sender]
     answer: dict[str, Any] = {"query_id": str(query_id), "answered": True, "known": False, "statuses": [],
                               "e_resident_status": None}
@@ -575,22 +573,23 @@ def _settle(ctx: NodeContext, db: Session, application_id: uuid.UUID, actor: Act
 @register("recognition.duplicate_answer")
 def on_duplicate_answer(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, Any]:
     payload = message.payload
-    try:
-        check_id = uuid.UUID(str(payload.get("query_id")))
-    except ValueError:
-        raise Problem(422, "Bad payload", code="invalid-field",
-                      errors=[FieldError("payload/query_id", "a UUID")]) from None
+    check_id = payload_uuid(payload, "query_id")
+    known, answered = payload_flag(payload, "known"), payload_flag(payload, "answered")
+    listed = payload.get("statuses")
+    if not isinstance(listed, list) or len(listed) > 20 or any(not isinstance(s, str) or len(s) > 64 for s in listed):
+        raise invalid("payload/statuses", "a list of application statuses")
+    raw_status = payload_text(payload, "e_resident_status", limit=32, required=False)
+    reason = payload_text(payload, "reason", limit=200, required=False, empty=True) or ""
     check = db.get(CheckResult, check_id)
     if check is None or check.check != DUPLICATE_CHECK or check.details.get("peer") != message.sender:
         return {"applied": False}  # the application was resubmitted since (and asked again)
-    statuses = [s for s in payload.get("statuses", []) if s in ("open", "approved", "refused")]
-    known, answered = payload.get("known") is True, payload.get("answered") is True
-    resident_status = payload.get("e_resident_status") if payload.get("e_resident_status") in STATUS_NAMES.values() \
-        else None
+    # Statuses this node does not know (a newer peer's) are left out rather than refused.
+    statuses = [s for s in listed if s in ("open", "approved", "refused")]
+    resident_status = raw_status if raw_status in STATUS_NAMES.values() else None
     region = message.sender
     if not answered:
         check.outcome = "refer"
-        check.summary = (f"{region} could not answer the duplicate check ({str(payload.get('reason', ''))[:60]}): "
+        check.summary = (f"{region} could not answer the duplicate check ({reason[:60]}): "
                          "a person checks with that region.")
     elif known:
         check.outcome = "refer"

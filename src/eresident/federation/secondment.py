@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from joserfc import jws
 from joserfc.errors import JoseError
@@ -30,7 +29,7 @@ from sqlalchemy.orm import Session
 from eresident.audit.service import Actor, record
 from eresident.federation import httpsig
 from eresident.federation import service as federation
-from eresident.federation.handlers import Incoming, register
+from eresident.federation.handlers import Incoming, payload_text, payload_time, payload_uuid, register
 from eresident.federation.keys import iso, node_keys
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import FieldError, Problem, conflict, invalid, not_found
@@ -55,16 +54,6 @@ OPEN = ("proposed", "accepted")
 
 def _peer_actor(region: str) -> Actor:
     return Actor("peer", region, f"node {region}", region)
-
-
-def _time(value: Any, field: str) -> datetime:
-    try:
-        at = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise invalid(field, "an ISO 8601 time with a zone") from None
-    if at.tzinfo is None:
-        raise invalid(field, "an ISO 8601 time with a zone")
-    return at.astimezone(UTC)
 
 
 def _check_terms(*, ctx: NodeContext, term_start: datetime, term_end: datetime, roles: list[str],
@@ -334,27 +323,32 @@ def secondee_login(*, ctx: NodeContext, db: Session, token: str) -> tuple[Offici
 # --- message handlers ---------------------------------------------------------------------------
 
 def _payload_description(message: Incoming, ctx: NodeContext) -> dict:
-    """A proposal's (or withdrawal's) description, checked: it must come from the official's home."""
+    """A proposal's (or withdrawal's) description, checked field by field (a 422 names the first bad
+    one): it must come from the official's home, for this node, with a term and roles held here."""
     p = message.payload
     if p.get("home_region") != message.sender:
         raise invalid("payload/home_region", "a region seconds only its own officials")
     if p.get("host_region") != ctx.region:
         raise invalid("payload/host_region", f"this node is {ctx.region}")
-    try:
-        secondment_id = uuid.UUID(str(p.get("secondment_id")))
-    except ValueError:
-        raise invalid("payload/secondment_id", "a UUID") from None
+    secondment_id = payload_uuid(p, "secondment_id")
     official = p.get("official")
     if not isinstance(official, dict):
         raise invalid("payload/official", "an object with id, username and display_name")
     for name, limit in (("id", 64), ("username", 54), ("display_name", 200)):
-        value = official.get(name)
-        if not isinstance(value, str) or not value or len(value) > limit:
-            raise invalid(f"payload/official/{name}", f"a text of 1 to {limit} characters")
-    return {"id": secondment_id, "official": official,
-            "term_start": _time(p.get("term_start"), "payload/term_start"),
-            "term_end": _time(p.get("term_end"), "payload/term_end"),
-            "host_roles": p.get("host_roles"), "department": p.get("department"), "purpose": p.get("purpose")}
+        payload_text(official, name, limit=limit, path=f"official/{name}")
+    term_start, term_end = payload_time(p, "term_start"), payload_time(p, "term_end")
+    if term_end <= term_start:
+        raise invalid("payload/term_end", "the term must end after it starts")
+    if term_end - term_start > MAX_TERM:
+        raise invalid("payload/term_end", "a term is at most three years")
+    roles = p.get("host_roles")
+    if not isinstance(roles, list) or not roles or any(not isinstance(r, str) or r not in SECONDABLE_ROLES
+                                                       for r in roles) or len(set(roles)) != len(roles):
+        # The host applies its own rule too: no admin role on secondment, whatever the home sends.
+        raise invalid("payload/host_roles", f"distinct roles among {', '.join(SECONDABLE_ROLES)}")
+    return {"id": secondment_id, "official": official, "term_start": term_start, "term_end": term_end,
+            "host_roles": roles, "department": payload_text(p, "department", limit=200),
+            "purpose": payload_text(p, "purpose", limit=2000)}
 
 
 def _incoming_row(ctx: NodeContext, message: Incoming, d: dict, status: str) -> IncomingSecondment:
@@ -368,14 +362,6 @@ def _incoming_row(ctx: NodeContext, message: Incoming, d: dict, status: str) -> 
 @register("secondment.proposed")
 def on_proposed(*, ctx: NodeContext, db: Session, message: Incoming) -> dict:
     d = _payload_description(message, ctx)
-    roles, term_start, term_end = d["host_roles"], d["term_start"], d["term_end"]
-    if term_end <= term_start:
-        raise invalid("payload/term_end", "the term must end after it starts")
-    if not isinstance(roles, list) or not roles or any(r not in ROLES for r in roles):
-        raise invalid("payload/host_roles", f"roles among {', '.join(ROLES)}")
-    for name in ("department", "purpose"):
-        if not isinstance(d[name], str) or not d[name].strip():
-            raise invalid(f"payload/{name}", "a non-empty text")
     existing = db.get(IncomingSecondment, d["id"])
     if existing is not None:  # a withdrawal overtook the proposal: it stays withdrawn
         if existing.home_region != message.sender:
@@ -392,9 +378,10 @@ def on_proposed(*, ctx: NodeContext, db: Session, message: Incoming) -> dict:
 @register("secondment.withdrawn")
 def on_withdrawn(*, ctx: NodeContext, db: Session, message: Incoming) -> dict:
     d = _payload_description(message, ctx)
+    reason = payload_text(message.payload, "reason", limit=2000, empty=True)
+    payload_time(message.payload, "withdrawn_at", required=False)
     row = db.get(IncomingSecondment, d["id"])
     now = ctx.clock.now()
-    reason = str(message.payload.get("reason", ""))[:2000]
     if row is None:  # arrived before the proposal: remember it, so the proposal cannot open it
         row = _incoming_row(ctx, message, d, "withdrawn")
         row.withdrawn_at, row.withdraw_reason = now, reason
@@ -415,14 +402,12 @@ def on_withdrawn(*, ctx: NodeContext, db: Session, message: Incoming) -> dict:
 
 
 def _on_answer(ctx: NodeContext, db: Session, message: Incoming, status: str) -> dict:
-    try:
-        secondment_id = uuid.UUID(str(message.payload.get("secondment_id")))
-    except ValueError:
-        raise invalid("payload/secondment_id", "a UUID") from None
+    secondment_id = payload_uuid(message.payload, "secondment_id")
+    note = payload_text(message.payload, "note", limit=2000, required=False, empty=True) or ""
+    payload_time(message.payload, "answered_at", required=False)
     row = db.get(OutgoingSecondment, secondment_id)
     if row is None or row.host_region != message.sender:
         raise invalid("payload/secondment_id", f"no secondment to {message.sender} with this id")
-    note = str(message.payload.get("note", ""))[:2000]
     before = row.status
     if row.status == "proposed":  # a withdrawal made meanwhile stands
         row.status, row.answered_at, row.answer_note = status, ctx.clock.now(), note or None

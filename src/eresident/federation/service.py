@@ -24,13 +24,14 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from eresident.audit.service import Actor, record
 from eresident.federation import httpsig
 from eresident.federation.handlers import KIND, Incoming, handler_for
 from eresident.federation.keys import iso, node_keys
 from eresident.federation.models import InboxMessage, OutboxMessage
 from eresident.federation.trust import TrustError, TrustList, load_trust_at, trust_path
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import Problem, invalid
+from eresident.kit.errors import Problem, conflict, invalid, not_found
 from eresident.kit.ids import new_id
 
 log = structlog.get_logger("eresident.federation")
@@ -118,7 +119,8 @@ def retry_delay(attempts: int, *, base: float, cap: float, rng: random.Random) -
 @dataclass
 class DeliveryReport:
     delivered: int = 0
-    failed: int = 0
+    failed: int = 0  # includes the ones given up in this run
+    dead: int = 0  # given up in this run: refused too long or too often (a dead letter)
     errors: dict[str, str] = field(default_factory=dict)  # peer -> last error of this run
 
 
@@ -130,6 +132,8 @@ class _Claimed:
     payload: dict
     created_at: datetime
     attempts: int
+    requeued_at: datetime | None = None
+    attempts_at_requeue: int = 0
 
 
 def _claim(ctx: NodeContext) -> list[_Claimed]:
@@ -152,7 +156,8 @@ def _claim(ctx: NodeContext) -> list[_Claimed]:
             row.attempts += 1
             row.next_attempt_at = lease
             row.last_attempt_at = now
-            claimed.append(_Claimed(row.id, row.peer_region, row.kind, row.payload, row.created_at, row.attempts))
+            claimed.append(_Claimed(row.id, row.peer_region, row.kind, row.payload, row.created_at, row.attempts,
+                                    row.requeued_at, row.attempts_at_requeue or 0))
         return claimed
 
 
@@ -163,18 +168,50 @@ def _delivered(ctx: NodeContext, item: _Claimed) -> None:
                    .values(delivered_at=ctx.clock.now(), next_attempt_at=None, last_error=None))
 
 
-def _failed(ctx: NodeContext, items: list[_Claimed], error: str, rng: random.Random) -> None:
+def refuses(status_code: int) -> bool:
+    """An answer that refuses this message (the peer read it and said no), as opposed to a peer or a
+    path that is unwell (5xx, 408, 429, or no answer at all): only refusals can make a message dead."""
+    return 400 <= status_code < 500 and status_code not in (408, 429)
+
+
+def _exhausted(settings, item: _Claimed, now: datetime) -> bool:
+    """Whether a refused message has had its allowance: refused for long enough, or often enough,
+    counted since it was queued or last requeued."""
+    by_age, by_count = settings.federation_dead_after_seconds, settings.federation_dead_after_attempts
+    since = item.requeued_at or item.created_at
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return bool((by_age and now - since >= timedelta(seconds=by_age))
+                or (by_count and item.attempts - item.attempts_at_requeue >= by_count))
+
+
+def _failed(ctx: NodeContext, items: list[_Claimed], error: str, rng: random.Random, *,
+            refused: bool = False) -> int:
+    """Schedule a retry of each item, or, for a refusal that has had its allowance, give it up.
+    Returns how many were given up."""
     settings = ctx.settings
+    dead = 0
     with ctx.database.session(write=True) as db:
         now = ctx.clock.now()
         for item in items:
+            # Only our own claim: a row another run has claimed since (our lease ran out) is theirs.
+            ours = update(OutboxMessage).where(OutboxMessage.id == item.id, OutboxMessage.attempts == item.attempts,
+                                               OutboxMessage.delivered_at.is_(None))
+            if refused and _exhausted(settings, item, now):
+                done = db.execute(ours.values(dead_at=now, next_attempt_at=None, last_error=error[:1000]))
+                if done.rowcount:
+                    dead += 1
+                    record(db=db, actor=Actor.system(), region=ctx.region, action="federation.message_dead",
+                           entity_type="federation_message", entity_id=item.id, at=now,
+                           after={"peer": item.peer, "kind": item.kind, "attempts": item.attempts,
+                                  "created_at": iso(item.created_at), "last_error": error[:1000]})
+                    log.warning("federation.message_dead", message_id=str(item.id), peer=item.peer,
+                                kind=item.kind, attempts=item.attempts, error=error[:200])
+                continue
             delay = retry_delay(item.attempts, base=settings.federation_retry_base_seconds,
                                 cap=settings.federation_retry_max_seconds, rng=rng)
-            # Only our own claim: a row another run has claimed since (our lease ran out) is theirs.
-            db.execute(update(OutboxMessage)
-                       .where(OutboxMessage.id == item.id, OutboxMessage.attempts == item.attempts,
-                              OutboxMessage.delivered_at.is_(None))
-                       .values(next_attempt_at=now + timedelta(seconds=delay), last_error=error[:1000]))
+            db.execute(ours.values(next_attempt_at=now + timedelta(seconds=delay), last_error=error[:1000]))
+    return dead
 
 
 def describe_response(response: httpx.Response) -> str:
@@ -250,14 +287,14 @@ def deliver_due(ctx: NodeContext, *, client: httpx.Client | None = None,
                     _failed(ctx, rest, error, rng)
                     report.failed += len(rest)
                     break
-                _failed(ctx, [item], error, rng)
+                report.dead += _failed(ctx, [item], error, rng, refused=refuses(response.status_code))
                 report.failed += 1
     finally:
         if own_client:
             client.close()
     if report.failed:
         log.warning("federation.delivery_failed", delivered=report.delivered, failed=report.failed,
-                    peers=sorted(report.errors))
+                    dead=report.dead, peers=sorted(report.errors))
     return report
 
 
@@ -334,10 +371,11 @@ def verify_incoming(*, ctx: NodeContext, method: str, target_uri: str,
         created_at = datetime.fromisoformat(str(data["created_at"]).replace("Z", "+00:00"))
         if created_at.tzinfo is None:
             raise ValueError
-    except ValueError:
+        created_at = created_at.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: a zone that pushes year 9999 or 1 out of range
         raise invalid("created_at", "created_at is an ISO 8601 time with a zone") from None
     return Verified(Incoming(id=message_id, kind=data["kind"], sender=sender,
-                             created_at=created_at.astimezone(UTC), payload=data["payload"]),
+                             created_at=created_at, payload=data["payload"]),
                     digest=hashlib.sha256(body).hexdigest(), signature_created=checked.created)
 
 
@@ -388,9 +426,64 @@ def accept(*, ctx: NodeContext, db: Session, verified: Verified) -> tuple[dict, 
 
 # --- operator view ------------------------------------------------------------------------------
 
+def _aware(value: datetime | None) -> datetime | None:
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _dead_entry(row: OutboxMessage) -> dict[str, Any]:
+    return {"id": str(row.id), "peer": row.peer_region, "kind": row.kind, "created_at": iso(_aware(row.created_at)),
+            "dead_at": iso(_aware(row.dead_at)), "attempts": row.attempts, "last_error": row.last_error,
+            "last_attempt_at": iso(_aware(row.last_attempt_at)) if row.last_attempt_at else None,
+            "requeued_at": iso(_aware(row.requeued_at)) if row.requeued_at else None}
+
+
+_DEAD = and_(OutboxMessage.dead_at.is_not(None), OutboxMessage.delivered_at.is_(None))
+
+
+def dead_letters(*, db: Session, peer: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Messages given up, oldest first (per peer, or all)."""
+    query = select(OutboxMessage).where(_DEAD)
+    if peer is not None:
+        query = query.where(OutboxMessage.peer_region == peer)
+    return [_dead_entry(row) for row in db.scalars(query.order_by(OutboxMessage.created_at).limit(limit))]
+
+
+def requeue(*, ctx: NodeContext, db: Session, actor: Actor, message_ids: list[uuid.UUID] | None = None,
+            peer: str | None = None) -> list[OutboxMessage]:
+    """Make dead messages due again (named ones, or every dead one to `peer`), each with a fresh
+    allowance and an audit event. A message that is not dead is refused: nothing is requeued then."""
+    if (message_ids is None) == (peer is None):
+        raise invalid("message_ids", "name the messages, or a peer whose dead messages to requeue")
+    query = select(OutboxMessage).order_by(OutboxMessage.created_at).with_for_update()
+    if peer is not None:
+        rows = list(db.scalars(query.where(_DEAD, OutboxMessage.peer_region == peer)))
+    else:
+        rows = list(db.scalars(query.where(OutboxMessage.id.in_(message_ids))))
+        found = {row.id for row in rows}
+        for message_id in message_ids:
+            if message_id not in found:
+                raise not_found(f"Message {message_id}")
+        for row in rows:
+            if row.dead_at is None or row.delivered_at is not None:
+                state = "delivered" if row.delivered_at is not None else "still being tried"
+                raise conflict(f"Message {row.id} is not dead ({state}): only a dead message is requeued.",
+                               code="message-not-dead")
+    now = ctx.clock.now()
+    for row in rows:
+        before = {"dead_at": iso(_aware(row.dead_at)), "attempts": row.attempts, "last_error": row.last_error}
+        row.dead_at, row.next_attempt_at = None, now
+        row.requeued_at, row.attempts_at_requeue = now, row.attempts
+        record(db=db, actor=actor, region=ctx.region, action="federation.message_requeued",
+               entity_type="federation_message", entity_id=row.id, at=now, before=before,
+               after={"peer": row.peer_region, "kind": row.kind, "next_attempt_at": iso(now)})
+    if rows:
+        log.info("federation.requeued", count=len(rows), peer=peer)
+    return rows
+
+
 def status(*, ctx: NodeContext, db: Session) -> dict[str, Any]:
     """Per peer: what waits to be sent (how many, how many failing, the oldest, the last error),
-    what was delivered and what was received."""
+    what was given up (how many, the oldest), what was delivered and what was received."""
     now = ctx.clock.now()
     try:
         trusted = trust_list(ctx).peers
@@ -399,8 +492,8 @@ def status(*, ctx: NodeContext, db: Session) -> dict[str, Any]:
     out: dict[str, dict[str, Any]] = {
         region: {"region": region, "name": peer.name, "base_url": peer.base_url, "trusted": True,
                  "pending": 0, "failing": 0, "oldest_pending_at": None, "oldest_pending_age_seconds": None,
-                 "last_error": None, "last_error_at": None, "delivered": 0, "last_delivered_at": None,
-                 "received": 0, "last_received_at": None}
+                 "last_error": None, "last_error_at": None, "dead": 0, "oldest_dead": None,
+                 "delivered": 0, "last_delivered_at": None, "received": 0, "last_received_at": None}
         for region, peer in trusted.items()}
 
     def entry(region: str) -> dict[str, Any]:
@@ -408,10 +501,11 @@ def status(*, ctx: NodeContext, db: Session) -> dict[str, Any]:
             out[region] = {"region": region, "name": region, "base_url": None, "trusted": False,
                            "pending": 0, "failing": 0, "oldest_pending_at": None,
                            "oldest_pending_age_seconds": None, "last_error": None, "last_error_at": None,
-                           "delivered": 0, "last_delivered_at": None, "received": 0, "last_received_at": None}
+                           "dead": 0, "oldest_dead": None, "delivered": 0, "last_delivered_at": None,
+                           "received": 0, "last_received_at": None}
         return out[region]
 
-    pending = OutboxMessage.delivered_at.is_(None)
+    pending = and_(OutboxMessage.delivered_at.is_(None), OutboxMessage.dead_at.is_(None))
     for region, count, failing, oldest in db.execute(
             select(OutboxMessage.peer_region, func.count(),
                    func.count(OutboxMessage.last_error), func.min(OutboxMessage.created_at))
@@ -435,6 +529,11 @@ def status(*, ctx: NodeContext, db: Session) -> dict[str, Any]:
         if row:
             entry(region).update(last_error=row.last_error,
                                  last_error_at=iso(row.last_attempt_at) if row.last_attempt_at else None)
+    for region, count in db.execute(select(OutboxMessage.peer_region, func.count()).where(_DEAD)
+                                    .group_by(OutboxMessage.peer_region)):
+        oldest = db.scalars(select(OutboxMessage).where(_DEAD, OutboxMessage.peer_region == region)
+                            .order_by(OutboxMessage.created_at).limit(1)).first()
+        entry(region).update(dead=count, oldest_dead=_dead_entry(oldest) if oldest else None)
     for region, count, last in db.execute(
             select(InboxMessage.peer_region, func.count(), func.max(InboxMessage.received_at))
             .group_by(InboxMessage.peer_region)):

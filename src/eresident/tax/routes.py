@@ -68,15 +68,26 @@ def get_registration(uscc: str, applicant: CurrentApplicant, db: DbSession) -> d
 
 
 @router.get("/companies/{uscc}/tax/obligations",
-            summary="The company's filing obligations with their deadlines (moved by the region's calendar)")
+            summary="The company's filing obligations with their deadlines (moved by the region's calendar; "
+                    "provisional where that calendar is not published yet)")
 def get_obligations(uscc: str, applicant: CurrentApplicant, ctx: Ctx, db: DbSession,
                     since: Annotated[date | None, Query(alias="from")] = None,
                     until: date | None = None) -> dict:
     reg = service.registration_for_owner(db=db, applicant=applicant, uscc=uscc)
     items = service.obligations(ctx=ctx, reg=reg, since=since, until=until)
+    working = service.calendar_of(reg)
     return {"tax_number": reg.tax_number, "taxpayer_status": reg.taxpayer_status, "calendar": reg.region,
-            "deadline_rule": "A deadline on a weekend or public holiday moves to the first working day after it.",
-            "obligations": [o.as_dict() for o in items]}
+            "calendar_years": list(working.years), "calendar_provisional_years": list(working.provisional_years),
+            "deadline_rule": DEADLINE_RULE, "obligations": [o.as_dict() for o in items]}
+
+
+DEADLINE_RULE = (
+    "A deadline on a weekend or public holiday moves to the first working day after it. A monthly or quarterly "
+    "filing due on the 15th is extended, by as many working days, by the days off of every holiday of three or "
+    "more consecutive days off between the 1st and the 15th (Rules for the Tax Collection Law, art. 109). "
+    "basis 'published': the State Taxation Administration's calendar; 'rule': computed from the region's "
+    "calendar. provisional: true means the region's holiday arrangement for that date is not published yet, "
+    "so the date may still move (provisional_because says why).")
 
 
 @router.get("/tax-registrations", summary="Tax officer: registrations that need a person")

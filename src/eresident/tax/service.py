@@ -172,8 +172,12 @@ def obligations(*, ctx: NodeContext, reg: TaxRegistration, since: date | None = 
         # the next days of companies of any age (found in review: it failed at about ten years)
         raise invalid("until", "at most ten years of obligations at a time")
     return rules.obligations_for(established_on=reg.established_on, taxpayer_status=reg.taxpayer_status,
-                                 working=load_calendar(reg.region if reg.region in ("LJ", "TF") else "LJ"),
-                                 until=until, since=since)
+                                 working=calendar_of(reg), until=until, since=since)
+
+
+def calendar_of(reg: TaxRegistration):
+    """The working calendar whose holidays move the company's deadlines (its region's)."""
+    return load_calendar(reg.region if reg.region in ("LJ", "TF") else "LJ")
 
 
 # --------------------------------------------------------------------------- the officers' worklist
@@ -257,6 +261,8 @@ def queue_reminders(*, ctx: NodeContext, db: Session, days_before: int | None = 
                                            f"{ob.due_on.isoformat()}"
                                            + (f" (moved from {ob.statutory_due_on.isoformat()}: {ob.moved_because})"
                                               if ob.moved_because else "")
+                                           + (f".\nThis date is provisional: {ob.provisional_because}"
+                                              if ob.provisional else "")
                                            + f".\nFile it with {reg.tax_office_name_en}.\n")
                     db.add(TaxReminder(registration_id=reg.id, obligation_key=ob.key, due_on=ob.due_on,
                                        queued_at=ctx.clock.now(), mail_id=mail.id))
