@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test test-fast lock bench clean
+.PHONY: install system-deps run test test-fast lock bench clean fuzz audit-deps
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,20 @@ test-fast: install
 lock:
 	$(BIN)/pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -o requirements.lock
+
+# Bad input on every route with a larger budget (docs/reliability.md): 200 generated cases per
+# operation instead of make test's 25, plus the targeted cases; on PostgreSQL too when
+# ERESIDENT_TEST_POSTGRES_URL is set. FUZZ_EXAMPLES=n to change the budget.
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	ERESIDENT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -s --timeout 3600 \
+		tests/reliability/test_fuzz_api.py tests/reliability/test_bad_input.py
+
+# Known vulnerabilities in the locked dependencies (pip-audit through PyPI); the test says how
+# many packages it could look up, fails on a finding and skips when nothing could be looked up.
+audit-deps: install
+	-$(BIN)/pip-audit -r requirements.lock --require-hashes --disable-pip --progress-spinner off
+	$(BIN)/pytest -q -rs -s tests/reliability/test_supply_chain.py
 
 bench: install
 	$(BIN)/eresident bench residency

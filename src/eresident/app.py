@@ -14,7 +14,8 @@ from eresident.kit.clock import Clock
 from eresident.kit.context import NodeContext, build_context
 from eresident.kit.db import Database
 from eresident.kit.errors import Problem
-from eresident.kit.web import (BodyLimit, RequestLog, SecurityHeaders, UnhandledErrors, http_problem,
+from eresident.kit.openapi import use_problem_responses
+from eresident.kit.web import (BodyLimit, NulInUrl, RequestLog, SecurityHeaders, UnhandledErrors, http_problem,
                                problem_response, validation_problem)
 
 log = structlog.get_logger("eresident.app")
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.include_router(tax_pages)  # the founder's tax deadlines and bank accounts
     app.include_router(bank_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    use_problem_responses(app)  # the document says refusals are problem+json, as they are
 
     def wants_html(request: Request) -> bool:
         return not request.url.path.startswith(("/api/", "/.well-known/", "/status-lists/")) and \
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     app.add_middleware(UnhandledErrors, handler=on_error)  # inside the header middleware
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(NulInUrl)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.add_middleware(RequestLog)
     return app

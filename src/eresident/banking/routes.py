@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -91,7 +91,9 @@ def book(uscc: str, body: SlotIn, applicant: CurrentApplicant, ctx: Ctx, db: DbS
 
 
 @router.get("/bank-requests/stuck", summary="Officials: requests without progress, or the bank not accepting them")
-def stuck(official: Monitor, ctx: Ctx, db: DbSession, older_than_minutes: int | None = None) -> list[dict]:
+def stuck(official: Monitor, ctx: Ctx, db: DbSession,
+          older_than_minutes: Annotated[int | None, Query(ge=1, le=525_600, description="At most a year")] = None
+          ) -> list[dict]:
     return service.stuck(ctx=ctx, db=db, older_than_minutes=older_than_minutes)
 
 

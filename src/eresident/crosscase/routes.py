@@ -18,6 +18,7 @@ from eresident.documents.service import download
 from eresident.identity.models import EResident
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import not_found
+from eresident.kit.openapi import PDF_RESPONSE
 from eresident.officials.models import Official
 
 router = APIRouter(prefix="/api/v1", tags=["cross-region cases"])
@@ -69,14 +70,15 @@ def one(case_number: str, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) 
 
 
 @router.get("/cross-region-cases/{case_number}/articles", summary="The articles to read and sign (PDF)",
-            response_class=Response)
+            response_class=Response, responses=PDF_RESPONSE)
 def articles(case_number: str, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
     case = service.get_for(ctx=ctx, db=db, applicant=applicant, case_number=case_number)
     return download(ctx, db, case.articles_document_id, "Articles")
 
 
 @router.get("/cross-region-cases/{case_number}/licence", summary="The business licence the handling region "
-                                                                 "issued (signed PDF)", response_class=Response)
+                                                                 "issued (signed PDF)", response_class=Response,
+            responses=PDF_RESPONSE)
 def licence(case_number: str, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
     case = service.get_for(ctx=ctx, db=db, applicant=applicant, case_number=case_number)
     if case.applicant_id != applicant.id:

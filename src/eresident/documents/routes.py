@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from eresident.deps import Ctx, CurrentApplicant, DbSession, session_token
 from eresident.documents import service
+from eresident.documents.filetypes import KNOWN
 from eresident.documents.models import Document
 from eresident.identity.models import Application, ApplicationDocument
 from eresident.kit.errors import Problem, not_found
@@ -59,7 +60,9 @@ def may_read(db, ctx, doc: Document, principal) -> bool:
     return False
 
 
-@router.get("/{document_id}", summary="Download a document you may see")
+@router.get("/{document_id}", summary="Download a document you may see", response_class=Response,
+            responses={200: {"description": "The document as it was uploaded",
+                             "content": {t.media_type: {} for t in KNOWN}}})
 def download(document_id: uuid.UUID, request: Request, ctx: Ctx, db: DbSession) -> Response:
     token, _ = session_token(request)
     session = security.resolve_session(db=db, token=token, now=ctx.clock.now()) if token else None

@@ -19,6 +19,7 @@ from eresident.enterprise.schemas import (CredentialRequest, DecisionIn, Formati
                                           SignRequest)
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import Problem
+from eresident.kit.openapi import PDF_RESPONSE
 from eresident.officials.models import Official
 
 router = APIRouter(prefix="/api/v1", tags=["enterprise"])
@@ -154,7 +155,8 @@ def submit(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: D
     return formation_read(db, formation, viewer=_viewer(db, applicant, ctx.region))
 
 
-@router.get("/formations/{formation_id}/articles", summary="The articles of association (PDF) to read and sign")
+@router.get("/formations/{formation_id}/articles", summary="The articles of association (PDF) to read and sign",
+            response_class=Response, responses=PDF_RESPONSE)
 def articles(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
     formation, _ = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
                                              region=ctx.region)
@@ -178,7 +180,8 @@ def signatures(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, d
     return [SignatureRead.model_validate(s, from_attributes=True) for s in service.signatures_of(db, formation)]
 
 
-@router.get("/formations/{formation_id}/licence", summary="The signed business licence (PDF)")
+@router.get("/formations/{formation_id}/licence", summary="The signed business licence (PDF)",
+            response_class=Response, responses=PDF_RESPONSE)
 def licence_pdf(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
     formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
     licence = service.licence_of(db, formation)

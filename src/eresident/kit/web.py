@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
+from urllib.parse import unquote_to_bytes
 
 import structlog
 from fastapi import Request
@@ -89,8 +91,39 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+# A JSON string escape for NUL: \u0000 after an even number of other backslashes.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _is_utf8_form(body: bytes) -> bool:
+    """Whether an urlencoded body decodes to UTF-8 text, raw bytes and %-escapes alike."""
+    try:
+        unquote_to_bytes(body.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _text_problem(content_type: bytes, body: bytes) -> Problem | None:
+    """A form that is not UTF-8, or NUL in a JSON or form text field: no field holds one, and
+    PostgreSQL cannot even compare text containing NUL (psycopg raises), so refuse it here."""
+    nul = Problem(400, "A field contains a NUL character", code="invalid-character",
+                  detail="Remove the NUL character (U+0000) from the text.")
+    if content_type == b"application/x-www-form-urlencoded":
+        if not _is_utf8_form(body):
+            return Problem(400, "The form is not valid UTF-8", code="invalid-encoding",
+                           detail="Send the form's fields as UTF-8 text.")
+        if b"\x00" in unquote_to_bytes(body):
+            return nul
+    elif content_type.endswith(b"json") and (b"\x00" in body or _JSON_NUL.search(body)):
+        return nul
+    return None
+
+
 class BodyLimit:
-    """Refuse bodies over the limit with a 413 problem, whether declared or streamed.
+    """Refuse bodies over the limit with a 413 problem, whether declared or streamed; and with a
+    400, form bodies that are not UTF-8 (Starlette would read their bytes as Latin-1 and store the
+    mojibake) and NUL characters in JSON or form text (see _text_problem).
 
     The body is read here, up to the limit, and handed on: a framework that parses a
     body turns any error raised while receiving it into a 400, so the check cannot live
@@ -123,6 +156,10 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"").split(b";")[0].strip().lower()
+        if (problem := _text_problem(content_type, body)) is not None:
+            await self._refuse(send, problem)
+            return
         delivered = False
 
         async def replay() -> Message:
@@ -134,14 +171,36 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        problem = Problem(413, "Request too large", code="body-too-large",
-                          detail=f"Requests may be at most {human_size(self.max_bytes)}.")
+    async def _refuse(self, send: Send, problem: Problem | None = None) -> None:
+        problem = problem or Problem(413, "Request too large", code="body-too-large",
+                                     detail=f"Requests may be at most {human_size(self.max_bytes)}.")
         payload = json.dumps(problem.to_dict()).encode()
-        await send({"type": "http.response.start", "status": 413,
+        await send({"type": "http.response.start", "status": problem.status,
                     "headers": [(b"content-type", PROBLEM_JSON.encode()),
                                 (b"content-length", str(len(payload)).encode())]})
         await send({"type": "http.response.body", "body": payload})
+
+
+class NulInUrl:
+    """Refuse a NUL character in the path or the query with a 400 problem. No identifier holds
+    one, and PostgreSQL cannot even compare a text value containing it (psycopg raises)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope.get("path", "")
+                                        or b"%00" in scope.get("query_string", b"")
+                                        or b"\x00" in scope.get("query_string", b"")):
+            problem = Problem(400, "The address contains a NUL character", code="invalid-character",
+                              detail="Remove %00 from the address.")
+            payload = json.dumps(problem.to_dict(instance=scope.get("path", "").replace("\x00", ""))).encode()
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                                    (b"content-length", str(len(payload)).encode())]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        await self.app(scope, receive, send)
 
 
 class UnhandledErrors:

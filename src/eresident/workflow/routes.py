@@ -28,7 +28,8 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
 @router.get("/processes/{process}/metrics", response_model=ProcessMetricsRead,
             summary="Per step: entered, waiting and working time, deadline misses; time to decision")
 def process_metrics(process: str, _official: MetricsReader, db: DbSession,
-                    version: Annotated[int | None, Query(ge=1, description="only cases of this version")] = None,
+                    version: Annotated[int | None, Query(ge=1, le=2**31 - 1,  # the column is a 32-bit integer
+                                                         description="only cases of this version")] = None,
                     since: Annotated[datetime | None, Query(description="cases started at or after")] = None,
                     until: Annotated[datetime | None, Query(description="cases started before")] = None) -> dict:
     if db.scalar(select(ProcessVersion.id).where(ProcessVersion.process == process).limit(1)) is None:
