@@ -201,10 +201,19 @@ def up(var: Path = Path("var")) -> None:
     typer.echo("\n".join(lines))
 
     def stop(*_):
+        """Every child ends: asked first, killed if it has not ended within ten seconds (one slow
+        job must not leave the others running, as it once left a worker behind)."""
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for p in procs:
-            p.terminate()
+            if p.poll() is None:
+                p.terminate()
+        deadline = time.monotonic() + 10
         for p in procs:
-            p.wait(timeout=10)
+            try:
+                p.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
         raise typer.Exit(0)
 
     signal.signal(signal.SIGTERM, stop)
