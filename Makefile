@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test test-fast lock bench clean fuzz audit-deps
+.PHONY: install system-deps run test test-fast lock bench clean fuzz audit-deps soak
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,14 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var test-artifacts .pytest_cache
+
+# Long runs with a bound (SOAK_MINUTES per suite): many SIGKILLs of a node under concurrent writes at
+# moments that change from run to run (the seed is in the report), the two-node kill/restart tests,
+# and the API fuzzing with a larger budget. Reports go to test-artifacts/reliability/.
+SOAK_KILLS ?= 30
+SOAK_MINUTES ?= 20
+soak: install system-deps
+	ERESIDENT_SOAK_KILLS=$(SOAK_KILLS) $(BIN)/pytest -q -s -p no:randomly --timeout $$(( $(SOAK_MINUTES) * 60 )) \
+		tests/reliability/test_crash.py tests/federation/test_two_nodes.py tests/federation/test_cross_region_two_nodes.py
+	ERESIDENT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -s --timeout $$(( $(SOAK_MINUTES) * 60 )) \
+		tests/reliability/test_fuzz_api.py tests/reliability/test_bad_input.py

@@ -11,6 +11,7 @@ that failed on a dead connection was not acknowledged and may or may not have be
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 import time
@@ -27,7 +28,11 @@ from tests.live import LiveNode, prepare_node
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "reliability"
-KILLS = 3
+# `make test` kills three times at seeded moments; `make soak` (ERESIDENT_SOAK_*) many more times, at
+# moments that differ from run to run unless a seed is given.
+KILLS = int(os.environ.get("ERESIDENT_SOAK_KILLS", "3"))
+SEED = int(os.environ.get("ERESIDENT_SOAK_SEED") or (20261126 if "ERESIDENT_SOAK_KILLS" not in os.environ
+                                                      else time.time_ns() % 2**32))
 WRITERS = 6
 
 
@@ -111,7 +116,7 @@ def _hex(value) -> str:
 
 def test_no_acknowledged_submission_is_lost_when_the_node_is_killed(tmp_path, crash_database):
     node = prepare_node(tmp_path, database_url=crash_database)
-    rng = random.Random(20261126)
+    rng = random.Random(SEED)
     node.start()
     try:
         accounts = [_account(node, k) for k in range(WRITERS)]
@@ -139,7 +144,7 @@ def test_no_acknowledged_submission_is_lost_when_the_node_is_killed(tmp_path, cr
     verify = node.cli("audit", "verify", check=False)
 
     backend = "sqlite" if crash_database is None else "postgres"
-    report = {"backend": backend, "kills": KILLS, "writers": WRITERS, "acknowledged": len(acknowledged),
+    report = {"backend": backend, "kills": KILLS, "seed": SEED, "writers": WRITERS, "acknowledged": len(acknowledged),
               "stored": len(stored), "lost": len(lost), "incomplete": len(incomplete),
               "unanswered_requests": writers.unanswered, "server_errors": len(writers.server_errors),
               "acknowledged_before_each_kill": kills_while_writing, "audit_verify": verify.stdout.strip()}
