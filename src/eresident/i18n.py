@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from gettext import c2py
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
@@ -135,19 +135,42 @@ def _parse_accept(header: str) -> list[tuple[str, float]]:
     return sorted(items, key=lambda item: -item[1])
 
 
-def local_time(value: datetime | str | None, tz: str = "UTC") -> str:
-    """A date and time for people, in the given zone and the current language, with the zone named."""
+def local_time(value: datetime | str | None, tz: str = "UTC", place: bool = True) -> str:
+    """A date and time for people, in the given zone and the current language, with the zone named
+    (unless `place` is false: the page names it, as in "… Beijing time")."""
     if value is None:
         return ""
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:  # a time another system sent (a bank's slot) that is not ISO 8601: shown as sent
+            return value
     language = current()
     zone = ZoneInfo(tz)
     text = format_datetime(value, language.datetime_pattern, tzinfo=zone, locale=language.babel)
-    place = tz.split("/")[-1].replace("_", " ")
+    if not place:
+        return text
     if tz == "UTC":
         return f"{text} UTC"
-    return gettext("{time} ({place} time)").format(time=text, place=place)
+    return gettext("{time} ({place} time)").format(time=text, place=tz.split("/")[-1].replace("_", " "))
+
+
+# CLDR patterns for a calendar date (a deadline, a period, a founding date): without, with the weekday.
+DATE_PATTERNS = {"en": ("d MMM y", "EEE d MMM y"), "zh": ("y年M月d日", "y年M月d日 EEE"),
+                 "ar": ("d MMM y", "EEE d MMM y")}
+
+
+def local_date(value: date | str | None, weekday: bool = False) -> str:
+    """A calendar date for people in the current language (no time, no zone)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    language = current()
+    return format_date(value, DATE_PATTERNS[language.code][weekday], locale=language.babel)
 
 
 def number(value: float | int) -> str:

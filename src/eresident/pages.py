@@ -33,6 +33,7 @@ TEMPLATES.env.filters.update(
     countries_in_language=i18n.countries_in_language,
     yesno=lambda value: i18n.gettext("Yes") if value else i18n.gettext("No"),
     local=i18n.local_time,
+    date=i18n.local_date,
     number=i18n.number,
     region_name=lambda code: REGIONS.get(code, (code,))[0],
 )

@@ -3,38 +3,33 @@ exact text), follow each step, book the video call the bank asks for, withdraw t
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 
 from eresident.banking import service
 from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor
+from eresident.i18n import N_
 from eresident.kit.errors import FieldError, Problem
 from eresident.pages import Form, problem_errors, redirect, render
 
 router = APIRouter(include_in_schema=False)
-CHINA = ZoneInfo("Asia/Shanghai")
-
-
-def _slot_label(value: str) -> str:
-    try:
-        at = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(CHINA)
-    except ValueError:
-        return value
-    return f"{at:%a %d %b %Y, %H:%M} Beijing time"
+# The service's status texts (service.STATUS_TEXT), marked for the catalogues: the page shows them in
+# the reader's language. tests/test_i18n.py checks that these and the service's texts stay the same.
+STATUS_MESSAGES = (
+    N_("Waiting to be sent to the bank"), N_("The bank is checking the KYC package"),
+    N_("The bank asks for a video call: book one of the offered slots"),
+    N_("Your video-call booking is being sent to the bank"), N_("Video call booked: the bank decides after the call"),
+    N_("The bank refused to open the accounts"), N_("Accounts opened"),
+    N_("Cancelled: you withdrew your consent before the request was sent"),
+    N_("Stopped: you withdrew your consent after the request was sent"),
+)
 
 
 def _page(request: Request, ctx, db, applicant, uscc: str, status: int = 200, errors: list[FieldError] | None = None):
+    # Times (slots, steps) are written in Beijing time in the reader's language by the template.
     requests = [service.request_read(db, r) for r in service.requests_for_owner(db=db, applicant=applicant, uscc=uscc)]
     for r in requests:
-        offered = (r.get("video_call") or {}).get("slots") or []
-        r["slot_choices"] = [(s, _slot_label(s)) for s in offered]
-        for step in r["steps"]:
-            step["at_label"] = _slot_label(step["at"])
-        if (r.get("video_call") or {}).get("booked_slot"):
-            r["booked_label"] = _slot_label(r["video_call"]["booked_slot"])
+        r["slot_choices"] = (r.get("video_call") or {}).get("slots") or []
     asked = {r["bank"] for r in requests}
     return render(request, "company_bank.html", status, errors=errors, uscc=uscc, requests=requests,
                   banks=[b for b in service.banks(ctx) if b["code"] not in asked])

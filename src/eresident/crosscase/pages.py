@@ -20,6 +20,7 @@ from eresident.enterprise import catalogue
 from eresident.enterprise import pages as company_pages
 from eresident.enterprise import service as enterprise
 from eresident.federation import service as federation
+from eresident.i18n import N_
 from eresident.identity.models import EResident
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import FieldError, Problem, not_found
@@ -27,6 +28,16 @@ from eresident.pages import Form, redirect, render
 
 router = APIRouter(include_in_schema=False)
 BASE = "/my/cross-region-cases"
+# The service's texts for a case's status and its events (service.STATUSES, service.WHAT; the
+# formation's statuses are marked in enterprise/pages.py), marked for the catalogues: the pages show
+# them in the reader's language. tests/test_i18n.py checks that these and the service's texts agree.
+STATUS_MESSAGES = (N_("Filed here, on its way to the handling region"),)
+EVENT_MESSAGES = (
+    N_("Filed"), N_("Received by the handling region; the articles are drawn up for signature"),
+    N_("Not accepted by the handling region"), N_("Signed"), N_("Every signatory has signed"),
+    N_("A reviewer took the case"), N_("The reviewer made a recommendation"),
+    N_("Approved: the business licence is issued"), N_("Refused"), N_("A decision was recorded"),
+)
 
 
 def _regions(ctx: NodeContext) -> list[tuple[str, str]]:

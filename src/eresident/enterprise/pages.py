@@ -18,6 +18,7 @@ from eresident.documents.service import download
 from eresident.enterprise import catalogue, service
 from eresident.enterprise.models import Formation, RegisteredName
 from eresident.enterprise.schemas import FormationIn, NameRequest
+from eresident.i18n import N_
 from eresident.identity.models import EResident
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import FieldError, Problem, not_found
@@ -26,8 +27,15 @@ from eresident.pages import Form, problem_errors, redirect, render, validation_e
 router = APIRouter(include_in_schema=False)
 
 ROWS = 3  # investor and director rows on the form; the API takes more
-ROLE_NAMES = {"investor": "Investor", "legal_representative": "Legal representative", "director": "Director",
-              "supervisor": "Supervisor", "beneficial_owner": "Beneficial owner"}
+ROLE_NAMES = {"investor": N_("Investor"), "legal_representative": N_("Legal representative"),
+              "director": N_("Director"), "supervisor": N_("Supervisor"), "beneficial_owner": N_("Beneficial owner")}
+# The service's status texts (service.STATUSES), marked for the catalogues: the pages show them in the
+# reader's language. tests/test_i18n.py checks that these and the service's texts stay the same.
+STATUS_MESSAGES = (
+    N_("Draft: complete it and submit it for signature"), N_("Waiting for every signatory to sign the articles"),
+    N_("Waiting for a reviewer"), N_("Being reviewed"), N_("Reviewed, waiting for the decision"),
+    N_("Approved: the business licence is issued"), N_("Refused"),
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -334,7 +342,7 @@ def articles(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db:
 
 def _sign_page(request: Request, db: Session, formation: Formation, resident: EResident, status: int = 200,
                errors: list[FieldError] | None = None):
-    roles = sorted({ROLE_NAMES[p.role].lower() for p in formation.parties
+    roles = sorted({ROLE_NAMES[p.role] for p in formation.parties  # translated and lower-cased by the page
                     if p.e_resident_number == resident.number and p.role != "beneficial_owner"})
     digest = formation.articles_sha256 or ""
     return render(request, "company_sign.html", status, errors=errors, formation=formation, resident=resident,
