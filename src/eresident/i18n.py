@@ -65,12 +65,12 @@ def catalogue(code: str) -> dict[str, str | tuple[str, ...]]:
     for message in po:
         if not message.id or message.fuzzy:
             continue
-        key = message.id[0] if isinstance(message.id, tuple) else message.id
-        if isinstance(message.string, tuple):
-            if all(message.string):
-                table[key] = tuple(message.string)
-        elif message.string:
-            table[key] = message.string
+        key = message.id if isinstance(message.id, str) else message.id[0]  # a plural's key: its singular
+        if isinstance(message.string, str):
+            if message.string:
+                table[key] = message.string
+        elif message.string and all(message.string):
+            table[key] = tuple(message.string)
     return table
 
 
@@ -142,12 +142,14 @@ def local_time(value: datetime | str | None, tz: str = "UTC", place: bool = True
         return ""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            when = datetime.fromisoformat(value)
         except ValueError:  # a time another system sent (a bank's slot) that is not ISO 8601: shown as sent
             return value
+    else:
+        when = value
     language = current()
     zone = ZoneInfo(tz)
-    text = format_datetime(value, language.datetime_pattern, tzinfo=zone, locale=language.babel)
+    text = format_datetime(when, language.datetime_pattern, tzinfo=zone, locale=language.babel)
     if not place:
         return text
     if tz == "UTC":
@@ -166,11 +168,13 @@ def local_date(value: date | str | None, weekday: bool = False) -> str:
         return ""
     if isinstance(value, str):
         try:
-            value = date.fromisoformat(value[:10])
+            day = date.fromisoformat(value[:10])
         except ValueError:
             return value
+    else:
+        day = value
     language = current()
-    return format_date(value, DATE_PATTERNS[language.code][weekday], locale=language.babel)
+    return format_date(day, DATE_PATTERNS[language.code][weekday], locale=language.babel)
 
 
 def number(value: float | int) -> str:

@@ -27,7 +27,8 @@ TEMPLATES = Jinja2Templates(env=jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
     autoescape=True, extensions=["jinja2.ext.i18n"]))
 # The translation functions read the language render() activated for this request (i18n.activate).
-TEMPLATES.env.install_gettext_callables(gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True)
+TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
+    gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True)
 TEMPLATES.env.filters.update(
     country=i18n.country,
     countries_in_language=i18n.countries_in_language,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
@@ -73,9 +74,10 @@ def seed_demo(ctx: NodeContext) -> list[dict]:
 
 # --- the demo secondment (`eresident up`) -------------------------------------------------------
 
-DEMO_SECONDMENT = dict(role="reviewer", host_roles=["reviewer"], days=90, department="Enterprise services",
-                       purpose="Demo secondment: reviews the host region's cases beside its own reviewers "
-                               "(the host's approver decides, so four eyes stay two people)")
+DEMO_SECONDMENT: dict[str, Any] = dict(
+    role="reviewer", host_roles=["reviewer"], days=90, department="Enterprise services",
+    purpose="Demo secondment: reviews the host region's cases beside its own reviewers "
+            "(the host's approver decides, so four eyes stay two people)")
 
 
 def seed_demo_secondment(home: NodeContext, host: NodeContext, *, client=None, timeout: float = 30.0) -> dict:

@@ -81,6 +81,7 @@ def prove(
         if licence is not None:
             row, body = _licence_proof(ctx, db, licence)
         else:
+            assert seq is not None  # exactly one of SEQ and --licence, checked above
             row, body = _seq_proof(db, seq, tree_size)
     if with_event:
         from eresident.audit.leaf import canonical_event
@@ -133,6 +134,7 @@ def _licence_proof(ctx, db, uscc: str):
         raise _fail(f"pending: the issuance is entry {shown.seq}, newer than the latest checkpoint "
                     f"(size {shown.latest_checkpoint_size}); sign one with `eresident audit checkpoint`", 3)
     body = LicenceInclusionRead.of(found.uscc, shown).model_dump(mode="json")
+    assert shown.checks is not None  # a proof (not pending) comes with its checks
     if not shown.checks.ok:
         typer.echo(f"warning: this node could not confirm the proof: {body['checked_by_server']}", err=True)
     return shown.event, body

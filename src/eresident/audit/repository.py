@@ -127,6 +127,7 @@ def append_pg_and_commit(conn: Connection, events: list[dict[str, Any]], leaves:
     from psycopg.types.json import Json
 
     raw = conn.connection.driver_connection
+    assert raw is not None  # a checked-out connection has its driver connection
     params: list[Any] = [leaves]
     for n, e in enumerate(events):
         params += [n, e["id"], e["occurred_at"], e["region"], e["actor_type"], e["actor_id"],

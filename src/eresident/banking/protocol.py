@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc.jwk import OKPKey
@@ -46,7 +47,7 @@ def sign_post(*, url: str, body: bytes, private_key, kid: str, now: datetime, no
               idempotency_key: str | None = None) -> dict[str, str]:
     """Headers for a signed JSON POST of `body` to `url`."""
     headers = {"Content-Type": "application/json", "Content-Digest": httpsig.content_digest(body)}
-    covered = CALLBACK_COVERED
+    covered: tuple[str, ...] = CALLBACK_COVERED
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key
         covered = REQUEST_COVERED
@@ -78,7 +79,9 @@ class BankKey:
 
     @property
     def kid(self) -> str:
-        return self.key.kid
+        kid = self.key.kid
+        assert kid is not None  # the key file is written with a kid (load_or_create_bank_key)
+        return kid
 
     @property
     def private_key(self):
@@ -101,7 +104,9 @@ def load_or_create_bank_key(path: Path, code: str) -> BankKey:
 def public_key_of(jwk: dict) -> Ed25519PublicKey:
     if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or "d" in jwk:
         raise ValueError("a bank or node key is a public Ed25519 JWK")
-    return OKPKey.import_key({k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "kid")}).public_key
+    # joserfc types an OKP key as any of its curves; this one was checked to be Ed25519 just above
+    return cast(Ed25519PublicKey, OKPKey.import_key({k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "kid")})
+                .public_key)
 
 
 def key_window_ok(jwk: dict, created: int) -> bool:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from eresident.banking import protocol, service
-from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, require
+from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, mark_csrf_public, require
 from eresident.officials.models import Official
 
 router = APIRouter(prefix="/api/v1", tags=["banking"])
@@ -115,4 +115,4 @@ def callback(verified: Annotated[service.VerifiedCallback, Depends(_verified)], 
     return JSONResponse(service.accept_callback(ctx=ctx, db=db, verified=verified))
 
 
-router.routes[-1].public_csrf = True  # signed by the bank, no cookie: nothing for CSRF to protect
+mark_csrf_public(router.routes[-1])  # signed by the bank, no cookie: nothing for CSRF to protect

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from importlib import resources
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -93,7 +93,8 @@ def decide(package: dict, now: datetime, rules: dict | None = None) -> tuple[str
     if rate == 0 or capital_cny > threshold:
         spec = rules["video_call_slots"]
         zone = ZoneInfo(spec["timezone"])
-        day, slots = now.astimezone(zone).date(), []
+        day = now.astimezone(zone).date()
+        slots: list[str] = []
         while len(slots) < int(spec["count"]):
             day += timedelta(days=1)
             if day.weekday() < 5:
@@ -277,7 +278,9 @@ class Bank:
         key = request.headers.get("idempotency-key", "")
         if not (1 <= len(key) <= 64):
             raise invalid("Idempotency-Key", "a key of 1 to 64 characters")
-        region, url = checked.key
+        node = checked.key
+        assert isinstance(node, tuple)  # what resolve_node_key returns beside the key: (region, url)
+        region, url = node
         return region, url, key
 
     def idempotent(self, conn, region: str, key: str, digest: str) -> JSONResponse | None:
@@ -474,7 +477,7 @@ def create_bank_app(settings: Settings | None = None, *, start_worker: bool = Tr
                              "VALUES (?, ?, ?, ?)", (region, data.request_id, data.withdrawn_at, now))
                 row = conn.execute("SELECT ref, status FROM requests WHERE region = ? AND node_request_id = ?",
                                    (region, data.request_id)).fetchone()
-                answer = {"request_id": data.request_id, "status": "withdrawn"}
+                answer: dict[str, Any] = {"request_id": data.request_id, "status": "withdrawn"}
                 if row is None:
                     answer |= {"held": "nothing", "detail": "The bank holds nothing for this request and will "
                                                             "refuse it if it arrives."}

@@ -11,11 +11,11 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import structlog
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ from eresident.kit.mail import queue_mail
 
 log = structlog.get_logger("eresident.banking")
 
-BANKS = {"SANDBOX": {"name": "Sandbox Partner Bank", "name_zh": "沙箱合作银行",
+BANKS: dict[str, dict[str, Any]] = {"SANDBOX": {"name": "Sandbox Partner Bank", "name_zh": "沙箱合作银行",
                      "products": ["basic_rmb", "capital_foreign_currency"],
                      # The bank takes a signed notice of a withdrawn consent (POST /v1/consent-withdrawals).
                      # A bank without it: the withdrawal is recorded and the founder told to contact the bank.
@@ -471,9 +471,10 @@ def _delivered(ctx: NodeContext, item: _Claimed, answer: dict) -> None:
         now = ctx.clock.now()
         # The request first, then its message: the order a withdrawal locks them in (no deadlock).
         req = db.get(BankRequest, item.request_id, with_for_update={"key_share": True})
-        done = db.execute(update(BankOutboxMessage)
-                          .where(BankOutboxMessage.id == item.id, BankOutboxMessage.delivered_at.is_(None))
-                          .values(delivered_at=now, next_attempt_at=None, last_error=None)).rowcount
+        # an UPDATE gives a CursorResult (Session.execute is typed with the general Result)
+        done = cast(CursorResult, db.execute(
+            update(BankOutboxMessage).where(BankOutboxMessage.id == item.id, BankOutboxMessage.delivered_at.is_(None))
+            .values(delivered_at=now, next_attempt_at=None, last_error=None))).rowcount
         if not done or req is None:  # delivered by another worker, or deleted by a withdrawal
             return
         if item.kind == "account_request":
@@ -499,13 +500,13 @@ def _failed(ctx: NodeContext, items: list[_Claimed], error: str, rng: random.Ran
         for item in items:
             delay = retry_delay(item.attempts, base=ctx.settings.bank_retry_base_seconds,
                                 cap=ctx.settings.bank_retry_max_seconds, rng=rng)
-            changed = db.execute(update(BankOutboxMessage)
-                                 .where(BankOutboxMessage.id == item.id, BankOutboxMessage.attempts == item.attempts,
-                                        BankOutboxMessage.delivered_at.is_(None))
-                                 .values(next_attempt_at=now + timedelta(seconds=delay),
-                                         last_error=error[:1000])).rowcount
+            changed = cast(CursorResult, db.execute(
+                update(BankOutboxMessage)
+                .where(BankOutboxMessage.id == item.id, BankOutboxMessage.attempts == item.attempts,
+                       BankOutboxMessage.delivered_at.is_(None))
+                .values(next_attempt_at=now + timedelta(seconds=delay), last_error=error[:1000]))).rowcount
             if changed and item.attempts == 1:  # tell the founder once, not at every retry
-                req = db.get(BankRequest, item.request_id)
+                req = db.get_one(BankRequest, item.request_id)
                 what = {"video_call_booking": "your video-call booking",
                         "consent_withdrawal": "the notice of your withdrawal"}.get(item.kind, "the request")
                 _event(ctx, db, req, req.status, f"The bank is not reachable just now; {what} waits here and is "
@@ -623,6 +624,7 @@ def verify_callback(*, ctx: NodeContext, target_uri: str, headers: list[tuple[st
         raise Problem(401, "Callback refused", code="envelope-mismatch",
                       detail="The signature nonce is not the event id.")
     bank = checked.key  # the bank the key is pinned for
+    assert isinstance(bank, str)  # what _resolve_bank_key returns beside the key
     return VerifiedCallback(bank=bank, data=data, digest=hashlib.sha256(body).hexdigest(), created=checked.created)
 
 
@@ -679,7 +681,7 @@ def _apply(ctx: NodeContext, db: Session, req: BankRequest, data: dict) -> None:
     req.last_seq, req.updated_at = data["seq"], now
     if data.get("bank_reference") and not req.bank_reference:
         req.bank_reference = str(data["bank_reference"])[:64]
-    owner = db.get(Applicant, req.owner_applicant_id)
+    owner = db.get_one(Applicant, req.owner_applicant_id)
     if status == "opened":
         req.accounts = _valid_accounts(detail.get("accounts"))
         req.status = "opened"

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -96,7 +97,8 @@ class BankTrust:
             for key in bank.keys:
                 if key.kid in self._by_kid:
                     raise BankTrustError(f"key {key.kid} is listed twice")
-                self._by_kid[key.kid] = (key, OKPKey.import_key(key.jwk).public_key)
+                # joserfc types an OKP key as any of its curves; _public_jwk admits Ed25519 keys only
+                self._by_kid[key.kid] = (key, cast(Ed25519PublicKey, OKPKey.import_key(key.jwk).public_key))
 
     @classmethod
     def from_json(cls, data: object) -> BankTrust:

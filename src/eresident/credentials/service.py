@@ -47,12 +47,12 @@ def _holder_key(holder_jwk: dict | None) -> tuple[dict, dict | None]:
     if any(k in holder_jwk for k in ("d", "p", "q", "dp", "dq", "qi", "k")):
         raise invalid("holder_jwk", "Send only your public key; never send a private key.")
     try:
-        key = import_key(holder_jwk)
+        public = import_key(holder_jwk)
     except Exception:  # joserfc raises several types for malformed keys
         raise invalid("holder_jwk", "This is not a valid public JWK (Ed25519 or P-256).") from None
     if holder_jwk.get("kty") not in ("OKP", "EC") or holder_jwk.get("crv") not in ("Ed25519", "P-256"):
         raise invalid("holder_jwk", "Use an Ed25519 or P-256 key.")
-    return key.as_dict(private=False), None
+    return public.as_dict(private=False), None
 
 
 def _issue(*, ctx: NodeContext, db: Session, subject_type: str, subject_id: uuid.UUID, vct: str,
@@ -94,7 +94,7 @@ def issue_e_residency(*, ctx: NodeContext, db: Session, resident: EResident, hol
     if resident.status != "active":
         raise conflict(f"This e-residency is {resident.status}; no credential can be issued.",
                        code="wrong-status")
-    app = db.get(Application, resident.application_id)
+    app = db.get_one(Application, resident.application_id)  # an e-resident of this node has an application
     return _issue(ctx=ctx, db=db, subject_type="e_resident", subject_id=resident.id, vct=VCT_E_RESIDENCY,
                   claims={"e_resident_number": resident.number, "region": ctx.region, "residency_status": "active"},
                   disclosable={"family_name": app.surname, "given_name": app.given_names,

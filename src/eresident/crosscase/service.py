@@ -191,7 +191,7 @@ def _vouched_person(ctx: NodeContext, db: Session, number: str, where: str) -> d
     if resident is None or resident.status != "active":
         raise invalid(where, f"{number} is not an active e-resident of this region. A filing for another region "
                              "names e-residents of the region where it is filed.")
-    app = db.get(Application, resident.application_id)
+    app = db.get_one(Application, resident.application_id)
     credential = db.scalars(select(IssuedCredential).where(IssuedCredential.subject_type == "e_resident",
                                                            IssuedCredential.subject_id == resident.id,
                                                            IssuedCredential.status == statuslist.VALID)
@@ -287,7 +287,7 @@ def sign(*, ctx: NodeContext, db: Session, applicant: Applicant, case_number: st
                                                  EResident.region == ctx.region))
     entry = next((s for s in case.signatories if resident is not None
                   and s["e_resident_number"] == resident.number), None)
-    if entry is None:
+    if entry is None or resident is None:  # no resident here: no entry either
         raise forbidden("You are not a signatory of this case.")
     if resident.status != "active":
         raise forbidden(f"Your e-residency is {resident.status}.")
@@ -373,15 +373,16 @@ def on_event(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, A
             held.add(seq)
             added += 1
     now = _now(ctx)
-    if pdf is not None and articles["sha256"] != case.articles_sha256:
+    if articles is not None and pdf is not None and articles["sha256"] != case.articles_sha256:
         doc = _store(ctx, db, owner_id=case.applicant_id, kind="articles", data=pdf,
                      filename=f"articles-{case.case_number}-r{articles['revision']}.pdf")
         case.articles_document_id, case.articles_sha256 = doc.id, doc.sha256
         case.result = {**(case.result or {}), "revision": articles["revision"]}
         case.signatories = [{**s, "signed_at": None} for s in case.signatories]  # new bytes: everyone signs again
     if result is not None and (case.result or {}).get("decision") is None:
-        kept = {k: v for k, v in result.items() if k in ("decision", "uscc", "reasons", "verify_url", "licence_sha256")
-                and isinstance(v, str)}
+        kept: dict[str, Any] = {k: v for k, v in result.items()
+                                if k in ("decision", "uscc", "reasons", "verify_url", "licence_sha256")
+                                and isinstance(v, str)}
         if isinstance(result.get("errors"), list):
             kept["errors"] = [{"field": str(e.get("field", ""))[:200], "reason": str(e.get("reason", ""))[:500]}
                               for e in result["errors"][:50] if isinstance(e, dict)]
@@ -410,7 +411,7 @@ def _send_events(ctx: NodeContext, db: Session, case: CrossRegionCase, events: l
 
 
 def _articles_attachment(ctx: NodeContext, db: Session, formation: Formation) -> dict:
-    doc = db.get(Document, formation.articles_document_id)
+    doc = db.get_one(Document, formation.articles_document_id)
     return {"sha256": doc.sha256, "revision": formation.revision, "pdf": _b64(ctx.files.get(doc.sha256))}
 
 
@@ -501,8 +502,8 @@ def on_filed(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, A
         residents[resident.number] = resident
     if founder_number not in residents:
         raise invalid("payload/e_resident_number", "the founder is one of the persons")
-    founder = db.get(Applicant, db.scalar(select(Recognition.applicant_id)
-                                          .where(Recognition.home_number == founder_number)))
+    founder = db.get_one(Applicant, db.scalar(select(Recognition.applicant_id)
+                                              .where(Recognition.home_number == founder_number)))
     now = _now(ctx)
     name = filing["name"]
     title = f"{name.get('name_zh', '')} · {name.get('name_en', '')}"[:500]
@@ -545,6 +546,7 @@ def on_filed(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, A
                after={"case_number": number, "filed_region": home, "reasons": reasons})
         _send_events(ctx, db, case, [filed, refused], result=case.result)
         return {"case_number": number, "status": "refused"}
+    assert formation is not None  # made when nothing was refused
     case.subject_type, case.subject_id = "formation", formation.id
     case.signatories = [{"e_resident_number": n, "signed_at": None} for n in enterprise.signatories(formation)]
     received = _add_event(db, case, seq=2, at=now, region=ctx.region, status=formation.status, what="received",
@@ -601,7 +603,7 @@ def on_signature(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[st
     if signer_claim.get("e_resident_number") != signer or document.get("sha256") != digest \
             or document.get("case_number") != number or not isinstance(claims.get("jti"), str):
         raise invalid("payload/jws", "the signature is not over this case, signer and document")
-    formation = db.get(Formation, case.subject_id, with_for_update=True)
+    formation = db.get_one(Formation, case.subject_id, with_for_update=True)
     resident = db.scalar(select(EResident).where(EResident.number == signer))
     now = _now(ctx)
     why = None
@@ -618,6 +620,7 @@ def on_signature(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[st
                            what="signature_not_used", detail=f"A signature by {signer} was not used: {why}.")
         _send_events(ctx, db, case, [event])
         return {"case_number": number, "used": False, "reason": why}
+    assert resident is not None  # else `why` says "not a signatory"
     signed = _add_event(db, case, seq=case.last_seq + 1, at=now, region=ctx.region, status=case.status,
                         what="signed", detail=f"Signed by e-resident {signer} at {region_name(ctx, home)}.")
     _unsent(db, case).append(signed)  # goes with the change it causes, if it causes one
@@ -655,7 +658,7 @@ def formation_changed(*, ctx: NodeContext, db: Session, formation: Formation, ac
         result = {"decision": formation.status, "reasons": formation.decision_reasons or ""}
         licence = db.scalar(select(Licence).where(Licence.formation_id == formation.id))
         if licence is not None:
-            doc = db.get(Document, licence.document_id)
+            doc = db.get_one(Document, licence.document_id)
             result |= {"uscc": licence.uscc, "licence_pdf": _b64(ctx.files.get(doc.sha256)),
                        "licence_sha256": doc.sha256,
                        "verify_url": verification_url(ctx.settings.base_url, licence.uscc)}

@@ -6,7 +6,7 @@ import json
 import secrets
 from dataclasses import dataclass
 
-from joserfc.jwk import KeySet, OKPKey
+from joserfc.jwk import KeySet, KeySetSerialization, OKPKey
 
 from eresident.config import Settings
 from eresident.crypto.fields import b64url_decode, b64url_encode
@@ -30,9 +30,11 @@ class NodeKeys:
 
     @property
     def kid(self) -> str:
-        return self.signing.kid
+        kid = self.signing.kid
+        assert kid is not None  # the key file is written with a kid (load_signing_key)
+        return kid
 
-    def public_jwks(self) -> dict:
+    def public_jwks(self) -> KeySetSerialization:
         return KeySet([OKPKey.import_key(self.signing.as_dict(private=False))]).as_dict(private=False)
 
 
@@ -48,6 +50,7 @@ def load_signing_key(settings: Settings) -> NodeKeys:
     if not path.exists():
         key = OKPKey.generate_key("Ed25519", private=True)
         key.ensure_kid()
+        assert key.kid is not None  # ensure_kid set it
         data = {**key.as_dict(private=True), "kid": f"{settings.region}-{key.kid[:16]}"}
         create_once(path, json.dumps(data).encode())
     return NodeKeys(signing=OKPKey.import_key(json.loads(path.read_text())))

@@ -263,6 +263,9 @@ def verify_pdf(
             signed=True, signature_count=count,
         )
 
+    subject: str | None
+    issuer: str | None
+    fingerprint: str | None
     try:
         subject, issuer, fingerprint = _subject(status.signing_cert)
     except ValueError:
@@ -291,7 +294,8 @@ def verify_pdf(
         return PdfVerdict(False, "signature", "the signature does not verify", **checks)
     if not status.trusted:
         indication = status.trust_problem_indic
-        code = indication.name if indication is not None else "NO_CERTIFICATE_CHAIN_FOUND"
+        # pyHanko types it as the AdESSubIndic base class; every sub-indication is an enum member
+        code = indication.name if indication is not None else "NO_CERTIFICATE_CHAIN_FOUND"  # type: ignore[attr-defined]
         why = _TRUST_PROBLEMS.get(code, code)
         return PdfVerdict(False, "untrusted", f"the signer is not trusted: {why} ({code})",
                           **checks)

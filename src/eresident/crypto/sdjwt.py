@@ -12,9 +12,10 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard, cast
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc import jws
 from joserfc.errors import JoseError, UnsupportedAlgorithmError
 from joserfc.jwk import ECKey, Key, OKPKey, import_key
@@ -160,7 +161,7 @@ def _sd_hash(sd_jwt_with_disclosures: str) -> str:
     return _b64url_encode(hashlib.sha256(sd_jwt_with_disclosures.encode("ascii")).digest())
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     # bool is an int subclass; `true` is not a timestamp.
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -258,7 +259,8 @@ def _verify_signature(parsed: _ParsedJws, key: Key, alg: str, reason: str, what:
     # parsing twice was a fifth of an offline credential check.
     try:
         if key_alg == "EdDSA":
-            key.public_key.verify(parsed.signature, parsed.signing_input)
+            # _alg_for_key gave EdDSA: an Ed25519 OKPKey (joserfc types the key as any kind's)
+            cast(Ed25519PublicKey, key.public_key).verify(parsed.signature, parsed.signing_input)
             ok = True
         else:
             ok = _REGISTRY.get_alg(alg).verify(parsed.signing_input, parsed.signature, key)

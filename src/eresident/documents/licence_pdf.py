@@ -336,7 +336,7 @@ def _draw_qr(c: Canvas, url: str, x: float, y: float, size: float) -> None:
     """The QR code as vector squares (sharp at any zoom, a few hundred bytes)."""
     qr = segno.make(url, error="m", micro=False)
     border = 2
-    rows = list(qr.matrix_iter(scale=1, border=border))
+    rows = [tuple(row) for row in qr.matrix_iter(scale=1, border=border)]  # (segno gives tuples already)
     module = size / len(rows)
     c.saveState()
     c.setFillColor(HexColor("#FFFFFF"))

@@ -64,7 +64,9 @@ def check_scope(codes: list[str]) -> ScopeCheck:
     """Look the codes up; raises KeyError(position) for an unknown code (the caller names it)."""
     cat = catalogue()
     _version, measures = negative_list()
-    items, prohibited, restricted = [], [], []
+    items: list[ScopeItem] = []
+    prohibited: list[tuple[int, ScopeItem, Measure]] = []
+    restricted: list[tuple[int, ScopeItem, Measure]] = []
     for position, code in enumerate(codes):
         item = cat.get(code)
         if item is None:

@@ -322,6 +322,11 @@ class NameIndex:
         self._until[slot] = -_INF
         self._free.append(slot)
 
+    def _live(self, slot: int) -> NameEntry:
+        entry = self._entries[slot]
+        assert entry is not None  # a removed entry's slot has left every index that finds slots
+        return entry
+
     # ------------------------------------------------------------------ the check
 
     def check(self, trade_name: str, industry_code: str, now: datetime, *,
@@ -352,7 +357,7 @@ class NameIndex:
                 if slot in excluded or until[slot] <= now_ts:
                     continue
                 if industry[slot] == industry_code:
-                    blocks.append(_similar(self._entries[slot], True, "identical", 100.0, 100.0, 100.0))
+                    blocks.append(_similar(self._live(slot), True, "identical", 100.0, 100.0, 100.0))
                 else:
                     others.append(slot)
             if others:
@@ -379,7 +384,7 @@ class NameIndex:
                 top += [(score, other, kind, s) for other, kind, s in keys[: self.max_warnings - len(top)]]
             trade = self._trade
             warnings = tuple(
-                _similar(self._entries[slot], not other, _KINDS[kind], score,
+                _similar(self._live(slot), not other, _KINDS[kind], score,
                          100.0 if kind == 0 else fuzz.WRatio(query, trade[slot]), score)
                 for score, other, kind, slot in top)
         return ConflictResult(trade_name=query, industry_code=industry_code, blocks=tuple(blocks),

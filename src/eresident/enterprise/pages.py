@@ -149,7 +149,7 @@ def sign_errors(exc: Problem) -> list[FieldError]:
             for e in problem_errors(exc)]
 
 
-def _refused(exc: Exception, codes: list[str]) -> tuple[int, list[FieldError]]:
+def _refused(exc: ValidationError | Problem, codes: list[str]) -> tuple[int, list[FieldError]]:
     if isinstance(exc, ValidationError):
         errors = validation_errors(exc)
         status = 422
@@ -252,7 +252,7 @@ def formation_create(request: Request, applicant: CurrentApplicant, ctx: Ctx, db
     except (ValidationError, Problem) as exc:
         db.rollback()
         status, errors = _refused(exc, scope)
-        return _form_page(request, ctx, db, resident, db.get(RegisteredName, reservation.id), values, scope,
+        return _form_page(request, ctx, db, resident, db.get_one(RegisteredName, reservation.id), values, scope,
                           status=status, errors=errors)
     return redirect(f"/my/companies/{formation.id}")
 
@@ -262,7 +262,7 @@ def formation_edit(request: Request, formation_id: uuid.UUID, applicant: Current
     resident = service.active_resident(db, applicant, ctx.region)
     formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
     values, scope = _form_values(formation)
-    return _form_page(request, ctx, db, resident, db.get(RegisteredName, formation.name_id), values, scope,
+    return _form_page(request, ctx, db, resident, db.get_one(RegisteredName, formation.name_id), values, scope,
                       formation=formation)
 
 
@@ -281,7 +281,7 @@ def formation_change(request: Request, formation_id: uuid.UUID, applicant: Curre
         db.rollback()
         status, errors = _refused(exc, scope)
         formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
-        return _form_page(request, ctx, db, resident, db.get(RegisteredName, formation.name_id), values, scope,
+        return _form_page(request, ctx, db, resident, db.get_one(RegisteredName, formation.name_id), values, scope,
                           formation=formation, status=status, errors=errors)
     return redirect(f"/my/companies/{formation_id}")
 

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, official_actor, require
+from eresident.deps import (Ctx, CurrentApplicant, DbSession, applicant_actor, mark_csrf_public, official_actor,
+                            require)
 from eresident.documents.service import download
 from eresident.enterprise import catalogue, service
 from eresident.enterprise.models import Formation, RegisteredName
@@ -48,7 +49,7 @@ def _viewer(db: Session, applicant, region: str) -> str | None:
 def formation_read(db: Session, formation: Formation, *, viewer: str | None = None,
                    official: bool = False) -> FormationRead:
     """The formation as `viewer` (an e-resident number) may see it; officials see every party."""
-    name = db.get(RegisteredName, formation.name_id)
+    name = db.get_one(RegisteredName, formation.name_id)
     licence = service.licence_of(db, formation)
     signed = sorted({s.e_resident_number for s in service.signatures_of(db, formation)
                      if s.status == "valid" and s.document_sha256 == formation.articles_sha256})
@@ -266,7 +267,7 @@ def verify_upload(ctx: Ctx, db: DbSession, file: UploadFile = File(...)) -> dict
 
 
 # Anyone may check a licence: the upload carries no ambient authority, so no CSRF token.
-router.routes[-1].public_csrf = True
+mark_csrf_public(router.routes[-1])
 
 
 def _issuance_in_log(ctx: NodeContext, db: Session, licence) -> dict:
@@ -285,6 +286,7 @@ def _issuance_in_log(ctx: NodeContext, db: Session, licence) -> dict:
     if shown.pending:
         return {"state": "pending", "seq": shown.seq, "latest_size": shown.latest_checkpoint_size, **links}
     proof = LicenceInclusionRead.of(licence.uscc, shown)  # what the JSON proof says, to show it alike
+    assert shown.checks is not None  # a proof (not pending) comes with its checks
     return {"state": "included" if shown.checks.ok else "failed", "proof": proof, **links}
 
 
@@ -297,7 +299,7 @@ def _verify_page(uscc: str, request: Request, ctx: NodeContext, db: Session) -> 
     except Problem as exc:
         licence, status, problem = None, None, exc
     issuance = _issuance_in_log(ctx, db, licence) if licence else None
-    return render(request, "verify_licence.html", status=200 if status else problem.status, licence=status,
+    return render(request, "verify_licence.html", status=200 if problem is None else problem.status, licence=status,
                   problem=problem, uscc=uscc, issuance=issuance)
 
 

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from joserfc import jws
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -224,9 +225,10 @@ def reserve_name(*, ctx: NodeContext, db: Session, applicant: Applicant, name_zh
                           errors=[FieldError("name_zh", "This trade name is taken in this industry.")])
         holder.conflict_key = None  # a lapsed reservation or a name freed over a year ago
         holder.updated_at = now
+    reserved_until = now + timedelta(days=ctx.settings.name_reservation_days)
     row = RegisteredName(id=uuid.uuid4(), region=ctx.region, name_zh=verdict["name_zh"], name_en=verdict["name_en"],
                          trade_name=parts["trade_name"], industry_code=parts["industry_code"], conflict_key=key,
-                         status="reserved", reserved_until=now + timedelta(days=ctx.settings.name_reservation_days),
+                         status="reserved", reserved_until=reserved_until,
                          owner_type="e_resident", owner_id=resident.id, needs_review=verdict["needs_review"],
                          created_at=now, updated_at=now)
     try:
@@ -237,7 +239,7 @@ def reserve_name(*, ctx: NodeContext, db: Session, applicant: Applicant, name_zh
                       detail="Someone reserved this trade name in this industry at the same moment.",
                       errors=[FieldError("name_zh", "This trade name is taken in this industry.")]) from None
     record(db=db, actor=actor, region=ctx.region, action="name.reserved", entity_type="registered_name",
-           entity_id=row.id, at=now, after={"name_zh": row.name_zh, "reserved_until": row.reserved_until.isoformat()})
+           entity_id=row.id, at=now, after={"name_zh": row.name_zh, "reserved_until": reserved_until.isoformat()})
     return row, verdict
 
 
@@ -364,6 +366,7 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
                 if not getattr(inv, attr):
                     raise invalid(f"{where}/{attr}", "A company investor needs its name, country, registration "
                                                      "number and the e-resident who signs for it.")
+            assert inv.signatory_e_resident_number is not None  # checked just above
             _resident_field(db, ctx, inv.signatory_e_resident_number, f"{where}/signatory_e_resident_number")
             key = f"{inv.country}:{inv.registration_number}"
             parties.append(FormationParty(role="investor", kind="legal", name=inv.name, country=inv.country,
@@ -550,9 +553,10 @@ def update_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, for
 
 
 def _supersede_signatures(db: Session, formation: Formation) -> int:
-    result = db.execute(update(FormationSignature).where(FormationSignature.formation_id == formation.id,
-                                                         FormationSignature.status == "valid")
-                        .values(status="superseded"))
+    # an UPDATE gives a CursorResult (Session.execute is typed with the general Result)
+    result = cast(CursorResult, db.execute(update(FormationSignature).where(
+        FormationSignature.formation_id == formation.id, FormationSignature.status == "valid")
+        .values(status="superseded")))
     return result.rowcount or 0
 
 
@@ -566,12 +570,17 @@ def _store_document(ctx: NodeContext, db: Session, *, owner_id: uuid.UUID, kind:
     return doc
 
 
+def _investor(party: FormationParty) -> Investor:
+    assert party.share_percent is not None and party.contribution is not None  # set on every investor
+    return Investor(party.name, party.country, party.share_percent, party.contribution)
+
+
 def _names_of(formation: Formation, role: str) -> list[str]:
     return [p.name for p in formation.parties if p.role == role]
 
 
 def _draw_articles(ctx: NodeContext, db: Session, formation: Formation) -> None:
-    name = db.get(RegisteredName, formation.name_id)
+    name = db.get_one(RegisteredName, formation.name_id)
     items = catalogue.check_scope([s.code for s in formation.scope]).items
     scope_zh, scope_en = catalogue.scope_text(items)
     by_number = {p.e_resident_number: p.name for p in formation.parties if p.e_resident_number and p.kind == "natural"}
@@ -579,8 +588,7 @@ def _draw_articles(ctx: NodeContext, db: Session, formation: Formation) -> None:
         name_zh=name.name_zh, name_en=name.name_en, address_zh=formation.address_zh, address_en=formation.address_en,
         registered_capital=formation.registered_capital, currency=formation.currency, scope_zh=scope_zh,
         scope_en=scope_en,
-        investors=tuple(Investor(p.name, p.country, p.share_percent, p.contribution)
-                        for p in formation.parties if p.role == "investor"),
+        investors=tuple(_investor(p) for p in formation.parties if p.role == "investor"),
         legal_representative=_names_of(formation, "legal_representative")[0],
         directors=tuple(_names_of(formation, "director")), supervisor=_names_of(formation, "supervisor")[0],
         signatories=tuple(f"{by_number.get(n, n)} (e-resident {n})" for n in signatories(formation)),
@@ -609,7 +617,7 @@ def submit_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, for
     if formation.status != "draft":
         raise conflict("This formation has been submitted already.", code="wrong-status")
     _inactive_signatories(db, formation, ctx.region)
-    name = db.get(RegisteredName, formation.name_id)
+    name = db.get_one(RegisteredName, formation.name_id)
     if name.status != "reserved" or not _name_holds(name, _now(ctx)):
         raise invalid("name_reservation_id", "The name reservation has lapsed; reserve the name again.")
     now = _now(ctx)
@@ -619,6 +627,7 @@ def submit_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, for
     _draw_articles(ctx, db, formation)
     outcome = workflow.start_case(ctx=ctx, db=db, process=PROCESS, subject_type="formation",
                                   subject_id=formation.id, facts={})
+    assert outcome.status is not None, "every step of the formation process names a status"
     formation.status = outcome.status
     record(db=db, actor=actor, region=ctx.region, action="formation.submitted", entity_type="formation",
            entity_id=formation.id, at=now, before=before,
@@ -735,7 +744,7 @@ def verify_signature(ctx: NodeContext, token: str) -> dict | None:
 
 def facts(db: Session, formation: Formation) -> dict:
     """What the process decides on: no personal data, only the shape of the case."""
-    name = db.get(RegisteredName, formation.name_id)
+    name = db.get_one(RegisteredName, formation.name_id)
     scope = catalogue.check_scope([s.code for s in formation.scope])
     rate = INDICATIVE_CNY_RATES.get(formation.currency)
     return {"all_signed": True, "restricted_items": len(scope.restricted),
@@ -760,6 +769,7 @@ def _case(db: Session, formation: Formation):
 def _follow(*, ctx: NodeContext, db: Session, formation: Formation, outcome: workflow.Outcome, action: str,
             actor: Actor, extra: dict | None = None) -> None:
     before = _snapshot(formation)
+    assert outcome.status is not None, "every step of the formation process names a status"
     formation.status = outcome.status
     formation.updated_at = _now(ctx)
     record(db=db, actor=actor, region=ctx.region, action=action, entity_type="formation", entity_id=formation.id,
@@ -778,7 +788,7 @@ def _decided(*, ctx: NodeContext, db: Session, formation: Formation, outcome: wo
     if outcome.ended == "approved":
         issue(ctx=ctx, db=db, formation=formation, actor=actor)
     else:
-        name = db.get(RegisteredName, formation.name_id)
+        name = db.get_one(RegisteredName, formation.name_id)
         name.updated_at = _now(ctx)  # the reservation stays the founder's until it lapses
 
 
@@ -835,7 +845,7 @@ def worklist(*, db: Session, official: Official, region: str) -> list[tuple[Form
     items = workflow.worklist(db=db, roles=roles, region=region, process=PROCESS)
     result = []
     for item in items:
-        case = db.get(workflow.WorkflowCase, item.case_id)
+        case = db.get_one(workflow.WorkflowCase, item.case_id)
         formation = db.get(Formation, case.subject_id)
         if formation is not None:
             result.append((formation, item.step))
@@ -863,7 +873,7 @@ def issue(*, ctx: NodeContext, db: Session, formation: Formation, actor: Actor) 
     today = now.astimezone(CHINA).date()
     serial = next_value(db, f"uscc:{ctx.region}")
     code = uscc.issue(division_code=ctx.settings.division_code, serial=serial)
-    name = db.get(RegisteredName, formation.name_id)
+    name = db.get_one(RegisteredName, formation.name_id)
     items = catalogue.check_scope([s.code for s in formation.scope]).items
     scope_zh, scope_en = catalogue.scope_text(items)
     legal_rep = _names_of(formation, "legal_representative")[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 
@@ -26,7 +26,7 @@ def _context():
     return build_context(Settings())
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -95,12 +95,13 @@ def trust_add(
     if (from_url is None) == (from_file is None):
         _fail("give exactly one of --from-url and --from-file", 2)
     try:
-        if from_url:
+        if from_url is not None:  # (an empty --from-url fails as a bad URL, not as a missing file)
             url = from_url.rstrip("/") + "/.well-known/eresident/node-keys"
             response = httpx.get(url, timeout=10, follow_redirects=False)
             response.raise_for_status()
             document = response.json()
         else:
+            assert from_file is not None  # exactly one of the two, checked above
             document = json.loads(from_file.read_text())
         incoming = trust.parse_node_keys(document, own_region=settings.region)
         if from_url and incoming.base_url != from_url.rstrip("/"):

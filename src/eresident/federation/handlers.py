@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy.orm import Session
 
@@ -76,6 +76,12 @@ def _field(payload: dict, name: str, path: str | None, required: bool) -> tuple[
     return (None if value is _ABSENT else value), where
 
 
+@overload
+def payload_text(payload: dict, name: str, *, limit: int, required: Literal[True] = True, empty: bool = False,
+                 path: str | None = None) -> str: ...
+@overload
+def payload_text(payload: dict, name: str, *, limit: int, required: bool, empty: bool = False,
+                 path: str | None = None) -> str | None: ...
 def payload_text(payload: dict, name: str, *, limit: int, required: bool = True, empty: bool = False,
                  path: str | None = None) -> str | None:
     """A text of at most `limit` characters (not blank unless `empty`); None when optional and absent."""
@@ -97,6 +103,10 @@ def payload_uuid(payload: dict, name: str, *, path: str | None = None) -> uuid.U
         raise invalid(where, f"{name} is a UUID") from None
 
 
+@overload
+def payload_time(payload: dict, name: str, *, required: Literal[True] = True, path: str | None = None) -> datetime: ...
+@overload
+def payload_time(payload: dict, name: str, *, required: bool, path: str | None = None) -> datetime | None: ...
 def payload_time(payload: dict, name: str, *, required: bool = True, path: str | None = None) -> datetime | None:
     """An ISO 8601 time with a zone, as an aware UTC datetime; None when optional and absent."""
     value, where = _field(payload, name, path, required)

@@ -48,7 +48,9 @@ class FederationKey:
 
     @property
     def kid(self) -> str:
-        return self.key.kid
+        kid = self.key.kid
+        assert kid is not None  # federation keys are written with a kid (_new_key)
+        return kid
 
     def covers(self, at: datetime) -> bool:
         return self.not_before <= at <= self.not_after

@@ -23,7 +23,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import httpx
 import structlog
@@ -182,8 +182,9 @@ def pair_key(ctx: NodeContext, peer: Peer) -> bytes | None:
     travels and is not stored."""
     if not peer.agreement_key:
         return None
-    mine: X25519PrivateKey = _agreement_private(ctx).private_key
-    theirs: X25519PublicKey = OKPKey.import_key(peer.agreement_key).public_key
+    # joserfc types an OKP key as any of its curves; both are X25519 (parse_agreement_key checks the peer's)
+    mine = cast(X25519PrivateKey, _agreement_private(ctx).private_key)
+    theirs = cast(X25519PublicKey, OKPKey.import_key(peer.agreement_key).public_key)
     regions = "|".join(sorted((ctx.region, peer.region))).encode()
     return HKDF(SHA256(), 32, salt=None, info=PAIR_KEY_INFO + b"|" + regions).derive(mine.exchange(theirs))
 
@@ -385,7 +386,7 @@ def recognise(*, ctx: NodeContext, db: Session, applicant: Applicant, presented:
         for name, value in fields.items():
             setattr(rec, name, value)
         rec.status_changed_at, rec.status_reason = now, None
-        db.get(EResident, rec.resident_id).status = "active"
+        db.get_one(EResident, rec.resident_id).status = "active"
         action = "recognition.renewed"
     db.flush()
     record(db=db, actor=actor, region=ctx.region, action=action, entity_type="recognition", entity_id=rec.id,
@@ -410,7 +411,7 @@ def apply_status(*, ctx: NodeContext, db: Session, rec: Recognition, status: str
     before = rec.status
     rec.status, rec.status_changed_at = status, changed_at
     rec.status_reason = f"{status} by {rec.home_region} ({via})"
-    db.get(EResident, rec.resident_id).status = status
+    db.get_one(EResident, rec.resident_id).status = status
     record(db=db, actor=actor, region=ctx.region, action=f"recognition.{status}", entity_type="recognition",
            entity_id=rec.id, at=now, before={"status": before},
            after={"status": status, "via": via, "e_resident_number": rec.home_number})
@@ -508,7 +509,7 @@ def index_passports(ctx: NodeContext, db: Session, peer: Peer, *, limit: int | N
             db.add(PeerPassportDigest(id=new_id(), peer_region=peer.region, application_id=row.id,
                                       digest=passport_digest(key, number), source_index=app_index))
         else:
-            existing = db.get(PeerPassportDigest, row.digest_id)
+            existing = db.get_one(PeerPassportDigest, row.digest_id)
             existing.digest, existing.source_index = passport_digest(key, number), app_index
         done += 1
     db.flush()
@@ -555,7 +556,7 @@ def _settle(ctx: NodeContext, db: Session, application_id: uuid.UUID, actor: Act
                                                   CheckResult.check == DUPLICATE_CHECK)).all()
     if not checks or any(c.outcome == "pending" for c in checks):
         return
-    app = db.get(Application, application_id)
+    app = db.get_one(Application, application_id)
     try:
         case = workflow.case_for(db, "application", application_id)
     except Problem:
@@ -671,9 +672,9 @@ def _ask_new(ctx: NodeContext) -> tuple[int, int]:
     asked = timed_out = 0
     with ctx.database.session(write=True) as db:
         for app_id in db.scalars(candidates).all():
-            asked += ask_peers(ctx, db, db.get(Application, app_id), peers)
+            asked += ask_peers(ctx, db, db.get_one(Application, app_id), peers)
         for check_id in db.scalars(overdue).all():
-            check = db.get(CheckResult, check_id)
+            check = db.get_one(CheckResult, check_id)
             region = check.details.get("peer")
             check.outcome = "refer"
             check.summary = (f"{region} did not answer the duplicate check in time: the case goes on, a person "
@@ -688,7 +689,8 @@ def _ask_new(ctx: NodeContext) -> tuple[int, int]:
 def recheck(ctx: NodeContext, *, client: httpx.Client | None = None, force: bool = False) -> SweepReport:
     """Fallback to the push: recognitions not checked for `recognition_recheck_seconds` are
     compared with their issuers' status lists (one fetch per list, outside any transaction)."""
-    report = SweepReport(unavailable=[])
+    unavailable: list[str] = []
+    report = SweepReport(unavailable=unavailable)
     now = ctx.clock.now()
     stale = now - timedelta(seconds=0 if force else ctx.settings.recognition_recheck_seconds)
     with ctx.database.session(write=False) as db:
@@ -712,7 +714,7 @@ def recheck(ctx: NodeContext, *, client: httpx.Client | None = None, force: bool
         except Problem:
             lists[key] = None
         if lists[key] is None:
-            report.unavailable.append(row.home_region)
+            unavailable.append(row.home_region)
     by_id: dict[uuid.UUID, str] = {}
     for row in rows:
         lst = lists[(row.home_region, row.status_list_uri)]
@@ -725,7 +727,7 @@ def recheck(ctx: NodeContext, *, client: httpx.Client | None = None, force: bool
         return report
     with ctx.database.session(write=True) as db:
         for rec_id, status in by_id.items():
-            rec = db.get(Recognition, rec_id)
+            rec = db.get_one(Recognition, rec_id)
             report.rechecked += 1
             if apply_status(ctx=ctx, db=db, rec=rec, status=status, changed_at=ctx.clock.now(),
                             actor=_peer_actor(rec.home_region), via="status list"):

@@ -152,7 +152,7 @@ def withdraw(*, ctx: NodeContext, db: Session, secondment_id: uuid.UUID, reason:
     now = ctx.clock.now()
     before = row.status
     row.status, row.withdrawn_at, row.withdraw_reason = "withdrawn", now, reason.strip()
-    official = db.get(Official, row.official_id)
+    official = db.get_one(Official, row.official_id)
     payload = _description(row, official) | {"reason": row.withdraw_reason, "withdrawn_at": iso(now)}
     record(db=db, actor=actor, region=ctx.region, action="secondment.withdrawn", entity_type="secondment",
            entity_id=row.id, at=now, before={"status": before}, after={"status": "withdrawn", "reason": reason})

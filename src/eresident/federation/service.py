@@ -16,11 +16,12 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast, overload
 
 import httpx
 import structlog
-from sqlalchemy import and_, func, select, update
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import CursorResult, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,7 @@ from eresident.federation import httpsig
 from eresident.federation.handlers import KIND, Incoming, handler_for
 from eresident.federation.keys import iso, node_keys
 from eresident.federation.models import InboxMessage, OutboxMessage
-from eresident.federation.trust import TrustError, TrustList, load_trust_at, trust_path
+from eresident.federation.trust import TrustedKey, TrustError, TrustList, load_trust_at, trust_path
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import Problem, conflict, invalid, not_found
 from eresident.kit.ids import new_id
@@ -84,8 +85,9 @@ def discard_unsent(*, db: Session, peer: str, kind: str) -> int:
     message supersedes the older ones (audit.checkpoint), so they cannot arrive after it."""
     from sqlalchemy import delete
 
-    result = db.execute(delete(OutboxMessage).where(OutboxMessage.peer_region == peer, OutboxMessage.kind == kind,
-                                                    OutboxMessage.delivered_at.is_(None)))
+    # a DELETE gives a CursorResult (Session.execute is typed with the general Result)
+    result = cast(CursorResult, db.execute(delete(OutboxMessage).where(
+        OutboxMessage.peer_region == peer, OutboxMessage.kind == kind, OutboxMessage.delivered_at.is_(None))))
     return result.rowcount or 0
 
 
@@ -102,7 +104,9 @@ def signed_request(*, ctx: NodeContext, url: str, body: bytes, message_id: str,
     key = node_keys(ctx.settings).signing_key(now)
     headers = {"Content-Type": "application/json", "Content-Digest": httpsig.content_digest(body)}
     created = int(now.timestamp())
-    headers |= httpsig.sign(httpsig.HttpRequest.of("POST", url, headers.items()), key=key.key.private_key,
+    # joserfc types an OKP key's private part as any curve's (or None): federation keys are Ed25519, private
+    private_key = cast(Ed25519PrivateKey, key.key.private_key)
+    headers |= httpsig.sign(httpsig.HttpRequest.of("POST", url, headers.items()), key=private_key,
                             keyid=key.kid, components=COVERED, created=created,
                             expires=created + ctx.settings.federation_message_ttl_seconds, nonce=message_id)
     return headers
@@ -198,7 +202,8 @@ def _failed(ctx: NodeContext, items: list[_Claimed], error: str, rng: random.Ran
             ours = update(OutboxMessage).where(OutboxMessage.id == item.id, OutboxMessage.attempts == item.attempts,
                                                OutboxMessage.delivered_at.is_(None))
             if refused and _exhausted(settings, item, now):
-                done = db.execute(ours.values(dead_at=now, next_attempt_at=None, last_error=error[:1000]))
+                done = cast(CursorResult, db.execute(ours.values(dead_at=now, next_attempt_at=None,
+                                                                  last_error=error[:1000])))
                 if done.rowcount:
                     dead += 1
                     record(db=db, actor=Actor.system(), region=ctx.region, action="federation.message_dead",
@@ -342,7 +347,9 @@ def verify_incoming(*, ctx: NodeContext, method: str, target_uri: str,
     except httpsig.SignatureError as exc:
         log.info("federation.refused", reason=exc.code)
         raise _refused(exc) from None
-    sender = checked.key.region
+    sender_key = checked.key
+    assert isinstance(sender_key, TrustedKey)  # what resolve() returns
+    sender = sender_key.region
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         raise Problem(415, "Unsupported media type", code="http-415", detail="Messages are application/json.")
     try:
@@ -426,11 +433,16 @@ def accept(*, ctx: NodeContext, db: Session, verified: Verified) -> tuple[dict, 
 
 # --- operator view ------------------------------------------------------------------------------
 
+@overload
+def _aware(value: datetime) -> datetime: ...
+@overload
+def _aware(value: datetime | None) -> datetime | None: ...
 def _aware(value: datetime | None) -> datetime | None:
     return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _dead_entry(row: OutboxMessage) -> dict[str, Any]:
+    assert row.dead_at is not None  # a dead letter
     return {"id": str(row.id), "peer": row.peer_region, "kind": row.kind, "created_at": iso(_aware(row.created_at)),
             "dead_at": iso(_aware(row.dead_at)), "attempts": row.attempts, "last_error": row.last_error,
             "last_attempt_at": iso(_aware(row.last_attempt_at)) if row.last_attempt_at else None,
@@ -458,6 +470,7 @@ def requeue(*, ctx: NodeContext, db: Session, actor: Actor, message_ids: list[uu
     if peer is not None:
         rows = list(db.scalars(query.where(_DEAD, OutboxMessage.peer_region == peer)))
     else:
+        assert message_ids is not None  # exactly one of message_ids and peer, checked above
         rows = list(db.scalars(query.where(OutboxMessage.id.in_(message_ids))))
         found = {row.id for row in rows}
         for message_id in message_ids:
@@ -470,6 +483,7 @@ def requeue(*, ctx: NodeContext, db: Session, actor: Actor, message_ids: list[uu
                                code="message-not-dead")
     now = ctx.clock.now()
     for row in rows:
+        assert row.dead_at is not None  # only dead letters are requeued (checked above)
         before = {"dead_at": iso(_aware(row.dead_at)), "attempts": row.attempts, "last_error": row.last_error}
         row.dead_at, row.next_attempt_at = None, now
         row.requeued_at, row.attempts_at_requeue = now, row.attempts
@@ -531,9 +545,9 @@ def status(*, ctx: NodeContext, db: Session) -> dict[str, Any]:
                                  last_error_at=iso(row.last_attempt_at) if row.last_attempt_at else None)
     for region, count in db.execute(select(OutboxMessage.peer_region, func.count()).where(_DEAD)
                                     .group_by(OutboxMessage.peer_region)):
-        oldest = db.scalars(select(OutboxMessage).where(_DEAD, OutboxMessage.peer_region == region)
+        oldest_dead = db.scalars(select(OutboxMessage).where(_DEAD, OutboxMessage.peer_region == region)
                             .order_by(OutboxMessage.created_at).limit(1)).first()
-        entry(region).update(dead=count, oldest_dead=_dead_entry(oldest) if oldest else None)
+        entry(region).update(dead=count, oldest_dead=_dead_entry(oldest_dead) if oldest_dead else None)
     for region, count, last in db.execute(
             select(InboxMessage.peer_region, func.count(), func.max(InboxMessage.received_at))
             .group_by(InboxMessage.peer_region)):

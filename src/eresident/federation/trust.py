@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from joserfc.jwk import OKPKey
@@ -52,7 +53,8 @@ class TrustedKey:
 
     @property
     def public_key(self) -> Ed25519PublicKey:
-        return OKPKey.import_key(self.jwk).public_key
+        # joserfc types an OKP key as any of its curves; _key admits Ed25519 keys only
+        return cast(Ed25519PublicKey, OKPKey.import_key(self.jwk).public_key)
 
     def to_json(self) -> dict:
         return {**self.jwk, "kid": self.kid, "not_before": iso(self.not_before),
@@ -87,7 +89,7 @@ class Peer:
         return f"{self.base_url}/api/v1/federation/messages"
 
     def to_json(self) -> dict:
-        out = {"region": self.region, "name": self.name, "base_url": self.base_url,
+        out: dict[str, Any] = {"region": self.region, "name": self.name, "base_url": self.base_url,
                "added_at": self.added_at, "keys": [k.to_json() for k in self.keys]}
         if self.credential_issuer:
             out["credential_issuer"] = {"issuer": self.credential_issuer, "keys": self.credential_keys}
@@ -130,7 +132,9 @@ def _peer(entry: object, *, from_peer: bool) -> Peer:
     base_url = entry.get("base_url")
     if not isinstance(base_url, str) or not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", base_url):
         raise TrustError(f"peer {region} has no valid base_url")
-    name = entry.get("name") if isinstance(entry.get("name"), str) else region
+    name = entry.get("name")
+    if not isinstance(name, str):
+        name = region
     keys = entry.get("keys")
     if not isinstance(keys, list) or not keys:
         raise TrustError(f"peer {region} lists no keys")

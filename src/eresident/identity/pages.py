@@ -281,7 +281,7 @@ def worklist(request: Request, official: CurrentOfficial, ctx: Ctx, db: DbSessio
     for role in sorted(roles & {"reviewer", "approver", "admin"}):
         rows = []
         for item in workflow.worklist(db=db, roles={role}, region=ctx.region, process=service.PROCESS):
-            case = db.get(WorkflowCase, item.case_id)
+            case = db.get_one(WorkflowCase, item.case_id)
             app = db.get(Application, case.subject_id)
             calendar = load_calendar(workflow.definition_of(db, case).calendar)
             state = due_state(item.due_at, now, calendar, overdue=item.overdue)

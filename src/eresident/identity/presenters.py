@@ -20,7 +20,7 @@ def application_read(db: Session, app: Application, *, site_code: str | None = N
     text, waiting_on = service.STATUSES[app.status]
     request = service.open_info_request(db, app.id) if app.status == "info_requested" else None
     resident = service.e_resident_for_application(db, app.id) if app.status == "approved" else None
-    site_code = site_code or db.get(ServiceSite, app.site_id).code
+    site_code = site_code or db.get_one(ServiceSite, app.site_id).code
     return ApplicationRead(
         id=app.id, case_number=app.case_number, region=app.region, status=app.status,
         status_text=text, surname=app.surname, given_names=app.given_names,

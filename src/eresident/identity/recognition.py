@@ -109,9 +109,10 @@ def resident_for(db: Session, who: Applicant | str, region: str) -> EResident | 
 
 def person_of(db: Session, resident: EResident) -> Person:
     if resident.application_id is not None:
-        app = db.get(Application, resident.application_id)
+        app = db.get_one(Application, resident.application_id)
         return Person(f"{app.given_names} {app.surname}".strip(), app.nationality)
     rec = db.scalar(select(Recognition).where(Recognition.resident_id == resident.id))
+    assert rec is not None  # an e-resident without an application here stands for a recognition
     return Person(f"{rec.given_name} {rec.family_name}".strip(), rec.nationality)
 
 

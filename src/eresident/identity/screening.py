@@ -788,9 +788,9 @@ class ScreeningIndex:
             if len(sk) >= 2:
                 for tid in self._skel_tokens.get(sk, ()):
                     weights[tid] = max(weights.get(tid, 0.0), 0.75)
-            tid = self._token_id.get(tok)
-            if tid is not None:
-                weights[tid] = 1.0
+            exact = self._token_id.get(tok)
+            if exact is not None:
+                weights[exact] = 1.0
             token_names = self._token_names
             routes.extend((qi, w, token_names[tid]) for tid, w in weights.items())
         routes.sort(key=lambda r: len(r[2]))

@@ -316,6 +316,7 @@ def resubmit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
     app.screening_hits, app.risk_score = checks.screening_hits, checks.risk_score
     outcome = workflow.signal(ctx=ctx, db=db, case=workflow.case_for(db, "application", app.id),
                               event="resubmitted", facts=checks.facts)
+    assert outcome.status is not None, "every step of the application process names a status"
     app.status = outcome.status
     app.version += 1
     record(db=db, actor=actor, region=ctx.region, action="application.resubmitted",
@@ -327,7 +328,7 @@ def resubmit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
 
 def editable_values(*, ctx: NodeContext, db: Session, app: Application) -> dict:
     """The application as form values, so an applicant can correct it after a request for information."""
-    site = db.get(ServiceSite, app.site_id)
+    site = db.get_one(ServiceSite, app.site_id)
     values = {"surname": app.surname, "given_names": app.given_names, "native_name": app.native_name,
               "birth_date": app.birth_date.isoformat(), "sex": app.sex,
               "nationality": countries.alpha2(app.nationality) or "", "residence_country": app.residence_country,
@@ -372,6 +373,7 @@ def _follow(*, ctx: NodeContext, db: Session, app: Application, outcome: workflo
             actor: Actor, extra: dict | None = None) -> None:
     """Mirror the engine's status on the application, audit it, and finish an ended case."""
     before = _snapshot(app)
+    assert outcome.status is not None, "every step of the application process names a status"
     app.status = outcome.status
     app.version += 1
     record(db=db, actor=actor, region=ctx.region, action=action, entity_type="application",

@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import anyio
-from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy import DateTime, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 from sqlalchemy.types import TypeDecorator
@@ -33,6 +34,8 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # every model here maps one Table (DeclarativeBase types it as any FromClause)
+    __table__: ClassVar[Table]
 
 
 class UTCDateTime(TypeDecorator):
@@ -73,7 +76,9 @@ def insert_attached(db: Session, obj: Base) -> None:
         if attr.key not in obj.__dict__:
             raise ValueError(f"insert_attached: {type(obj).__name__}.{attr.key} is not set")
         values[attr.columns[0].name] = obj.__dict__[attr.key]
-    db.connection().execute(mapper.local_table.insert(), values)
+    table = mapper.local_table
+    assert isinstance(table, Table)  # declarative models map tables, not other selectables
+    db.connection().execute(table.insert(), values)
     make_transient_to_detached(obj)
     db.add(obj)
 

@@ -12,6 +12,7 @@ import structlog
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,7 +38,7 @@ def _loc(loc: tuple) -> str:
     return "/".join(parts) or "body"
 
 
-def validation_problem(exc: RequestValidationError | Exception) -> Problem:
+def validation_problem(exc: RequestValidationError | ValidationError) -> Problem:
     errors = []
     for err in exc.errors():
         msg = err.get("msg", "is not valid")

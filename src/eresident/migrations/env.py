@@ -13,7 +13,9 @@ def run() -> None:
     if connection is not None:
         _migrate(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    assert url is not None  # kit/migrate.py sets it
+    engine = create_engine(url)
     with engine.connect() as conn:
         _migrate(conn)
     engine.dispose()

@@ -51,7 +51,7 @@ def ensure_shadow(*, ctx: NodeContext, db: Session, incoming: IncomingSecondment
     marker = db.scalar(select(Secondee).where(Secondee.home_region == incoming.home_region,
                                               Secondee.home_official_id == incoming.home_official_id))
     if marker is not None:
-        official = db.get(Official, marker.official_id)
+        official = db.get_one(Official, marker.official_id)
         official.display_name = incoming.display_name
         return official
     username = shadow_username(incoming.home_username, incoming.home_region)
@@ -112,6 +112,7 @@ def start_session(*, ctx: NodeContext, db: Session, incoming: IncomingSecondment
                                    hours=ctx.settings.session_hours)
     db.flush()
     session = security.resolve_session(db=db, token=token, now=now)
+    assert session is not None  # started just above
     ends = min(now + timedelta(hours=ctx.settings.session_hours), incoming.term_end)
     session.expires_at = ends  # never past the term: the session query refuses it after that
     record(db=db, actor=actor, region=ctx.region, action="secondee.signed_in", entity_type="official",
@@ -181,19 +182,19 @@ def overview(*, ctx: NodeContext, db: Session) -> dict:
                          "phase": phase(row.status, row.term_start, row.term_end, now),
                          "withdrawn_at": _iso(row.withdrawn_at)})
     incoming = []
-    for row in db.scalars(select(IncomingSecondment).order_by(IncomingSecondment.term_start.desc())):
+    for inc in db.scalars(select(IncomingSecondment).order_by(IncomingSecondment.term_start.desc())):
         handled = {"actions": 0, "cases": 0, "transitions": 0}
-        if row.secondee_official_id is not None:
-            until = min(t for t in (row.term_end, row.withdrawn_at, now) if t is not None)
-            handled = activity(db=db, region=ctx.region, official_id=row.secondee_official_id,
-                               since=row.term_start, until=until)
-        incoming.append({"id": str(row.id), "official": shadow_username(row.home_username, row.home_region),
-                         "display_name": row.display_name, "home_region": row.home_region,
-                         "term_start": _iso(row.term_start), "term_end": _iso(row.term_end),
-                         "host_roles": list(row.host_roles), "department": row.department,
-                         "purpose": row.purpose, "status": row.status,
-                         "phase": phase(row.status, row.term_start, row.term_end, now),
-                         "withdrawn_at": _iso(row.withdrawn_at), "handled": handled})
+        if inc.secondee_official_id is not None:
+            until = min(t for t in (inc.term_end, inc.withdrawn_at, now) if t is not None)
+            handled = activity(db=db, region=ctx.region, official_id=inc.secondee_official_id,
+                               since=inc.term_start, until=until)
+        incoming.append({"id": str(inc.id), "official": shadow_username(inc.home_username, inc.home_region),
+                         "display_name": inc.display_name, "home_region": inc.home_region,
+                         "term_start": _iso(inc.term_start), "term_end": _iso(inc.term_end),
+                         "host_roles": list(inc.host_roles), "department": inc.department,
+                         "purpose": inc.purpose, "status": inc.status,
+                         "phase": phase(inc.status, inc.term_start, inc.term_end, now),
+                         "withdrawn_at": _iso(inc.withdrawn_at), "handled": handled})
     return {"region": ctx.region, "at": now.isoformat(), "outgoing": outgoing, "incoming": incoming}
 
 

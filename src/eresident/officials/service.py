@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from eresident.audit.service import Actor, record
@@ -81,9 +82,10 @@ def authenticate(*, ctx: NodeContext, db: Session, username: str, password: str,
         step = totp.verify(totp_secret(ctx, official), code, at=now, last_step=official.totp_last_step)
         # Claim the step with a conditional write: of two sign-ins racing with one code, only one
         # moves totp_last_step forward; the other changes no row and is refused.
-        if step is not None and db.execute(
+        # (an UPDATE gives a CursorResult; Session.execute is typed with the general Result)
+        if step is not None and cast(CursorResult, db.execute(
                 update(Official).where(Official.id == official.id, Official.totp_last_step < step)
-                .values(totp_last_step=step).execution_options(synchronize_session=False)).rowcount == 1:
+                .values(totp_last_step=step).execution_options(synchronize_session=False))).rowcount == 1:
             official.totp_last_step = step
             security.clear_login_failures(db=db, username=key)
             return official

@@ -77,7 +77,7 @@ def book(*, ctx: NodeContext, db: Session, applicant: Applicant, application_id:
     if app.status != "awaiting_identity_check":
         raise conflict("This application does not need an identity check appointment now.",
                        code="wrong-status")
-    site = db.get(ServiceSite, app.site_id)
+    site = db.get_one(ServiceSite, app.site_id)
     if mode not in site.modes:
         raise invalid("mode", f"{site.name} offers: {', '.join(site.modes)}.")
     now = ctx.clock.now()

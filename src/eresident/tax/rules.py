@@ -130,7 +130,8 @@ def long_holiday_runs(window_start: date, window_end: date, working: WorkingCale
     holiday that began in the month before brings only its days in this month); weekend days in the
     run count, as they do in the tax administration's calendars."""
     runs: list[HolidayRun] = []
-    day, run_start, names = window_start, None, []
+    day, run_start = window_start, None
+    names: list[str] = []
     while day <= window_end + timedelta(days=1):
         off = day <= window_end and not working.is_working_day(day)
         if off:

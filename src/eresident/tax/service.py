@@ -186,7 +186,7 @@ def worklist(*, db: Session, official: Official, region: str) -> list[tuple[TaxR
     roles = {g.role for g in official.roles if g.region == region}
     out = []
     for item in workflow.worklist(db=db, roles=roles, region=region, process=PROCESS):
-        case = db.get(workflow.WorkflowCase, item.case_id)
+        case = db.get_one(workflow.WorkflowCase, item.case_id)
         reg = db.get(TaxRegistration, case.subject_id)
         if reg is not None:
             out.append((reg, item.step))
@@ -226,7 +226,7 @@ def decide(*, ctx: NodeContext, db: Session, registration_id: uuid.UUID, officia
     record(db=db, actor=actor, region=ctx.region, action="tax.status_decided", entity_type="tax_registration",
            entity_id=reg.id, at=ctx.clock.now(), before=before,
            after={"taxpayer_status": reg.taxpayer_status, "status": reg.status, "decision": decision})
-    owner = db.get(Applicant, reg.owner_applicant_id)
+    owner = db.get_one(Applicant, reg.owner_applicant_id)
     queue_mail(db=db, to=owner.email, now=ctx.clock.now(),
                subject=f"Your VAT taxpayer status: {reg.taxpayer_status.replace('_', '-')}",
                body=f"{reg.name_zh} ({reg.tax_number}): {reg.status_basis}\n"
@@ -251,7 +251,7 @@ def queue_reminders(*, ctx: NodeContext, db: Session, days_before: int | None = 
         for ob in due_soon:
             if ob.key in done:
                 continue
-            owner = owner or db.get(Applicant, reg.owner_applicant_id)
+            owner = owner or db.get_one(Applicant, reg.owner_applicant_id)
             try:
                 with db.begin_nested():
                     mail = queue_mail(db=db, to=owner.email, now=ctx.clock.now(),

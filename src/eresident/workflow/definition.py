@@ -20,6 +20,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic_core import ErrorDetails
 
 from eresident.workflow.expressions import (
     FACT_TYPES,
@@ -224,6 +225,7 @@ class ProcessDefinition(_Model):
     def digest(self) -> str:
         """SHA-256 of the canonical JSON form: equal definitions have equal digests."""
         private = self.__pydantic_private__
+        assert private is not None  # a model with private attributes always has their dict
         if private.get("_digest") is None:
             text = json.dumps(self.to_data(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             private["_digest"] = hashlib.sha256(text.encode()).hexdigest()
@@ -265,6 +267,7 @@ class Compiled:
 def compiled(defn: ProcessDefinition) -> Compiled:
     # the private-attribute dict directly: pydantic's attribute fallback is slow on hot paths
     private = defn.__pydantic_private__
+    assert private is not None  # a model with private attributes always has their dict
     result = private.get("_compiled")
     if result is None:
         result = private["_compiled"] = Compiled(defn)
@@ -281,7 +284,7 @@ def default_roles() -> tuple[str, ...]:
     return tuple(ROLES)
 
 
-def _suggest(word: str, choices: Iterable[str]) -> str:
+def _suggest(word: object, choices: Iterable[str]) -> str:
     close = get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
@@ -329,7 +332,7 @@ _TYPE_WORDS = {
 }
 
 
-def _describe_error(err: dict, model: type[BaseModel], base: tuple) -> tuple[str, tuple, bool, str]:
+def _describe_error(err: ErrorDetails, model: type[BaseModel], base: tuple) -> tuple[str, tuple, bool, str]:
     """(message, path of the problem, whether to point at the key, field label) for a pydantic error."""
     loc = tuple(err["loc"])
     kind = err["type"]

@@ -144,15 +144,15 @@ def diff(a: ProcessDefinition, b: ProcessDefinition) -> list[str]:
             continue
         _changed(out, w, "title", repr(x.title), repr(y.title))
         _changed(out, w, "status", x.status, y.status)
-        if isinstance(x, TaskStep):
+        if isinstance(x, TaskStep) and isinstance(y, TaskStep):
             _task(out, w, x, y)
-        elif isinstance(x, AutoStep):
+        elif isinstance(x, AutoStep) and isinstance(y, AutoStep):
             _auto(out, w, x, y)
-        elif isinstance(x, ParallelStep):
+        elif isinstance(x, ParallelStep) and isinstance(y, ParallelStep):
             _changed(out, w, "branches", _list(x.branches), _list(y.branches))
             _changed(out, w, "join", x.join, y.join)
-        elif isinstance(x, WaitStep):
+        elif isinstance(x, WaitStep) and isinstance(y, WaitStep):
             _wait(out, w, x, y)
-        elif isinstance(x, EndStep):
+        elif isinstance(x, EndStep) and isinstance(y, EndStep):
             _changed(out, w, "outcome", x.outcome, y.outcome)
     return out

@@ -422,14 +422,14 @@ def check_types(node: Node, facts: Mapping[str, str]) -> str:
                                   f"and {_describe_type(rt)}", node.pos)
         return "bool"
     # in / not in
-    item = _list_item(rt)
-    if item is None:
+    member = _list_item(rt)
+    if member is None:
         raise ExpressionError(f"'{op}' needs a list on its right, like [\"a\", \"b\"]", node.pos)
     if _list_item(lt) is not None or lt == "null":
         raise ExpressionError(f"'{op}' needs a single value on its left", node.pos)
-    if item != "any" and not _comparable(lt, item):
+    if member != "any" and not _comparable(lt, member):
         raise ExpressionError(f"'{op}' looks for {_describe_type(lt)} in a list of "
-                              f"{_describe_type(item)}", node.pos)
+                              f"{_describe_type(member)}", node.pos)
     return "bool"
 
 

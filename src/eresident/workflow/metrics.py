@@ -13,6 +13,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -182,9 +183,10 @@ def compute(*, db: Session, process: str, version: int | None = None,
     for sid, s in steps.items():
         if not s.entered:  # only seen completing (a parallel split): not a step a case waits in
             continue
-        entry = {"kind": s.kind, "entered": s.entered, "completed": s.completed, "cancelled": s.cancelled,
-                 "open": max(0, s.entered - s.completed - s.cancelled), "deadline_misses": s.deadline_misses,
-                 "escalations": s.escalations}
+        entry: dict[str, Any] = {
+            "kind": s.kind, "entered": s.entered, "completed": s.completed, "cancelled": s.cancelled,
+            "open": max(0, s.entered - s.completed - s.cancelled), "deadline_misses": s.deadline_misses,
+            "escalations": s.escalations}
         if s.kind == "auto":
             entry["outcomes"] = dict(sorted(s.outcomes.items()))
         else:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from math import isfinite
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, overload
 
 from eresident.workflow.calendar import WorkingCalendar
 from eresident.workflow.definition import (
@@ -54,9 +54,12 @@ class WorkflowError(Exception):
 # --- who acts ---------------------------------------------------------------------------------
 
 class ActorLike(Protocol):
-    id: Any
-    roles: Iterable[str]
-    region: str
+    @property
+    def id(self) -> Any: ...
+    @property
+    def roles(self) -> Iterable[str]: ...
+    @property
+    def region(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,10 @@ def _iso(t: datetime | None) -> str | None:
     return None if t is None else t.isoformat()
 
 
+@overload
+def _time(s: str) -> datetime: ...
+@overload
+def _time(s: str | None) -> datetime | None: ...
 def _time(s: str | None) -> datetime | None:
     return None if s is None else datetime.fromisoformat(s)
 
@@ -441,7 +448,7 @@ def check_facts(defn: ProcessDefinition, facts: Mapping[str, Any] | None) -> tup
 
 
 def _merge_facts(state: CaseState, clean: Mapping[str, Any]) -> dict:
-    changed = {}
+    changed: dict[str, Any] = {}
     for name, value in clean.items():
         if value is None:
             if name in state.facts:
@@ -482,7 +489,7 @@ class _Run:
         iid = f"s{state.counter}"
         kind = step.kind
         effects = self.effects
-        if kind == "task" or kind == "wait":
+        if step.kind == "task" or step.kind == "wait":
             due = None
             seconds = self.compiled.deadline_seconds.get(sid)
             if seconds is not None:
@@ -493,7 +500,7 @@ class _Run:
                                              now.tzinfo)
             inst = StepInstance(iid, sid, kind, now, due, scope)
             state.active.append(inst)
-            if kind == "task":
+            if step.kind == "task":
                 effects.append(StepEntered(now, iid, sid, kind, due, step.role,
                                            self.compiled.regions(step, state.region)))
                 if step.sticky:
@@ -502,9 +509,9 @@ class _Run:
                 effects.append(StepEntered(now, iid, sid, kind, due))
             return
         # auto, parallel and end steps are over the moment they are entered: one effect each
-        if kind == "auto":
+        if step.kind == "auto":
             self.decide(step, iid, scope)
-        elif kind == "parallel":
+        elif step.kind == "parallel":
             frame = JoinFrame(iid, sid, step.join, len(step.branches), 0, scope)
             state.frames[iid] = frame
             state.history.append(HistoryEntry(iid, sid, kind, now, now, "split", None, None))
@@ -639,6 +646,27 @@ def _find(defn: ProcessDefinition, state: CaseState, step_id: str, instance_id: 
     return found[0]
 
 
+def _same_instance(copy: CaseState, instance_id: str) -> StepInstance:
+    """The instance of a state just copied from one where it was found open (so it is there)."""
+    inst = copy.instance(instance_id)
+    assert inst is not None
+    return inst
+
+
+def _held(defn: ProcessDefinition, inst: StepInstance) -> TaskStep | WaitStep:
+    """The step of an open instance: only task and wait steps stay open."""
+    step = defn.steps[inst.step]
+    assert isinstance(step, (TaskStep, WaitStep))
+    return step
+
+
+def _waiting(defn: ProcessDefinition, inst: StepInstance) -> WaitStep:
+    """The step of an open instance of kind wait."""
+    step = defn.steps[inst.step]
+    assert isinstance(step, WaitStep)
+    return step
+
+
 def _task(defn: ProcessDefinition, inst: StepInstance) -> TaskStep:
     step = defn.steps[inst.step]
     if not isinstance(step, TaskStep):
@@ -743,9 +771,7 @@ def act(defn: ProcessDefinition, state: CaseState, step_id: str, action: str, ac
     inst = state.instance(instance_id) if instance_id is not None else None
     if inst is None or inst.step != step_id:
         inst = _find(defn, state, step_id, instance_id)
-    step = defn.steps[inst.step]
-    if step.kind != "task":
-        _task(defn, inst)
+    step = _task(defn, inst)
     spec = step.actions.get(action)
     if spec is None:
         raise WorkflowError("unknown-action", f"'{action}' is not an action of '{step.label}' "
@@ -761,7 +787,7 @@ def act(defn: ProcessDefinition, state: CaseState, step_id: str, action: str, ac
         raise WorkflowError("note-required", f"'{spec.title or action}' needs a note saying why")
     if not inplace:
         state = state.copy()
-        inst = state.instance(inst.id)
+        inst = _same_instance(state, inst.id)
     run = _Run(defn, state, now, calendar)
     inst.votes.append(Vote(actor_id, action, now, note or ""))
     if actor_id in inst.claims:
@@ -788,7 +814,7 @@ def claim(defn: ProcessDefinition, state: CaseState, step_id: str, actor: ActorL
         return state, []
     if not inplace:
         state = state.copy()
-        inst = state.instance(inst.id)
+        inst = _same_instance(state, inst.id)
     inst.claims.append(actor_id)
     return state, [Claimed(now, inst.id, inst.step, actor_id)]
 
@@ -807,7 +833,7 @@ def release(defn: ProcessDefinition, state: CaseState, step_id: str, actor: Acto
         raise WorkflowError("not-claimant", f"only the official who claimed '{step.label}' can release it")
     if not inplace:
         state = state.copy()
-        inst = state.instance(inst.id)
+        inst = _same_instance(state, inst.id)
     inst.claims.remove(holder_id)
     return state, [Released(now, inst.id, inst.step, holder_id, str(actor.id))]
 
@@ -819,11 +845,10 @@ def signal(defn: ProcessDefinition, state: CaseState, event: str, now: datetime,
     updates `facts` first, then moves every open wait step that listens for `event`."""
     _aware(now)
     _open(defn, state)
-    steps = defn.steps
-    listening = [i.id for i in state.active if i.kind == "wait" and event in steps[i.step].on
+    listening = [i.id for i in state.active if i.kind == "wait" and event in _waiting(defn, i).on
                  and (step_id is None or i.step == step_id)]
     if not listening:
-        waiting = [f"{i.step} ({', '.join(steps[i.step].on)})" for i in state.active if i.kind == "wait"]
+        waiting = [f"{i.step} ({', '.join(_waiting(defn, i).on)})" for i in state.active if i.kind == "wait"]
         raise WorkflowError("unexpected-event", f"the case is not waiting for '{event}'"
                             + (f"; it waits for: {'; '.join(waiting)}" if waiting else ""))
     clean, ignored = check_facts(defn, facts)
@@ -837,7 +862,7 @@ def signal(defn: ProcessDefinition, state: CaseState, event: str, now: datetime,
         inst = state.instance(iid)
         if inst is None or state.outcome is not None:
             continue
-        run.complete(inst, "event", event, steps[inst.step].on[event])
+        run.complete(inst, "event", event, _waiting(defn, inst).on[event])
     return state, run.effects
 
 
@@ -873,7 +898,8 @@ def escalate_due(defn: ProcessDefinition, state: CaseState, now: datetime,
         inst = state.instance(iid)
         if inst is None or state.outcome is not None:
             continue
-        step = defn.steps[inst.step]
+        step = _held(defn, inst)
+        assert inst.due_at is not None  # only instances with a due time were selected
         inst.overdue = True
         run.effects.append(DeadlineMissed(now, inst.id, inst.step, inst.due_at))
         if step.escalate is not None:
@@ -920,7 +946,7 @@ def open_steps(defn: ProcessDefinition, state: CaseState) -> list[OpenStep]:
     _pinned(defn, state)
     rows = []
     for inst in state.active:
-        step = defn.steps[inst.step]
+        step = _held(defn, inst)
         status = step.status
         if isinstance(step, TaskStep):
             if inst.claims and step.claimed_status:
@@ -947,7 +973,7 @@ def available_actions(defn: ProcessDefinition, state: CaseState,
     out = {}
     for inst in state.active:
         if inst.kind == "task" and check_allowed(defn, state, inst.step, actor, instance_id=inst.id) is None:
-            out[inst.id] = tuple(defn.steps[inst.step].actions)
+            out[inst.id] = tuple(_task(defn, inst).actions)
     return out
 
 

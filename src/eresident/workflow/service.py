@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Literal, overload
 
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -117,8 +118,8 @@ def active_definition(ctx: NodeContext, db: Session, process: str) -> ProcessDef
         compiled = _definitions.get((process, head.version, head.digest))
         if compiled is not None:
             return compiled
-        return _compile(db.scalar(select(ProcessVersion).where(ProcessVersion.process == process,
-                                                               ProcessVersion.version == head.version)))
+        return _compile(db.scalars(select(ProcessVersion).where(ProcessVersion.process == process,
+                                                                ProcessVersion.version == head.version)).one())
     # First use on this node: publish the packaged default, audited like any other.
     text = (PACKAGED / DEFAULT_VERSIONS[process]).read_text()
     try:
@@ -126,7 +127,9 @@ def active_definition(ctx: NodeContext, db: Session, process: str) -> ProcessDef
             row = publish(ctx=ctx, db=db, text=text, actor=AuditActor.system(),
                           source_name=DEFAULT_VERSIONS[process])
     except IntegrityError:  # another request published it first
-        row = latest(db, process)
+        published = latest(db, process)
+        assert published is not None
+        row = published
     return _compile(row)
 
 
@@ -137,8 +140,8 @@ def definition_of(db: Session, case: WorkflowCase) -> ProcessDefinition:
     """The definition a case runs on. A published version never changes, so it is read once."""
     key = (case.process, case.version)
     if key not in _published:
-        row = db.scalar(select(ProcessVersion).where(ProcessVersion.process == case.process,
-                                                     ProcessVersion.version == case.version))
+        row = db.scalars(select(ProcessVersion).where(ProcessVersion.process == case.process,
+                                                      ProcessVersion.version == case.version)).one()
         _published[key] = _compile(row)
     return _published[key]
 
@@ -257,6 +260,12 @@ def release(*, ctx: NodeContext, db: Session, case: WorkflowCase, step: str, act
     return _command(ctx, db, case, actor.id, lambda d, s, cal: semantics.release(d, s, step, actor, now))
 
 
+@overload
+def signal(*, ctx: NodeContext, db: Session, case: WorkflowCase, event: str, facts: dict | None = None,
+           only_if_waiting: Literal[False] = False) -> Outcome: ...
+@overload
+def signal(*, ctx: NodeContext, db: Session, case: WorkflowCase, event: str, facts: dict | None = None,
+           only_if_waiting: bool) -> Outcome | None: ...
 def signal(*, ctx: NodeContext, db: Session, case: WorkflowCase, event: str, facts: dict | None = None,
            only_if_waiting: bool = False) -> Outcome | None:
     """Deliver an outside event (identity checked, applicant answered). With only_if_waiting, an

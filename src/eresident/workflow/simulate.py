@@ -267,7 +267,7 @@ class _Ended:
     __slots__ = ("outcome",)
     active: tuple = ()
 
-    def __init__(self, outcome: str):
+    def __init__(self, outcome: str | None):
         self.outcome = outcome
 
     def instance(self, instance_id: str) -> None:
@@ -278,7 +278,7 @@ class _Case:
     __slots__ = ("arrived", "items", "state")
 
     def __init__(self, state: CaseState, arrived: float):
-        self.state = state
+        self.state: CaseState | _Ended = state
         self.arrived = arrived
         self.items: dict[str, _Item] = {}
 
@@ -433,6 +433,7 @@ class _Sim:
             elif t is CaseEnded:
                 stats[e.step].entered += 1
                 self.outcomes[e.outcome] = self.outcomes.get(e.outcome, 0) + 1
+                assert isinstance(case.state, CaseState)  # the effects came from moving the live state
                 how = decided_by(case.state) or "unknown"
                 self.decided[how] = self.decided.get(how, 0) + 1
                 self.durations.append((now - case.arrived) / 86400.0)
@@ -478,6 +479,7 @@ class _Sim:
             # region); claim() and act() still enforce every rule
             return True
         state = self.cases[item.case].state
+        assert isinstance(state, CaseState)  # the item is not gone, so its case is still open
         return check_allowed(self.defn, state, item.step, person.actor, instance_id=item.instance,
                              claiming=self.claim_required[item.step]) is None
 
@@ -520,9 +522,11 @@ class _Sim:
         person.busy = True
         case = self.cases[item.case]
         if self.claim_required[item.step]:
-            inst = case.state.instance(item.instance)
+            state = case.state
+            inst = state.instance(item.instance)
             if inst is not None and person.actor.id not in inst.claims:
-                claim(self.defn, case.state, item.step, person.actor, self.dt(now),
+                assert isinstance(state, CaseState)  # only an open case has open step instances
+                claim(self.defn, state, item.step, person.actor, self.dt(now),
                       instance_id=item.instance, inplace=True)
                 self.transitions += 1
         if item.started < 0:
@@ -541,7 +545,8 @@ class _Sim:
         item.working -= 1
         case = self.cases[item.case]
         state = case.state
-        if not item.gone and state.outcome is None and state.instance(item.instance) is not None:
+        if (not item.gone and isinstance(state, CaseState) and state.outcome is None
+                and state.instance(item.instance) is not None):
             action = self.choice[item.step](state, self.rng)
             _, effects = act(self.defn, state, item.step, action, person.actor, self.dt(now), self.cal,
                              note="simulated", instance_id=item.instance, inplace=True)
