@@ -26,10 +26,10 @@ from joserfc.jwk import OKPKey
 from eresident.banking import protocol
 from eresident.config import Settings
 from eresident.federation.httpsig import SignatureError
+from eresident.federation.trust import KID, fingerprint  # noqa: F401  (fingerprint: for the CLI; shown as for peers)
 from eresident.kit.files import write_atomic
 
 BANK_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
-KID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class BankTrustError(ValueError):
@@ -38,11 +38,6 @@ class BankTrustError(ValueError):
 
 def trust_path(settings: Settings) -> Path:
     return settings.bank_trust_file or settings.data_dir / "bank-trust.json"
-
-
-def fingerprint(jwk: dict) -> str:
-    """The RFC 7638 SHA-256 thumbprint of a public key, base64url: what operators compare by phone."""
-    return OKPKey.import_key({k: jwk[k] for k in ("kty", "crv", "x")}).thumbprint()
 
 
 @dataclass(frozen=True)
