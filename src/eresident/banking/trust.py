@@ -11,9 +11,7 @@ an operator revokes it (`eresident bank trust revoke-key KID`). The file is re-r
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +25,7 @@ from eresident.banking import protocol
 from eresident.config import Settings
 from eresident.federation.httpsig import SignatureError
 from eresident.federation.trust import KID, fingerprint  # noqa: F401  (fingerprint: for the CLI; shown as for peers)
-from eresident.kit.files import write_atomic
+from eresident.kit.files import ParsedJsonFiles
 
 BANK_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,15}$")
 
@@ -131,34 +129,20 @@ class BankTrust:
         return public, key.bank
 
 
-_cache: dict[Path, tuple[tuple[int, int, int], BankTrust]] = {}
-_lock = threading.Lock()
+_files = ParsedJsonFiles()
 
 
 def load_bank_trust(settings: Settings) -> BankTrust:
     """The pinned keys as the file says now (none when there is no file). Never touches the network."""
     path = trust_path(settings)
     try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return BankTrust([])
-    stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # a rewrite is a new file (rename)
-    cached = _cache.get(path)
-    if cached and cached[0] == stamp:
-        return cached[1]
-    try:
-        trust = BankTrust.from_json(json.loads(path.read_text()))
+        return _files.read(path, BankTrust.from_json, lambda: BankTrust([]))
     except (OSError, ValueError) as exc:
         raise BankTrustError(f"{path}: {exc}") from None
-    _cache[path] = (stamp, trust)
-    return trust
 
 
 def save_bank_trust(settings: Settings, trust: BankTrust) -> None:
-    with _lock:
-        path = trust_path(settings)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, (json.dumps(trust.to_json(), indent=2) + "\n").encode())
+    _files.write(trust_path(settings), trust.to_json())
 
 
 # --------------------------------------------------------------------------- pinning (operators only)

@@ -26,7 +26,6 @@ import binascii
 import hashlib
 import json
 import secrets
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,11 +42,12 @@ from eresident.crosscase.schemas import CrossCaseIn
 from eresident.crypto import sdjwt, statuslist
 from eresident.documents.licence_pdf import verification_url
 from eresident.documents.models import Document
+from eresident.documents.service import store_generated
 from eresident.enterprise import service as enterprise
 from eresident.enterprise.models import Formation, FormationSignature, Licence
 from eresident.enterprise.schemas import FormationIn
 from eresident.federation import service as federation
-from eresident.federation.handlers import Incoming, register
+from eresident.federation.handlers import Incoming, payload_text, payload_time, register
 from eresident.federation.keys import iso
 from eresident.identity.models import Applicant, Application, EResident
 from eresident.identity.recognition import Recognition
@@ -109,32 +109,6 @@ def _unb64(value: object, field: str) -> bytes:
     if len(data) > MAX_PDF_BYTES:
         raise invalid(field, "the document is too large")
     return data
-
-
-def _text(payload: dict, key: str, *, max_length: int = 500, where: str = "payload") -> str:
-    value = payload.get(key)
-    if not isinstance(value, str) or not value or len(value) > max_length:
-        raise invalid(f"{where}/{key}", f"a text of 1 to {max_length} characters is required")
-    return value
-
-
-def _time(payload: dict, key: str, where: str = "payload") -> datetime:
-    try:
-        value = datetime.fromisoformat(str(payload.get(key)).replace("Z", "+00:00"))
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
-        raise invalid(f"{where}/{key}", "an ISO 8601 time with a zone is required")
-    return value.astimezone(UTC)
-
-
-def _store(ctx: NodeContext, db: Session, *, owner_id: uuid.UUID, kind: str, data: bytes, filename: str) -> Document:
-    digest = ctx.files.put(data)
-    doc = Document(owner_type="applicant", owner_id=owner_id, kind=kind, sha256=digest, size=len(data),
-                   media_type="application/pdf", filename=filename, created_at=_now(ctx))
-    db.add(doc)
-    db.flush()
-    return doc
 
 
 def _stamp(at: datetime) -> str:
@@ -330,7 +304,7 @@ def _roles_of(filing: dict, number: str) -> set[str]:
 def on_event(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, Any]:
     """The handling region's events of a case filed here: kept as sent, once each, in their order."""
     payload = message.payload
-    number = _text(payload, "case_number", max_length=32)
+    number = payload_text(payload, "case_number", limit=32)
     case = db.scalar(select(CrossRegionCase).where(CrossRegionCase.case_number == number)
                      .with_for_update(of=CrossRegionCase))
     if case is None or case.filed_region != ctx.region or case.handling_region != message.sender:
@@ -341,12 +315,13 @@ def on_event(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, A
         raise invalid("payload/events", "a list of 1 to 100 events is required")
     parsed = []
     for i, e in enumerate(events):
-        where = f"payload/events/{i}"
+        where = f"events/{i}"
         if not isinstance(e, dict) or not isinstance(e.get("seq"), int) or not 1 <= e["seq"] < 1_000_000:
-            raise invalid(f"{where}/seq", "a positive whole number is required")
-        parsed.append((e["seq"], _time(e, "at", where), _text(e, "region", max_length=8, where=where),
-                       _text(e, "status", max_length=32, where=where), _text(e, "what", max_length=64, where=where),
-                       str(e.get("detail", ""))[:2000]))
+            raise invalid(f"payload/{where}/seq", "a positive whole number is required")
+        parsed.append((e["seq"], payload_time(e, "at", path=f"{where}/at"),
+                       payload_text(e, "region", limit=8, path=f"{where}/region"),
+                       payload_text(e, "status", limit=32, path=f"{where}/status"),
+                       payload_text(e, "what", limit=64, path=f"{where}/what"), str(e.get("detail", ""))[:2000]))
     articles = payload.get("articles")
     result = payload.get("result")
     pdf = licence_pdf = None
@@ -374,8 +349,9 @@ def on_event(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, A
             added += 1
     now = _now(ctx)
     if articles is not None and pdf is not None and articles["sha256"] != case.articles_sha256:
-        doc = _store(ctx, db, owner_id=case.applicant_id, kind="articles", data=pdf,
-                     filename=f"articles-{case.case_number}-r{articles['revision']}.pdf")
+        doc = store_generated(ctx, db, owner_id=case.applicant_id, kind="articles", data=pdf,
+                              media_type="application/pdf",
+                              filename=f"articles-{case.case_number}-r{articles['revision']}.pdf")
         case.articles_document_id, case.articles_sha256 = doc.id, doc.sha256
         case.result = {**(case.result or {}), "revision": articles["revision"]}
         case.signatories = [{**s, "signed_at": None} for s in case.signatories]  # new bytes: everyone signs again
@@ -387,8 +363,9 @@ def on_event(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, A
             kept["errors"] = [{"field": str(e.get("field", ""))[:200], "reason": str(e.get("reason", ""))[:500]}
                               for e in result["errors"][:50] if isinstance(e, dict)]
         if licence_pdf is not None:
-            doc = _store(ctx, db, owner_id=case.applicant_id, kind="licence", data=licence_pdf,
-                         filename=f"licence-{kept.get('uscc', case.case_number)}.pdf")
+            doc = store_generated(ctx, db, owner_id=case.applicant_id, kind="licence", data=licence_pdf,
+                                  media_type="application/pdf",
+                                  filename=f"licence-{kept.get('uscc', case.case_number)}.pdf")
             case.licence_document_id = doc.id
         case.result = {**(case.result or {}), **kept}
         case.decided_at = now
@@ -430,20 +407,20 @@ def _stand_in_account(ctx: NodeContext, db: Session, home: str, number: str) -> 
 def _recognise_vouched(ctx: NodeContext, db: Session, home: str, person: dict, where: str) -> EResident:
     """An e-resident of `home` named in its signed filing: recognised on its word (no identity check
     here), their status following `home` from now on like any recognition."""
-    number = _text(person, "e_resident_number", max_length=32, where=where)
+    number = payload_text(person, "e_resident_number", limit=32, path=f"{where}/e_resident_number")
     if not number.startswith(f"{home}-"):
-        raise invalid(f"{where}/e_resident_number", f"{number} is not an e-resident number of {home}")
+        raise invalid(f"payload/{where}/e_resident_number", f"{number} is not an e-resident number of {home}")
     resident = db.scalar(select(EResident).where(EResident.number == number))
     if resident is not None:
         if resident.region != home:
-            raise invalid(f"{where}/e_resident_number", f"{number} is an e-resident of {resident.region} here")
+            raise invalid(f"payload/{where}/e_resident_number", f"{number} is an e-resident of {resident.region} here")
         rec = db.scalar(select(Recognition).where(Recognition.resident_id == resident.id))
         if rec is not None:
             return resident
     index = person.get("status_index", -1)
     uri = person.get("status_list_uri", "")
     if not isinstance(index, int) or not isinstance(uri, str) or len(uri) > 500:
-        raise invalid(f"{where}/status_index", "a whole number and a status-list address are expected")
+        raise invalid(f"payload/{where}/status_index", "a whole number and a status-list address are expected")
     now = _now(ctx)
     account = _stand_in_account(ctx, db, home, number)
     if resident is None:
@@ -454,9 +431,9 @@ def _recognise_vouched(ctx: NodeContext, db: Session, home: str, person: dict, w
     rec = Recognition(id=new_id(), applicant_id=account.id, resident_id=resident.id, home_region=home,
                       home_number=number, credential_id=str(person.get("credential_id", ""))[:64],
                       holder_thumbprint="", status_list_uri=uri, status_index=index, status="active",
-                      family_name=_text(person, "family_name", max_length=100, where=where),
+                      family_name=payload_text(person, "family_name", limit=100, path=f"{where}/family_name"),
                       given_name=str(person.get("given_name", ""))[:200],
-                      nationality=_text(person, "nationality", max_length=3, where=where),
+                      nationality=payload_text(person, "nationality", limit=3, path=f"{where}/nationality"),
                       recognised_at=now, last_checked_at=now, status_changed_at=now)
     db.add(rec)
     db.flush()
@@ -478,7 +455,7 @@ def _reasons(problem: Problem) -> str:
 def on_filed(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, Any]:
     """A case filed in the sender's region for us to handle: open it here under its number."""
     payload, home = message.payload, message.sender
-    number = _text(payload, "case_number", max_length=32)
+    number = payload_text(payload, "case_number", limit=32)
     if not number.startswith(f"{home}-"):
         raise invalid("payload/case_number", f"a case number of {home} is expected")
     if payload.get("service") != SERVICE:
@@ -486,7 +463,7 @@ def on_filed(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, A
     existing = db.scalar(select(CrossRegionCase).where(CrossRegionCase.case_number == number))
     if existing is not None:
         return {"case_number": number, "status": existing.status, "known": True}
-    founder_number = _text(payload, "e_resident_number", max_length=32)
+    founder_number = payload_text(payload, "e_resident_number", limit=32)
     persons, filing, first = payload.get("persons"), payload.get("filing"), payload.get("event")
     if not isinstance(persons, list) or not 1 <= len(persons) <= 60 or not all(isinstance(p, dict) for p in persons):
         raise invalid("payload/persons", "a list of the people named in the filing is required")
@@ -495,10 +472,10 @@ def on_filed(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, A
         raise invalid("payload/filing", "the filing with its name and formation is required")
     if not isinstance(first, dict) or first.get("seq") != 1:
         raise invalid("payload/event", "the filing's first event is required")
-    filed_at = _time(payload, "filed_at")
+    filed_at = payload_time(payload, "filed_at")
     residents = {}
     for i, person in enumerate(persons):
-        resident = _recognise_vouched(ctx, db, home, person, f"payload/persons/{i}")
+        resident = _recognise_vouched(ctx, db, home, person, f"persons/{i}")
         residents[resident.number] = resident
     if founder_number not in residents:
         raise invalid("payload/e_resident_number", "the founder is one of the persons")
@@ -590,10 +567,10 @@ def _trusted_signature(ctx: NodeContext, home: str, token: str) -> dict:
 def on_signature(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, Any]:
     """A signatory signed the articles at the filing node: keep the signature with the formation."""
     payload, home = message.payload, message.sender
-    number = _text(payload, "case_number", max_length=32)
-    signer = _text(payload, "e_resident_number", max_length=32)
-    digest = _text(payload, "document_sha256", max_length=64)
-    token = _text(payload, "jws", max_length=20_000)
+    number = payload_text(payload, "case_number", limit=32)
+    signer = payload_text(payload, "e_resident_number", limit=32)
+    digest = payload_text(payload, "document_sha256", limit=64)
+    token = payload_text(payload, "jws", limit=20_000)
     case = db.scalar(select(CrossRegionCase).where(CrossRegionCase.case_number == number))
     if case is None or case.handling_region != ctx.region or case.filed_region != home or case.subject_id is None:
         raise Problem(404, "Unknown case", code="unknown-case", detail=f"No case {number} from {home} is handled here.")

@@ -86,3 +86,14 @@ def download(ctx, db: Session, document_id: uuid.UUID | None, what: str):
     return Response(ctx.files.get(doc.sha256), media_type=doc.media_type,
                     headers={"Content-Disposition": f'attachment; filename="{doc.filename}"',
                              "Cache-Control": "private, no-store", "X-Content-SHA256": doc.sha256})
+
+
+def store_generated(ctx, db: Session, *, owner_id: uuid.UUID, kind: str, data: bytes, media_type: str,
+                    filename: str) -> Document:
+    """Keep a document the node made or received (articles, licence, report) for an applicant."""
+    digest = ctx.files.put(data)  # content-addressed: a rolled-back request leaves only an unused file
+    doc = Document(owner_type="applicant", owner_id=owner_id, kind=kind, sha256=digest, size=len(data),
+                   media_type=media_type, filename=filename, created_at=ctx.clock.now())
+    db.add(doc)
+    db.flush()
+    return doc

@@ -26,7 +26,7 @@ from eresident.crypto import sdjwt, statuslist
 from eresident.crypto.pades import PdfVerdict, sign_pdf, verify_pdf
 from eresident.crypto.pki import RegionPKI, load_or_create_pki, load_root_certificates
 from eresident.documents.licence_pdf import CURRENCIES_ZH, LicenceData, render_licence
-from eresident.documents.models import Document
+from eresident.documents.service import store_generated
 from eresident.enterprise import catalogue, names, uscc
 from eresident.enterprise.articles import ArticlesData, Investor, render_articles
 from eresident.enterprise.models import (Formation, FormationParty, FormationScopeItem, FormationSignature,
@@ -560,16 +560,6 @@ def _supersede_signatures(db: Session, formation: Formation) -> int:
     return result.rowcount or 0
 
 
-def _store_document(ctx: NodeContext, db: Session, *, owner_id: uuid.UUID, kind: str, data: bytes,
-                    media_type: str, filename: str) -> Document:
-    digest = ctx.files.put(data)  # content-addressed: a rolled-back request leaves only an unused file
-    doc = Document(owner_type="applicant", owner_id=owner_id, kind=kind, sha256=digest, size=len(data),
-                   media_type=media_type, filename=filename, created_at=_now(ctx))
-    db.add(doc)
-    db.flush()
-    return doc
-
-
 def _investor(party: FormationParty) -> Investor:
     assert party.share_percent is not None and party.contribution is not None  # set on every investor
     return Investor(party.name, party.country, party.share_percent, party.contribution)
@@ -595,7 +585,7 @@ def _draw_articles(ctx: NodeContext, db: Session, formation: Formation) -> None:
         term_years=formation.term_years, case_number=formation.case_number or "", revision=formation.revision,
         drawn_up_on=_now(ctx).astimezone(CHINA).date())
     pdf = render_articles(data)
-    doc = _store_document(ctx, db, owner_id=formation.owner_applicant_id, kind="articles", data=pdf,
+    doc = store_generated(ctx, db, owner_id=formation.owner_applicant_id, kind="articles", data=pdf,
                           media_type="application/pdf", filename=f"articles-{formation.case_number}-"
                                                                  f"r{formation.revision}.pdf")
     formation.articles_document_id = doc.id
@@ -885,7 +875,7 @@ def issue(*, ctx: NodeContext, db: Session, formation: Formation, actor: Actor) 
                        base_url=ctx.settings.base_url, term_until=term_until)
     pdf = sign_pdf(render_licence(data), region_pki(ctx), reason="Business licence issued / 营业执照",
                    location=ctx.settings.region_name, signing_time=now)
-    doc = _store_document(ctx, db, owner_id=formation.owner_applicant_id, kind="licence", data=pdf,
+    doc = store_generated(ctx, db, owner_id=formation.owner_applicant_id, kind="licence", data=pdf,
                           media_type="application/pdf", filename=f"licence-{code}.pdf")
     licence = Licence(id=uuid.uuid4(), uscc=code, serial=serial, region=ctx.region, formation_id=formation.id,
                       name_zh=name.name_zh, name_en=name.name_en, legal_representative=legal_rep,
@@ -900,7 +890,7 @@ def issue(*, ctx: NodeContext, db: Session, formation: Formation, actor: Actor) 
     name.owner_type, name.owner_id, name.updated_at = "enterprise", licence.id, now
     db.flush()
     report = foreign_investment_report(db, formation, licence)
-    report_doc = _store_document(ctx, db, owner_id=formation.owner_applicant_id, kind="fi_report",
+    report_doc = store_generated(ctx, db, owner_id=formation.owner_applicant_id, kind="fi_report",
                                  data=json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True).encode(),
                                  media_type="application/json", filename=f"fi-report-{code}.json")
     formation.report_document_id = report_doc.id

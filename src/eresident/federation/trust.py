@@ -9,9 +9,7 @@ validity window or a revoked key refuses the message. Any number of peers may be
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +21,7 @@ from joserfc.jwk import OKPKey
 from eresident.config import Settings
 from eresident.federation.httpsig import SignatureError
 from eresident.federation.keys import iso, parse_time
-from eresident.kit.files import write_atomic
+from eresident.kit.files import ParsedJsonFiles
 
 REGION = re.compile(r"^[A-Z]{2,8}$")
 KID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -197,8 +195,7 @@ class TrustList:
         return key
 
 
-_cache: dict[Path, tuple[tuple[int, int, int], TrustList]] = {}
-_lock = threading.Lock()
+_files = ParsedJsonFiles()
 
 
 def load_trust(settings: Settings) -> TrustList:
@@ -209,24 +206,13 @@ def load_trust(settings: Settings) -> TrustList:
 def load_trust_at(path: Path) -> TrustList:
     """`load_trust` for a known path: one stat() per call when the file has not changed."""
     try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return TrustList([])
-    stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # a rewrite is a new file (rename)
-    cached = _cache.get(path)
-    if cached and cached[0] == stamp:
-        return cached[1]
-    try:
-        trust = TrustList.from_json(json.loads(path.read_text()))
+        return _files.read(path, TrustList.from_json, lambda: TrustList([]))
     except (OSError, ValueError) as exc:
         raise TrustError(f"{path}: {exc}") from None
-    _cache[path] = (stamp, trust)
-    return trust
 
 
 def save_trust(settings: Settings, trust: TrustList) -> None:
-    with _lock:
-        write_atomic(trust_path(settings), (json.dumps(trust.to_json(), indent=2) + "\n").encode())
+    _files.write(trust_path(settings), trust.to_json())
 
 
 @dataclass

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def _write_temp(path: Path, data: bytes, mode: int) -> Path:
@@ -48,3 +54,32 @@ def create_once(path: Path, data: bytes, *, mode: int = 0o600) -> bytes:
         finally:
             tmp.unlink(missing_ok=True)
     return path.read_bytes()
+
+
+class ParsedJsonFiles:
+    """JSON files read and parsed once per version: a call costs one stat() while a file is unchanged
+    (a rewrite by `write_json` is a rename, so a new inode). Trust lists are read on every signed
+    message and credential check; an operator's change takes effect on the next call."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, tuple[tuple[int, int, int], Any]] = {}
+        self._lock = threading.Lock()
+
+    def read(self, path: Path, parse: Callable[[Any], T], empty: Callable[[], T]) -> T:
+        """`parse(json)` of the file as it is now, `empty()` when there is none; OSError or
+        ValueError (from reading, JSON or `parse`) for a file that cannot be used."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return empty()
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        cached = self._cache.get(path)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        value = parse(json.loads(path.read_text()))
+        self._cache[path] = (stamp, value)
+        return value
+
+    def write(self, path: Path, document: Any) -> None:
+        with self._lock:
+            write_atomic(path, (json.dumps(document, indent=2) + "\n").encode())
