@@ -77,7 +77,6 @@ def run_engine(url: str, data_dir: Path, seconds: float, max_cases: int, bare, *
     from eresident.kit.db import Database
     from eresident.kit.migrate import upgrade
     from eresident.workflow import service
-    from eresident.workflow.models import WorkflowCase
     from eresident.workflow.semantics import Actor
 
     upgrade(url)
@@ -90,8 +89,10 @@ def run_engine(url: str, data_dir: Path, seconds: float, max_cases: int, bare, *
     def one_case(k: int, groups: list[int] | None) -> None:
         reviewer = Actor(f"reviewer-{k % 50}", ("reviewer",), "LJ")
         approver = Actor(f"approver-{k % 18}", ("approver",), "LJ")
-        with database.session(write=True) as db:
-            out = service.start_case(ctx=ctx, db=db, process="e-residency", subject_type="bench",
+        # Each command in its own driver transaction (Database.transaction), as the node's timer job
+        # runs them; a request runs the same statements inside its session's transaction.
+        with database.transaction(write=True) as tx:
+            out = service.start_case(ctx=ctx, db=tx, process="e-residency", subject_type="bench",
                                      subject_id=uuid.uuid4(), facts=CLEAN)
             case_id = out.case.id
         sizes = [len(out.effects)]
@@ -103,13 +104,15 @@ def run_engine(url: str, data_dir: Path, seconds: float, max_cases: int, bare, *
                                               actor=approver))
         for step in steps:
             clock.advance(minute)
-            with database.session(write=True) as db:
-                sizes.append(len(step(db, db.get(WorkflowCase, case_id)).effects))
+            with database.transaction(write=True) as tx:
+                sizes.append(len(step(tx, service.load_case(tx, case_id)).effects))
         if groups is not None:
             groups.extend(sizes)
 
     try:
-        for k in range(warmup_cases):  # publishes v1, fills the statement caches
+        with database.session(write=True) as db:  # publishes v1 as a node does on first use
+            service.active_definition(ctx, db, "e-residency")
+        for k in range(warmup_cases):  # fills the statement and definition caches
             one_case(k, None)
         run = EngineRun()
         for _ in range(rounds):

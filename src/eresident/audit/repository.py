@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from eresident.audit.merkle import NodeKey, split_frontier
+from eresident.kit.db import driver
 from eresident.audit.models import (
     AuditAlarm,
     AuditCheckpoint,
@@ -80,8 +81,8 @@ _PG_EVENT_ROW = "(" + ", ".join(["%s"] * len(_EVENT_COLUMNS)) + ")"  # its offse
 def _driver(db: Session) -> tuple[Any, _Dialect]:
     """The DBAPI connection of this session's transaction (begun: BEGIN IMMEDIATE for a SQLite
     writer), and what to say to it."""
-    conn = db.connection()
-    return conn.connection.driver_connection, (_PG if conn.dialect.name == "postgresql" else _SQLITE)
+    d = driver(db)
+    return d.connection, (_SQLITE if d.is_sqlite else _PG)
 
 
 def is_postgres(db: Session) -> bool:

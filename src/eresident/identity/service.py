@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import BigInteger, bindparam, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
@@ -21,7 +23,7 @@ from eresident.identity.models import (Applicant, Application, ApplicationDocume
 from eresident.identity.schemas import ApplicationCreate
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import FieldError, Problem, conflict, forbidden, invalid, not_found
-from eresident.kit.db import insert_attached, insert_rows
+from eresident.kit.db import Prepared, driver, insert_attached, insert_rows
 from eresident.kit.ids import case_number
 from eresident.kit.sequences import next_value
 from eresident.officials.models import Official
@@ -122,21 +124,37 @@ def _check_consents(data: ApplicationCreate) -> None:
                                                  "consent.", title="A required consent is missing")
 
 
-# The submission's reads, built once (statement construction costs as much as running them).
+# The submission's reads, compiled once and run on the driver (kit.db.Prepared).
 _sites, _documents, _applications = ServiceSite.__table__, Document.__table__, Application.__table__
-_SITE_BY_CODE = select(_sites.c.id, _sites.c.active, _sites.c.region).where(_sites.c.code == bindparam("code"))
-_DOCUMENTS_BY_ID = select(_documents.c.id, _documents.c.kind, _documents.c.owner_type, _documents.c.owner_id) \
-    .where(_documents.c.id.in_(bindparam("ids", expanding=True)))
-_SAME_PASSPORT = select(_applications.c.id, _applications.c.applicant_id, _applications.c.status,
-                        _applications.c.case_number).where(_applications.c.passport_index == bindparam("index"))
+_SITE_BY_CODE = Prepared(select(_sites.c.id, _sites.c.active, _sites.c.region).where(_sites.c.code == bindparam("code")))
+_SAME_PASSPORT = Prepared(select(_applications.c.id, _applications.c.applicant_id, _applications.c.status,
+                                 _applications.c.case_number).where(_applications.c.passport_index == bindparam("index")))
+_PASSPORT_LOCK = Prepared(sql("SELECT pg_advisory_xact_lock(:key)").bindparams(bindparam("key", type_=BigInteger)))
 
 
-def _load_site(db: Session, ctx: NodeContext, code: str):
-    """The site's id, active flag and region (a plain row: the submission only needs its id)."""
-    site = db.connection().execute(_SITE_BY_CODE, {"code": code}).first()
-    if site is None or not site.active or site.region != ctx.region:
+class Earlier(NamedTuple):
+    """Another application with the same passport."""
+
+    id: uuid.UUID
+    applicant_id: uuid.UUID
+    status: str
+    case_number: str
+
+
+@functools.cache
+def _documents_by_id(count: int) -> Prepared:
+    """The documents with `count` given ids (one statement per count: a submission names 1 to 11)."""
+    return Prepared(select(_documents.c.id, _documents.c.kind, _documents.c.owner_type, _documents.c.owner_id)
+                    .where(_documents.c.id.in_([bindparam(f"id{i}", type_=_documents.c.id.type)
+                                                for i in range(count)])))
+
+
+def _load_site(db: Session, ctx: NodeContext, code: str) -> uuid.UUID:
+    """The id of an active site of this region with this code."""
+    site = driver(db).first(_SITE_BY_CODE, {"code": code})
+    if site is None or not site[1] or site[2] != ctx.region:
         raise invalid("site_code", "Choose one of this region's overseas service sites.")
-    return site
+    return site[0]
 
 
 def _load_documents(db: Session, applicant: Applicant, data: ApplicationCreate) -> list[tuple[uuid.UUID, str]]:
@@ -144,15 +162,17 @@ def _load_documents(db: Session, applicant: Applicant, data: ApplicationCreate) 
     wanted = [(data.photo_document_id, "photo", "photo_document_id")] + [
         (doc_id, None, f"supporting_document_ids/{i}")
         for i, doc_id in enumerate(data.supporting_document_ids)]
-    rows = {row.id: row for row in db.connection().execute(_DOCUMENTS_BY_ID, {"ids": [w[0] for w in wanted]})}
+    ids = {w[0] for w in wanted}
+    rows = {row[0]: row for row in driver(db).all(_documents_by_id(len(ids)),
+                                                   {f"id{i}": doc_id for i, doc_id in enumerate(ids)})}
     found = []
     for doc_id, kind, field in wanted:
         doc = rows.get(doc_id)
-        if doc is None or doc.owner_type != "applicant" or doc.owner_id != applicant.id:
+        if doc is None or doc[2] != "applicant" or doc[3] != applicant.id:
             raise invalid(field, "No document with this id was uploaded by you.")
-        if kind and doc.kind != kind:
-            raise invalid(field, f"This document was uploaded as {doc.kind}, not as a {kind}.")
-        found.append((doc.id, doc.kind))
+        if kind and doc[1] != kind:
+            raise invalid(field, f"This document was uploaded as {doc[1]}, not as a {kind}.")
+        found.append((doc[0], doc[1]))
     return found
 
 
@@ -202,13 +222,15 @@ def _check_results(*, application_id: uuid.UUID, passport_expiry: date, document
     return Checks(rows, len(hits), max((h.score for h in hits), default=0.0))
 
 
-def _same_passport(db: Session, *, index: str, applicant: Applicant, exclude: uuid.UUID | None = None) -> list:
+def _same_passport(db: Session, *, index: str, applicant: Applicant,
+                   exclude: uuid.UUID | None = None) -> list[Earlier]:
     """Every other application with this passport (plain rows); refuses while one is open or approved."""
-    if db.get_bind().dialect.name == "postgresql":
+    d = driver(db)
+    if not d.is_sqlite:
         # Serialise submissions per passport for the rest of the transaction (SQLite writers
         # are serialised already), so two cannot both pass this check.
-        db.execute(sql("SELECT pg_advisory_xact_lock(:key)"), {"key": int(index[:15], 16)})
-    earlier = [row for row in db.connection().execute(_SAME_PASSPORT, {"index": index}) if row.id != exclude]
+        d.run(_PASSPORT_LOCK, {"key": int(index[:15], 16)})
+    earlier = [row for row in map(Earlier._make, d.all(_SAME_PASSPORT, {"index": index})) if row.id != exclude]
     existing = next((a for a in earlier if a.status in OPEN_STATUSES + ("approved",)), None)
     if existing is None:
         return earlier
@@ -248,7 +270,7 @@ def submit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
     _check_consents(data)
     parsed = parse_and_check_mrz(data, today=now.date(),
                                  min_validity_days=ctx.settings.passport_min_validity_days)
-    site = _load_site(db, ctx, data.site_code)
+    site_id = _load_site(db, ctx, data.site_code)
     documents = _load_documents(db, applicant, data)
     index = ctx.blind_index(data.passport_number, context=PASSPORT_INDEX_CONTEXT)
     earlier = _same_passport(db, index=index, applicant=applicant)
@@ -263,7 +285,7 @@ def submit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
     # Taken last: on PostgreSQL the counter row stays locked until COMMIT.
     serial = next_value(db, f"case:{ctx.region}:{now.year}")
     app = Application(id=app_id, case_number=case_number(ctx.region, now.year, serial), region=ctx.region,
-                      applicant_id=applicant.id, status=outcome.status, version=1, site_id=site.id,
+                      applicant_id=applicant.id, status=outcome.status, version=1, site_id=site_id,
                       photo_document_id=data.photo_document_id, screening_hits=checks.screening_hits,
                       risk_score=checks.risk_score, created_at=now, submitted_at=now, reviewer_id=None,
                       recommendation=None, recommendation_note=None, approver_id=None, decision=None,
@@ -296,14 +318,14 @@ def resubmit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
     _check_consents(data)
     parsed = parse_and_check_mrz(data, today=now.date(),
                                  min_validity_days=ctx.settings.passport_min_validity_days)
-    site = _load_site(db, ctx, data.site_code)
+    site_id = _load_site(db, ctx, data.site_code)
     documents = _load_documents(db, applicant, data)
     index = ctx.blind_index(data.passport_number, context=PASSPORT_INDEX_CONTEXT)
     earlier = _same_passport(db, index=index, applicant=applicant, exclude=app.id)
     hits = _screen(ctx, db, data)
     before = _snapshot(app)
     _apply_fields(ctx, app, data, parsed)
-    app.site_id = site.id
+    app.site_id = site_id
     app.photo_document_id = data.photo_document_id
     app.documents = [ApplicationDocument(document_id=doc_id, kind=kind) for doc_id, kind in documents]
     request = open_info_request(db, app.id)

@@ -6,18 +6,18 @@ from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from eresident.kit.db import Prepared, driver
 from eresident.kit.models import Counter
 
 
 _counters = Counter.__table__
-_INCREMENT = update(_counters).where(_counters.c.name == bindparam("counter")) \
-    .values(value=_counters.c.value + 1).returning(_counters.c.value)
+_INCREMENT = Prepared(update(_counters).where(_counters.c.name == bindparam("counter"))
+                      .values(value=_counters.c.value + 1).returning(_counters.c.value))
 
 
 def _increment(db: Session, name: str) -> int | None:
     # UPDATE … RETURNING takes the row lock (PostgreSQL); SQLite writers are already serialised.
-    # A prebuilt Core statement on the session's connection: the ORM's bulk-update path costs more.
-    return db.connection().execute(_INCREMENT, {"counter": name}).scalar_one_or_none()
+    return driver(db).scalar(_INCREMENT, {"counter": name})
 
 
 def next_value(db: Session, name: str) -> int:

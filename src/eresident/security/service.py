@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
+from eresident.kit.db import Prepared, attach_loaded, driver
 from eresident.kit.errors import Problem
 from eresident.security.models import AuthSession, LoginAttempt
 from eresident.security.tokens import new_token, token_hash
@@ -36,17 +38,30 @@ def resolve_session(*, db: Session, token: str, now: datetime) -> AuthSession | 
 
 
 @functools.cache
-def _principal_query(model):
-    # Built once per model: every request runs it, and a prebuilt statement skips construction.
-    return select(model).join(AuthSession, AuthSession.principal_id == model.id).where(
-        AuthSession.token_hash == bindparam("token_hash"), AuthSession.principal_type == bindparam("kind"),
-        AuthSession.revoked_at.is_(None), AuthSession.expires_at > bindparam("now"))
+def _principal_query(model) -> tuple[Prepared, tuple[str, ...]]:
+    # Compiled once per model and run on the driver: every signed-in request runs it.
+    table, sessions = model.__table__, AuthSession.__table__
+    statement = select(table).join(sessions, sessions.c.principal_id == table.c.id).where(
+        sessions.c.token_hash == bindparam("token_hash"), sessions.c.principal_type == bindparam("kind"),
+        sessions.c.revoked_at.is_(None), sessions.c.expires_at > bindparam("now", type_=sessions.c.expires_at.type))
+    keys = tuple(model.__mapper__.get_property_by_column(c).key for c in table.columns)
+    return Prepared(statement), keys
 
 
 def session_principal(*, db: Session, token: str, model, principal_type: str, now: datetime):
-    """The principal (a row of `model`) of a live session, in one query; None if there is none."""
-    return db.scalar(_principal_query(model), {"token_hash": token_hash(token), "kind": principal_type,
-                                               "now": now})
+    """The principal (a row of `model`) of a live session, in one query; None if there is none.
+    The object joins the session as loaded, as a query through the ORM would give it."""
+    statement, keys = _principal_query(model)
+    row = driver(db).first(statement, {"token_hash": token_hash(token), "kind": principal_type, "now": now})
+    if row is None:
+        return None
+    values = dict(zip(keys, row, strict=True))
+    known = db.identity_map.get(identity_key(model, values["id"]))
+    if known is not None:
+        return known
+    principal = model(**values)
+    attach_loaded(db, principal)
+    return principal
 
 
 def end_session(*, db: Session, token: str, now: datetime) -> None:

@@ -12,15 +12,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, overload
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from eresident.audit.service import Actor as AuditActor
 from eresident.audit.service import record
 from eresident.kit.context import NodeContext
-from eresident.kit.db import insert_attached
+from eresident.kit.db import Driver, Prepared, driver
 from eresident.kit.errors import FieldError, Problem
 from eresident.workflow import semantics
 from eresident.workflow.calendar import load_calendar
@@ -37,11 +37,36 @@ DEFAULT_VERSIONS = {"e-residency": "e-residency.v1.yaml",
 _definitions: dict[tuple[str, int, str], ProcessDefinition] = {}
 
 
+@dataclass(slots=True)
+class CaseRow:
+    """A case as the engine reads and writes it: the columns of `workflow_cases`, without the ORM.
+    The engine also accepts a loaded `WorkflowCase`, and keeps it in step with what it writes."""
+
+    id: uuid.UUID
+    process: str
+    version: int
+    subject_type: str
+    subject_id: uuid.UUID
+    region: str
+    status: str | None
+    state: dict
+    row_version: int
+    started_at: datetime
+    next_due_at: datetime | None
+    ended_at: datetime | None
+    outcome: str | None
+    decided_by: str | None
+
+
+AnyCase = CaseRow | WorkflowCase
+Db = Session | Driver  # a request's session, or a driver transaction (Database.transaction)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What a command did: the case, its public status, and whether it has just ended."""
 
-    case: WorkflowCase
+    case: AnyCase
     status: str | None
     ended: str | None
     effects: list[semantics.Effect]
@@ -68,10 +93,7 @@ def definition_problem(error: DefinitionError) -> Problem:
 
 
 def _compile(row: ProcessVersion) -> ProcessDefinition:
-    key = (row.process, row.version, row.digest)
-    if key not in _definitions:
-        _definitions[key] = load_definition(row.source, source_name=f"{row.process} v{row.version}")
-    return _definitions[key]
+    return _compile_source(row.process, row.version, row.digest, row.source)
 
 
 def validate(text: str, *, source_name: str = "<definition>") -> ProcessDefinition:
@@ -107,20 +129,53 @@ def publish(*, ctx: NodeContext, db: Session, text: str, actor: AuditActor,
     return row
 
 
+# The engine's statements, compiled once per dialect and run on the driver (kit.db.Prepared): a
+# command is a handful of them, and through the ORM each would cost ten times the driver's time.
 _versions = ProcessVersion.__table__
-_LATEST_VERSION = select(_versions.c.version, _versions.c.digest).where(
-    _versions.c.process == bindparam("process")).order_by(_versions.c.version.desc()).limit(1)
+_cases = WorkflowCase.__table__
+_transitions = WorkflowTransition.__table__
+_items = WorkItem.__table__
+_CASE_FIELDS = tuple(CaseRow.__dataclass_fields__)
+assert _CASE_FIELDS == tuple(c.name for c in _cases.columns), "CaseRow mirrors workflow_cases"
+_LATEST_VERSION = Prepared(select(_versions.c.version, _versions.c.digest).where(
+    _versions.c.process == bindparam("process")).order_by(_versions.c.version.desc()).limit(1))
+_SOURCE = Prepared(select(_versions.c.source).where(_versions.c.process == bindparam("process"),
+                                                    _versions.c.version == bindparam("version")))
+_CASE_BY_ID = Prepared(select(_cases).where(_cases.c.id == bindparam("id")))
+_CASE_BY_SUBJECT = Prepared(select(_cases).where(_cases.c.subject_type == bindparam("subject_type"),
+                                                 _cases.c.subject_id == bindparam("subject_id"))
+                            .order_by(_cases.c.started_at.desc()).limit(1))
+_DUE_CASES = Prepared(select(_cases).where(_cases.c.next_due_at.is_not(None), _cases.c.next_due_at <= bindparam("now"),
+                                           _cases.c.outcome.is_(None)).limit(bindparam("limit")))
+_INSERT_CASE = Prepared.insert(_cases)
+_STATE_COLUMNS = ("status", "state", "next_due_at", "outcome", "ended_at", "decided_by", "row_version")
+_UPDATE_CASE = Prepared(update(_cases).where(_cases.c.id == bindparam("case_id"),
+                                             _cases.c.row_version == bindparam("read_version"))
+                        .values({name: bindparam(f"new_{name}", type_=_cases.c[name].type) for name in _STATE_COLUMNS}))
+_INSERT_TRANSITION = Prepared.insert(_transitions)
+_DELETE_ITEMS = Prepared(delete(_items).where(_items.c.case_id == bindparam("case_id")))
+_INSERT_ITEM = Prepared.insert(_items)
 
 
-def active_definition(ctx: NodeContext, db: Session, process: str) -> ProcessDefinition:
-    head = db.connection().execute(_LATEST_VERSION, {"process": process}).first()
+def _compile_source(process: str, version: int, digest: str | None, source: str) -> ProcessDefinition:
+    key = (process, version, digest or "")
+    if key not in _definitions:
+        _definitions[key] = load_definition(source, source_name=f"{process} v{version}")
+    return _definitions[key]
+
+
+def active_definition(ctx: NodeContext, db: Db, process: str) -> ProcessDefinition:
+    d = driver(db)
+    head = d.first(_LATEST_VERSION, {"process": process})
     if head is not None:  # every case start asks this: a two-column read, compiled once per version
-        compiled = _definitions.get((process, head.version, head.digest))
+        version, digest = head
+        compiled = _definitions.get((process, version, digest))
         if compiled is not None:
             return compiled
-        return _compile(db.scalars(select(ProcessVersion).where(ProcessVersion.process == process,
-                                                                ProcessVersion.version == head.version)).one())
+        return _compile_source(process, version, digest, d.scalar(_SOURCE, {"process": process, "version": version}))
     # First use on this node: publish the packaged default, audited like any other.
+    if not isinstance(db, Session):
+        raise RuntimeError(f"{process} has no published version; publish one in a session first")
     text = (PACKAGED / DEFAULT_VERSIONS[process]).read_text()
     try:
         with db.begin_nested():
@@ -136,13 +191,14 @@ def active_definition(ctx: NodeContext, db: Session, process: str) -> ProcessDef
 _published: dict[tuple[str, int], ProcessDefinition] = {}
 
 
-def definition_of(db: Session, case: WorkflowCase) -> ProcessDefinition:
+def definition_of(db: Db, case: AnyCase) -> ProcessDefinition:
     """The definition a case runs on. A published version never changes, so it is read once."""
     key = (case.process, case.version)
     if key not in _published:
-        row = db.scalars(select(ProcessVersion).where(ProcessVersion.process == case.process,
-                                                      ProcessVersion.version == case.version)).one()
-        _published[key] = _compile(row)
+        source = driver(db).scalar(_SOURCE, {"process": case.process, "version": case.version})
+        if source is None:
+            raise LookupError(f"{case.process} v{case.version} is not published on this node")
+        _published[key] = load_definition(source, source_name=f"{case.process} v{case.version}")
     return _published[key]
 
 
@@ -151,59 +207,71 @@ def engine_actor(official, region: str) -> semantics.Actor:
     return semantics.Actor(str(official.id), roles, region)
 
 
-def _set_state(case: WorkflowCase, defn: ProcessDefinition, state: semantics.CaseState) -> str | None:
-    """Put a new state on the case row; returns the outcome if the case has just ended."""
-    case.state = state.to_json()
-    case.status = semantics.case_status(defn, state)
-    case.next_due_at = semantics.next_due(state)
+def _state_values(case: AnyCase, defn: ProcessDefinition, state: semantics.CaseState) -> tuple[dict, str | None]:
+    """The case's columns after a command, and the outcome if the case has just ended."""
+    values = {"status": semantics.case_status(defn, state), "state": state.to_json(), "next_due_at": semantics.next_due(state),
+              "outcome": case.outcome, "ended_at": case.ended_at, "decided_by": case.decided_by}
+    ended = None
     if state.outcome is not None and case.outcome is None:
-        case.outcome, case.ended_at = state.outcome, state.ended_at
-        case.decided_by = semantics.decided_by(state)
-        return state.outcome
-    return None
+        values.update(outcome=state.outcome, ended_at=state.ended_at, decided_by=semantics.decided_by(state))
+        ended = state.outcome
+    return values, ended
 
 
-def _write_rows(db: Session, case: WorkflowCase, defn: ProcessDefinition, state: semantics.CaseState,
+def _keep(case: AnyCase, values: dict) -> None:
+    """Put what was written on the case object. A loaded WorkflowCase gets it as its committed
+    state, so the session neither writes it again nor trips over its version counter."""
+    if isinstance(case, WorkflowCase):
+        for name, value in values.items():
+            set_committed_value(case, name, value)
+    else:
+        for name, value in values.items():
+            setattr(case, name, value)
+
+
+def _write_rows(d: Driver, case: AnyCase, defn: ProcessDefinition, state: semantics.CaseState,
                 effects: list[semantics.Effect], actor_id: str | None, *, new: bool) -> None:
-    """The transitions and the worklist rows of a command, as plain Core statements (no unit of work)."""
-    conn = db.connection()
-    transitions = [{"case_id": case.id, "at": effect.at, "type": effect.type, "step": data.get("step"),
-                    "actor_id": data.get("actor") or actor_id, "data": data}
-                   for effect in effects for data in (effect.to_json(),)]
-    if transitions:
-        conn.execute(insert(WorkflowTransition.__table__), transitions)
+    """The transitions and the worklist rows of a command."""
+    d.many(_INSERT_TRANSITION, [{"case_id": case.id, "at": effect.at, "type": effect.type, "step": data.get("step"),
+                                 "actor_id": data.get("actor") or actor_id, "data": data}
+                                for effect in effects for data in (effect.to_json(),)])
     if not new:
-        conn.execute(delete(WorkItem.__table__).where(WorkItem.__table__.c.case_id == case.id))
-    items = [{"id": uuid.uuid4(), "case_id": case.id, "instance": row.instance, "step": row.step,
-              "kind": row.kind, "title": row.title, "role": row.role, "region": region,
-              "claimed_by": row.claims[0] if row.claims else None, "entered_at": row.entered_at,
-              "due_at": row.due_at, "overdue": row.overdue, "escalated_to": row.escalated_to}
-             for row in semantics.open_steps(defn, state)
-             for region in (row.regions or (None,))]  # one row per region that may act ("any" too)
-    if items:
-        conn.execute(insert(WorkItem.__table__), items)
+        d.run(_DELETE_ITEMS, {"case_id": case.id})
+    d.many(_INSERT_ITEM, [{"id": uuid.uuid4(), "case_id": case.id, "instance": row.instance, "step": row.step,
+                           "kind": row.kind, "title": row.title, "role": row.role, "region": region,
+                           "claimed_by": row.claims[0] if row.claims else None, "entered_at": row.entered_at,
+                           "due_at": row.due_at, "overdue": row.overdue, "escalated_to": row.escalated_to}
+                          for row in semantics.open_steps(defn, state)
+                          for region in (row.regions or (None,))])  # one row per region that may act ("any" too)
 
 
-def _store(ctx: NodeContext, db: Session, case: WorkflowCase, defn: ProcessDefinition,
+def _store(ctx: NodeContext, db: Db, case: AnyCase, defn: ProcessDefinition,
            state: semantics.CaseState, effects: list[semantics.Effect], actor_id: str | None) -> Outcome:
-    ended = _set_state(case, defn, state)
-    try:
-        db.flush()  # the case row first (its version check), then plain inserts without the unit of work
-    except StaleDataError:  # another official changed this case since it was read
+    d = driver(db)
+    values, ended = _state_values(case, defn, state)
+    values["row_version"] = case.row_version + 1
+    with d.pipeline():  # PostgreSQL: one round trip; the version check is read when it ends
+        update = d.start(_UPDATE_CASE, {"case_id": case.id, "read_version": case.row_version,
+                                        **{f"new_{name}": value for name, value in values.items()}})
+        if d.is_sqlite:
+            _check_version(update.rowcount)
+        _write_rows(d, case, defn, state, effects, actor_id, new=False)
+    _check_version(update.rowcount)  # on PostgreSQL, the rows above are rolled back with the request
+    _keep(case, values)
+    return Outcome(case, values["status"], ended, effects)
+
+
+def _check_version(changed: int) -> None:
+    if changed != 1:  # another official changed this case since it was read
         raise Problem(409, "Someone else acted on this case just now", code="case-changed",
-                      detail="Nothing was changed. Reload the case to see where it stands.") from None
-    _write_rows(db, case, defn, state, effects, actor_id, new=False)
-    return Outcome(case, case.status, ended, effects)
+                      detail="Nothing was changed. Reload the case to see where it stands.")
 
 
-def start_case(*, ctx: NodeContext, db: Session, process: str, subject_type: str, subject_id: uuid.UUID,
+def start_case(*, ctx: NodeContext, db: Db, process: str, subject_type: str, subject_id: uuid.UUID,
                facts: dict, events: tuple[str, ...] = ()) -> Outcome:
     """Start a case on the process's latest version. `events` have already happened when the case
     starts (checks that ran during submission); each is delivered if this version waits for it,
-    so one caller drives versions that wait for them and versions that do not.
-
-    A new case is written with plain inserts and then attached to the session as loaded, so later
-    commands in the same transaction update it (with the version check) like any other case."""
+    so one caller drives versions that wait for them and versions that do not."""
     defn = active_definition(ctx, db, process)
     now = ctx.clock.now()
     calendar = load_calendar(defn.calendar)
@@ -215,25 +283,33 @@ def start_case(*, ctx: NodeContext, db: Session, process: str, subject_type: str
                 effects = [*effects, *more]
     except semantics.WorkflowError as exc:
         raise problem_from(exc) from None
-    case = WorkflowCase(id=uuid.uuid4(), process=defn.process, version=defn.version, subject_type=subject_type,
-                        subject_id=subject_id, region=ctx.region, started_at=now, row_version=1,
-                        outcome=None, ended_at=None, decided_by=None)
-    ended = _set_state(case, defn, state)
-    insert_attached(db, case)
-    _write_rows(db, case, defn, state, effects, None, new=True)
+    case = CaseRow(id=uuid.uuid4(), process=defn.process, version=defn.version, subject_type=subject_type,
+                   subject_id=subject_id, region=ctx.region, status=None, state={}, row_version=1, started_at=now,
+                   next_due_at=None, ended_at=None, outcome=None, decided_by=None)
+    values, ended = _state_values(case, defn, state)
+    _keep(case, values)
+    d = driver(db)
+    with d.pipeline():
+        d.run(_INSERT_CASE, {name: getattr(case, name) for name in _CASE_FIELDS})
+        _write_rows(d, case, defn, state, effects, None, new=True)
     return Outcome(case, case.status, ended, effects)
 
 
-def case_for(db: Session, subject_type: str, subject_id: uuid.UUID) -> WorkflowCase:
-    case = db.scalars(select(WorkflowCase).where(WorkflowCase.subject_type == subject_type,
-                                                 WorkflowCase.subject_id == subject_id)
-                      .order_by(WorkflowCase.started_at.desc())).first()
-    if case is None:
+def load_case(db: Db, case_id: uuid.UUID) -> CaseRow:
+    row = driver(db).first(_CASE_BY_ID, {"id": case_id})
+    if row is None:
+        raise Problem(404, "No such workflow case", code="not-found")
+    return CaseRow(*row)
+
+
+def case_for(db: Db, subject_type: str, subject_id: uuid.UUID) -> CaseRow:
+    row = driver(db).first(_CASE_BY_SUBJECT, {"subject_type": subject_type, "subject_id": subject_id})
+    if row is None:
         raise Problem(404, "No workflow case for this subject", code="not-found")
-    return case
+    return CaseRow(*row)
 
 
-def _command(ctx: NodeContext, db: Session, case: WorkflowCase, actor_id: str | None, run) -> Outcome:
+def _command(ctx: NodeContext, db: Db, case: AnyCase, actor_id: str | None, run) -> Outcome:
     defn = definition_of(db, case)
     state = semantics.CaseState.from_json(case.state)
     try:
@@ -243,30 +319,30 @@ def _command(ctx: NodeContext, db: Session, case: WorkflowCase, actor_id: str | 
     return _store(ctx, db, case, defn, new_state, effects, actor_id)
 
 
-def act(*, ctx: NodeContext, db: Session, case: WorkflowCase, step: str, action: str, actor: semantics.Actor,
+def act(*, ctx: NodeContext, db: Db, case: AnyCase, step: str, action: str, actor: semantics.Actor,
         note: str = "") -> Outcome:
     now = ctx.clock.now()
     return _command(ctx, db, case, actor.id, lambda d, s, cal: semantics.act(d, s, step, action, actor, now, cal,
                                                                           note=note))
 
 
-def claim(*, ctx: NodeContext, db: Session, case: WorkflowCase, step: str, actor: semantics.Actor) -> Outcome:
+def claim(*, ctx: NodeContext, db: Db, case: AnyCase, step: str, actor: semantics.Actor) -> Outcome:
     now = ctx.clock.now()
     return _command(ctx, db, case, actor.id, lambda d, s, cal: semantics.claim(d, s, step, actor, now))
 
 
-def release(*, ctx: NodeContext, db: Session, case: WorkflowCase, step: str, actor: semantics.Actor) -> Outcome:
+def release(*, ctx: NodeContext, db: Db, case: AnyCase, step: str, actor: semantics.Actor) -> Outcome:
     now = ctx.clock.now()
     return _command(ctx, db, case, actor.id, lambda d, s, cal: semantics.release(d, s, step, actor, now))
 
 
 @overload
-def signal(*, ctx: NodeContext, db: Session, case: WorkflowCase, event: str, facts: dict | None = None,
+def signal(*, ctx: NodeContext, db: Db, case: AnyCase, event: str, facts: dict | None = None,
            only_if_waiting: Literal[False] = False) -> Outcome: ...
 @overload
-def signal(*, ctx: NodeContext, db: Session, case: WorkflowCase, event: str, facts: dict | None = None,
+def signal(*, ctx: NodeContext, db: Db, case: AnyCase, event: str, facts: dict | None = None,
            only_if_waiting: bool) -> Outcome | None: ...
-def signal(*, ctx: NodeContext, db: Session, case: WorkflowCase, event: str, facts: dict | None = None,
+def signal(*, ctx: NodeContext, db: Db, case: AnyCase, event: str, facts: dict | None = None,
            only_if_waiting: bool = False) -> Outcome | None:
     """Deliver an outside event (identity checked, applicant answered). With only_if_waiting, an
     event this version does not wait for is ignored (the same code drives several versions)."""
@@ -283,7 +359,7 @@ def signal(*, ctx: NodeContext, db: Session, case: WorkflowCase, event: str, fac
     return _command(ctx, db, case, None, lambda d, s, cal: semantics.signal(d, s, event, now, cal, facts=facts))
 
 
-def open_task(db: Session, case: WorkflowCase, role: str) -> str | None:
+def open_task(db: Db, case: AnyCase, role: str) -> str | None:
     """The step id of the case's open task for a role (the definition names the steps)."""
     defn = definition_of(db, case)
     for row in semantics.open_steps(defn, semantics.CaseState.from_json(case.state)):
@@ -292,12 +368,10 @@ def open_task(db: Session, case: WorkflowCase, role: str) -> str | None:
     return None
 
 
-def escalate_due(*, ctx: NodeContext, db: Session, limit: int = 500) -> int:
+def escalate_due(*, ctx: NodeContext, db: Db, limit: int = 500) -> int:
     """The timer job: mark missed deadlines and escalate. Returns how many cases changed."""
     now = ctx.clock.now()
-    cases = db.scalars(select(WorkflowCase).where(WorkflowCase.next_due_at.is_not(None),
-                                                  WorkflowCase.next_due_at <= now,
-                                                  WorkflowCase.outcome.is_(None)).limit(limit)).all()
+    cases = [CaseRow(*row) for row in driver(db).all(_DUE_CASES, {"now": now, "limit": limit})]
     for case in cases:
         _command(ctx, db, case, None, lambda d, s, cal: semantics.escalate_due(d, s, now, cal))
     return len(cases)
@@ -320,7 +394,7 @@ def metrics(*, db: Session, process: str, version: int | None = None, since: dat
     return compute(db=db, process=process, version=version, since=since, until=until)
 
 
-def last_auto_decision(case: WorkflowCase) -> dict | None:
+def last_auto_decision(case: AnyCase) -> dict | None:
     for entry in reversed(case.state.get("history", [])):
         if entry.get("how") == "rule":
             return entry
