@@ -70,6 +70,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     from eresident.tax.pages import router as tax_pages
     app.include_router(tax_pages)  # the founder's tax deadlines and bank accounts
     app.include_router(bank_pages)
+    from eresident.officials.admin_pages import router as officials_admin_pages
+    from eresident.officials.admin_routes import router as officials_admin_router
+    from eresident.workflow.pages import router as workflow_pages
+    app.include_router(officials_admin_router)  # administrators: officials, roles, process definitions
+    app.include_router(officials_admin_pages)
+    app.include_router(workflow_pages)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     use_problem_responses(app)  # the document says refusals are problem+json, as they are
 

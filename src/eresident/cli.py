@@ -38,14 +38,28 @@ def uscc_validate(code: str) -> None:
 @app.command("verify")
 def verify_file(file: Path,
                 trust: Annotated[Optional[list[Path]], typer.Option("--trust", help="A region root (PEM) to "
-                                                                     "trust; repeatable")] = None) -> None:
+                                                                     "trust; repeatable")] = None,
+                status_list: Annotated[Optional[Path], typer.Option(
+                    "--status-list", help="A saved copy of the issuing region's status list (the statuslist+jwt "
+                                          "at the address the licence names, e.g. GET /status-lists/1): also say "
+                                          "whether the licence is revoked")] = None,
+                issuer_keys: Annotated[Optional[list[Path]], typer.Option(
+                    "--issuer-keys", help="The issuing region's keys for its status list: a saved "
+                                          "/.well-known/jwt-vc-issuer; repeatable (this node's own key and the "
+                                          "federation trust list are used too)")] = None) -> None:
     """Check a licence PDF offline: its PAdES signature against the region roots (this node's
-    DATA_DIR/keys/root-ca.pem, DATA_DIR/trust/*.pem and --trust files). Exit 0 genuine, 1 not."""
+    DATA_DIR/keys/root-ca.pem, DATA_DIR/trust/*.pem and --trust files), and with --status-list
+    whether it is revoked. Exit 0 genuine (and not revoked, if checked), 1 not genuine or revoked,
+    2 no root, an unreadable file or unusable keys."""
+    from datetime import UTC, datetime
+
     from eresident.crypto.pades import verify_pdf
     from eresident.crypto.pki import load_root_certificates
+    from eresident.enterprise.offline import KeyFileError, licence_status, load_issuer_keys
     from eresident.enterprise.service import trust_roots
 
-    roots = trust_roots(Settings())
+    settings = Settings()
+    roots = trust_roots(settings)
     for path in trust or ():
         roots += load_root_certificates(path.read_bytes())
     if not roots:
@@ -53,15 +67,22 @@ def verify_file(file: Path,
         raise typer.Exit(2)
     try:
         data = file.read_bytes()
-    except OSError as exc:
+        token = status_list.read_text(encoding="ascii", errors="replace") if status_list else None
+        keys = load_issuer_keys(settings, issuer_keys or ())
+    except (OSError, KeyFileError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     verdict = verify_pdf(data, roots)
     report = {"genuine": verdict.valid, "uscc": verdict.uscc, "reason": verdict.reason, "detail": verdict.detail,
-              "signer": verdict.signer_subject, "signing_time": verdict.as_dict()["signing_time"],
-              "note": "offline: the signature only; the current status is on the verification page"}
-    typer.echo(json.dumps(report, indent=2), err=not verdict.valid)
-    raise typer.Exit(0 if verdict.valid else 1)
+              "signer": verdict.signer_subject, "signing_time": verdict.as_dict()["signing_time"]}
+    revoked = False
+    if verdict.valid:
+        status = licence_status(data, token, keys, now=datetime.now(UTC))
+        revoked = status.get("status") == "revoked"
+        report["current_status"] = status
+        report["note"] = status["message"]
+    typer.echo(json.dumps(report, indent=2), err=not verdict.valid or revoked)
+    raise typer.Exit(0 if verdict.valid and not revoked else 1)
 
 
 def _register_domain_commands() -> None:

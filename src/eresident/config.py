@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     recognition_recheck_seconds: int = Field(default=60, ge=1)
     recognition_answer_timeout_seconds: int = Field(default=600, ge=1)
     recognition_status_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Leadership dashboard (docs/dashboard.md): the worker sends this node's figures to the peers
+    # (`figures.published`) when they have changed, at most once in this many minutes.
+    dashboard_publish_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # Enterprise: how long a reserved name is held for its e-resident.
     name_reservation_days: int = Field(default=30, ge=1, le=365)
     # Banking (docs/tax-and-banking.md): the partner bank a node talks to, and its delivery retries.

@@ -20,7 +20,7 @@ from starlette.datastructures import FormData
 from eresident import i18n
 from eresident.config import REGIONS
 from eresident.deps import PRESESSION_COOKIE, SESSION_COOKIE, csrf_binding, session_token
-from eresident.kit.errors import FieldError, Problem
+from eresident.kit.errors import FieldError, Problem, translate
 from eresident.kit.web import validation_problem
 
 TEMPLATES = Jinja2Templates(env=jinja2.Environment(
@@ -37,6 +37,7 @@ TEMPLATES.env.filters.update(
     date=i18n.local_date,
     number=i18n.number,
     region_name=lambda code: REGIONS.get(code, (code,))[0],
+    message=translate,  # a refusal's title or detail (kit.errors) in the page's language
 )
 router = APIRouter(include_in_schema=False)
 
@@ -64,7 +65,8 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     ctx = request.app.state.ctx
     i18n.activate(language_of(request))
     language = i18n.current()
-    errors: list[FieldError] = context.pop("errors", None) or []
+    # Refusals are English (the API's words); the page shows them in its language (kit.errors.translate).
+    errors = [FieldError(e.field, translate(e.reason)) for e in context.pop("errors", None) or []]
     _ensure_presession(request)
     response = TEMPLATES.TemplateResponse(request, template, {
         "region": ctx.settings, "csrf_token": lambda: form_token(request),

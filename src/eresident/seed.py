@@ -38,7 +38,8 @@ DEMO_OFFICIALS = (("admin", "Administrator", ["admin", "auditor"]),
                   ("reviewer", "Reviewer Wang Fang", ["reviewer"]),
                   ("approver", "Approver Li Wei", ["approver"]),
                   ("agent", "Site agent Karim Benali", ["site_agent"]),
-                  ("tax", "Tax officer Zhang Min", ["tax_officer"]))
+                  ("tax", "Tax officer Zhang Min", ["tax_officer"]),
+                  ("registrar", "Registrar Chen Jie", ["registrar"]))
 
 
 def demo_totp_secret(region: str, role: str) -> str:

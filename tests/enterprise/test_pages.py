@@ -113,3 +113,75 @@ def test_not_an_e_resident_cannot_open_the_pages(node):
     b = signed_in(node, api.applicant())
     assert b.get("/my/companies/name").status_code == 403
     assert 'href="/my/companies/name"' not in b.get("/my").text
+
+
+def test_a_company_investor_and_a_fixed_term_in_the_form(node, two):
+    """The form takes what the API takes: a company as investor (with the e-resident who signs for it
+    and the person behind it) and a fixed term; each refusal beside its field, nothing written."""
+    from sqlalchemy import select
+
+    (founder_token, founder), (_supervisor_token, supervisor) = two
+    b = signed_in(node, founder_token)
+    r = b.post("/my/companies/name", {"name_zh": NAME_ZH, "name_en": NAME_EN, "action": "reserve"},
+               csrf=_token(b, "/my/companies/name"))
+    reservation = r.headers["location"].split("=", 1)[1]
+    page = b.get(f"/my/companies/new?name={reservation}")
+    assert 'id="investors-1-kind-legal"' in page.text and 'id="term-kind-years"' in page.text
+    assert '<option value="DE">Germany</option>' in page.text
+    company = {"investors/0/share_percent": "60", "investors/1/kind": "legal",
+               "investors/1/name": "Atlas Holdings GmbH", "investors/1/country": "DE",
+               "investors/1/registration_number": "HRB 123456",
+               "investors/1/signatory_e_resident_number": supervisor, "investors/1/share_percent": "40",
+               "name_reservation_id": reservation}
+
+    # The company holds 40%: the person behind it is needed, asked beside that row.
+    r = b.post("/my/companies/new", {**form_data(founder, supervisor), **company})
+    assert r.status_code == 422, r.text
+    assert 'id="investors-1-owner_name-error"' in r.text and 'href="#investors-1-owner_name"' in r.text
+    owner = {"investors/1/owner_name": "Karl MUSTER", "investors/1/owner_country": "DE"}
+    # A fixed term needs a number of years from 1 to 70.
+    for years in ("", "ten", "71"):
+        r = b.post("/my/companies/new", {**form_data(founder, supervisor), **company, **owner, "term/kind": "years",
+                                         "term_years": years})
+        assert r.status_code == 422 and 'id="term_years-error"' in r.text, years
+        assert "whole number from 1 to 70" in r.text
+    # The owner's nationality is asked beside the name; shares must add up to 100.
+    r = b.post("/my/companies/new", {**form_data(founder, supervisor), **company,
+                                     "investors/1/owner_name": "Karl MUSTER"})
+    assert r.status_code == 422 and 'id="investors-1-owner_country-error"' in r.text
+    r = b.post("/my/companies/new", {**form_data(founder, supervisor), **company, **owner,
+                                     "investors/1/share_percent": "30"})
+    assert r.status_code == 422 and 'id="investors-error"' in r.text and "90%" in r.text
+    # A company without the e-resident who signs for it.
+    r = b.post("/my/companies/new", {**form_data(founder, supervisor), **company, **owner,
+                                     "investors/1/signatory_e_resident_number": ""})
+    assert r.status_code == 422 and 'id="investors-1-signatory_e_resident_number-error"' in r.text
+    assert count(node, Formation) == 0
+
+    r = b.post("/my/companies/new", {**form_data(founder, supervisor), **company, **owner, "term/kind": "years",
+                                     "term_years": "20"})
+    assert r.status_code == 303, r.text
+    with node.ctx.database.session(write=False) as db:
+        formation = db.scalar(select(Formation))
+        parties = [(p.role, p.kind, p.name, p.share_percent) for p in formation.parties
+                   if p.role in ("investor", "beneficial_owner")]
+        assert formation.term_years == 20
+    assert [(role, kind, float(share)) for role, kind, _name, share in parties] == [
+        ("investor", "natural", 60.0), ("investor", "legal", 40.0),
+        ("beneficial_owner", "natural", 60.0), ("beneficial_owner", "natural", 40.0)]
+    assert parties[1][2] == "Atlas Holdings GmbH" and parties[3][2] == "Karl MUSTER"
+    page = b.get(r.headers["location"])
+    assert "20 years" in page.text and "Atlas Holdings GmbH" in page.text and "HRB 123456" in page.text
+
+    # The change form shows all of it again.
+    edit = b.get(f"{r.headers['location']}/edit")
+    assert 'id="investors-1-kind-legal" type="radio" name="investors/1/kind" value="legal" checked' in edit.text
+    assert 'value="Karl MUSTER"' in edit.text and 'id="term-kind-years" type="radio" name="term/kind" ' \
+                                                  'value="years" checked' in edit.text
+    assert 'name="term_years" type="text" value="20"' in edit.text
+
+
+def _token(browser, url: str) -> str:
+    from tests.test_pages import csrf_of
+
+    return csrf_of(browser.get(url).text)

@@ -26,8 +26,9 @@ from eresident.federation.models import InboxMessage
 from eresident.kit.registry import metadata
 from eresident.seed import seed_demo
 
-# Kinds whose handlers another engineer owns and checks (cross-region cases, being written now).
-OWNED_ELSEWHERE = ("eresident.crosscase", "eresident.federation.cases")
+# Kinds whose handlers another engineer owns and checks (cross-region cases, being written now;
+# the dashboard's figures.published: tests/dashboard/test_peer_figures.py).
+OWNED_ELSEWHERE = ("eresident.crosscase", "eresident.federation.cases", "eresident.dashboard")
 
 
 @dataclass

@@ -32,7 +32,8 @@ def test_due_jobs_escalate_late_cases_and_sign_a_checkpoint(node):
     last: dict[str, float] = {}
     assert run_due(node.ctx, last, now=0.0) == {"workflow.escalate_due": "ok", "audit.checkpoint": "ok",
                                                 "federation.deliver": "ok", "banking.deliver": "ok",
-                                                "tax.reminders": "ok", "recognition.sweep": "ok"}
+                                                "tax.reminders": "ok", "recognition.sweep": "ok",
+                                                "dashboard.figures": "ok"}
     assert run_due(node.ctx, last, now=0.5) == {}  # not due again yet
     with node.ctx.database.session(write=False) as db:
         assert db.scalar(select(WorkItem.escalated_to).where(WorkItem.step == "review")) == "admin"

@@ -110,6 +110,20 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/formation-cases/{formation_id}/claim"): perm("enterprise.review"),
     ("POST", "/api/v1/formation-cases/{formation_id}/recommend"): perm("enterprise.review"),
     ("POST", "/api/v1/formation-cases/{formation_id}/decide"): perm("enterprise.decide"),
+    # licence revocation and the foreign-investment report PDF (docs/enterprise.md)
+    ("GET", "/api/v1/formation-cases/{formation_id}/licence"): perm("enterprise.read"),
+    ("GET", "/api/v1/formation-cases/{formation_id}/report/pdf"): perm("enterprise.read"),
+    ("GET", "/api/v1/official/licence-revocation-reasons"): perm("enterprise.read"),
+    ("POST", "/api/v1/official/licences/{uscc}/revoke"): perm("licence.revoke"),
+    ("GET", "/api/v1/formations/{formation_id}/report/pdf"): E_RESIDENT,
+    ("GET", "/my/companies/{formation_id}/report/pdf"): E_RESIDENT,
+    ("GET", "/official/companies"): perm("enterprise.read"),
+    ("GET", "/official/companies/{formation_id}"): perm("enterprise.read"),
+    ("POST", "/official/companies/{formation_id}/revoke"): perm("licence.revoke"),
+    ("GET", "/official/companies/{formation_id}/licence"): perm("enterprise.read"),
+    ("GET", "/official/companies/{formation_id}/report"): perm("enterprise.read"),
+    ("GET", "/verify/licences"): PUBLIC,
+    ("POST", "/verify/licences"): PUBLIC,
     ("GET", "/api/v1/workflow/processes/{process}/metrics"): perm("workflow.metrics"),
     ("GET", "/api/v1/federation/status"): perm("federation.status"),
     # other nodes: signed messages only
@@ -215,11 +229,34 @@ POLICY: dict[tuple[str, str], str] = {
     ("GET", "/agent"): perm("identity_check.record"),
     ("GET", "/agent/cases/{application_id}"): perm("identity_check.record"),
     ("POST", "/agent/cases/{application_id}"): perm("identity_check.record"),
+    # administrators: officials and roles (API and pages); process definitions (auditors read them)
+    ("GET", "/api/v1/officials"): perm("officials.manage"),
+    ("POST", "/api/v1/officials"): perm("officials.manage"),
+    ("POST", "/api/v1/officials/{official_id}/roles"): perm("officials.manage"),
+    ("DELETE", "/api/v1/officials/{official_id}/roles/{role}"): perm("officials.manage"),
+    ("POST", "/api/v1/officials/{official_id}/deactivate"): perm("officials.manage"),
+    ("POST", "/api/v1/officials/{official_id}/activate"): perm("officials.manage"),
+    ("GET", "/official/admin/officials"): perm("officials.manage"),
+    ("GET", "/official/admin/officials/new"): perm("officials.manage"),
+    ("POST", "/official/admin/officials/new"): perm("officials.manage"),
+    ("GET", "/official/admin/officials/{official_id}"): perm("officials.manage"),
+    ("POST", "/official/admin/officials/{official_id}/grant"): perm("officials.manage"),
+    ("POST", "/official/admin/officials/{official_id}/revoke"): perm("officials.manage"),
+    ("POST", "/official/admin/officials/{official_id}/deactivate"): perm("officials.manage"),
+    ("POST", "/official/admin/officials/{official_id}/reactivate"): perm("officials.manage"),
+    ("GET", "/api/v1/workflow/processes"): perm("workflow.read"),
+    ("GET", "/api/v1/workflow/processes/{process}/versions/{version}"): perm("workflow.read"),
+    ("POST", "/api/v1/workflow/processes/validate"): perm("workflow.publish"),
+    ("POST", "/api/v1/workflow/processes"): perm("workflow.publish"),
+    ("GET", "/official/admin/processes"): perm("workflow.read"),
+    ("GET", "/official/admin/processes/{process}/{version}"): perm("workflow.read"),
+    ("GET", "/official/admin/processes/publish"): perm("workflow.publish"),
+    ("POST", "/official/admin/processes/publish"): perm("workflow.publish"),
 }
 
 # Sample values for path parameters: well-formed, naming nothing that exists.
 PATH_VALUES = {"code": "MK-ZZZ", "number": "LJ-ER-2026-999999", "uscc": "91500000MA5U000000",
-               "process": "e-residency", "action": "claim", "list_id": "1",
+               "process": "e-residency", "version": "1", "role": "auditor", "action": "claim", "list_id": "1",
                "case_number": "LJ-CF-2026-999999"}
 
 

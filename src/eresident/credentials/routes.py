@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from eresident.credentials import service
 from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor
+from eresident.i18n import N_
 from eresident.identity import service as identity
 from eresident.kit.errors import Problem
 
@@ -33,7 +34,7 @@ def issuer_metadata(ctx: Ctx) -> JSONResponse:
 @router.get("/status-lists/{list_id}", summary="Token status list (statuslist+jwt)")
 def status_list(list_id: str, ctx: Ctx, db: DbSession) -> Response:
     if list_id != service.STATUS_LIST:
-        raise Problem(404, "Status list not found", code="not-found")
+        raise Problem(404, N_("Status list not found"), code="not-found")
     return Response(service.status_list_token(ctx=ctx, db=db), media_type="application/statuslist+jwt",
                     headers={"Cache-Control": "public, max-age=60"})
 
@@ -43,8 +44,8 @@ def status_list(list_id: str, ctx: Ctx, db: DbSession) -> Response:
 def issue(body: IssueRequest, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> dict:
     resident = identity.e_resident_of(db, applicant)
     if resident is None:
-        raise Problem(409, "You are not an e-resident yet", code="not-e-resident",
-                      detail="A credential is issued once your application is approved.")
+        raise Problem(409, N_("You are not an e-resident yet"), code="not-e-resident",
+                      detail=N_("A credential is issued once your application is approved."))
     return service.issue_e_residency(ctx=ctx, db=db, resident=resident, holder_jwk=body.holder_jwk,
                                      actor=applicant_actor(applicant))
 

@@ -14,7 +14,8 @@ from eresident.credentials.models import IssuedCredential
 from eresident.crypto import sdjwt, statuslist
 from eresident.identity.models import Application, EResident
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import Problem, conflict, invalid
+from eresident.i18n import N_
+from eresident.kit.errors import Message, Problem, conflict, invalid
 from eresident.kit.sequences import next_value
 
 VCT_E_RESIDENCY = "https://eresident.example/vct/e-residency/v1"
@@ -45,13 +46,13 @@ def _holder_key(holder_jwk: dict | None) -> tuple[dict, dict | None]:
         key = OKPKey.generate_key("Ed25519", private=True)
         return key.as_dict(private=False), key.as_dict(private=True)
     if any(k in holder_jwk for k in ("d", "p", "q", "dp", "dq", "qi", "k")):
-        raise invalid("holder_jwk", "Send only your public key; never send a private key.")
+        raise invalid("holder_jwk", N_("Send only your public key; never send a private key."))
     try:
         public = import_key(holder_jwk)
     except Exception:  # joserfc raises several types for malformed keys
-        raise invalid("holder_jwk", "This is not a valid public JWK (Ed25519 or P-256).") from None
+        raise invalid("holder_jwk", N_("This is not a valid public JWK (Ed25519 or P-256).")) from None
     if holder_jwk.get("kty") not in ("OKP", "EC") or holder_jwk.get("crv") not in ("Ed25519", "P-256"):
-        raise invalid("holder_jwk", "Use an Ed25519 or P-256 key.")
+        raise invalid("holder_jwk", N_("Use an Ed25519 or P-256 key."))
     return public.as_dict(private=False), None
 
 
@@ -64,15 +65,16 @@ def _issue(*, ctx: NodeContext, db: Session, subject_type: str, subject_id: uuid
     now = ctx.clock.now()
     earlier = list(db.scalars(select(IssuedCredential).where(IssuedCredential.subject_id == subject_id)))
     if sum(1 for c in earlier if c.issued_at > now - timedelta(days=1)) >= DAILY_LIMIT:
-        raise Problem(429, "Too many credentials today", code="rate-limited",
-                      detail=f"You can download at most {DAILY_LIMIT} new credentials a day. Use the one "
-                             "you have, or try again tomorrow.", extra={"retry_after": 86400})
+        raise Problem(429, N_("Too many credentials today"), code="rate-limited",
+                      detail=Message(N_("You can download at most %(limit)s new credentials a day. Use the one "
+                                        "you have, or try again tomorrow."), limit=DAILY_LIMIT),
+                      extra={"retry_after": 86400})
     for old in earlier:
         if old.status == statuslist.VALID:
             old.status = statuslist.INVALID
     index = next_value(db, f"status-list:{STATUS_LIST}") - 1
     if index >= STATUS_LIST_SIZE:
-        raise Problem(503, "The status list is full", code="status-list-full")
+        raise Problem(503, N_("The status list is full"), code="status-list-full")
     expires = now + timedelta(days=VALIDITY_DAYS)
     row = IssuedCredential(id=uuid.uuid4(), subject_type=subject_type, subject_id=subject_id, vct=vct,
                            status_list=STATUS_LIST, status_index=index,
@@ -92,8 +94,8 @@ def issue_e_residency(*, ctx: NodeContext, db: Session, resident: EResident, hol
                       actor: Actor) -> dict:
     """A new credential for an active e-resident of this node."""
     if resident.status != "active":
-        raise conflict(f"This e-residency is {resident.status}; no credential can be issued.",
-                       code="wrong-status")
+        raise conflict(Message(N_("This e-residency is %(status)s; no credential can be issued."),
+                               status=Message(resident.status)), code="wrong-status")
     app = db.get_one(Application, resident.application_id)  # an e-resident of this node has an application
     return _issue(ctx=ctx, db=db, subject_type="e_resident", subject_id=resident.id, vct=VCT_E_RESIDENCY,
                   claims={"e_resident_number": resident.number, "region": ctx.region, "residency_status": "active"},
@@ -109,7 +111,8 @@ def issue_licence(*, ctx: NodeContext, db: Session, licence, holder_jwk: dict | 
     from eresident.enterprise.service import VCT_LICENCE
 
     if licence.status != "valid":
-        raise conflict(f"This licence is {licence.status}; no credential can be issued.", code="wrong-status")
+        raise conflict(Message(N_("This licence is %(status)s; no credential can be issued."),
+                               status=Message(licence.status)), code="wrong-status")
     return _issue(ctx=ctx, db=db, subject_type="licence", subject_id=licence.id, vct=VCT_LICENCE,
                   claims={"uscc": licence.uscc, "region": licence.region, "name_zh": licence.name_zh,
                           "name_en": licence.name_en, "established_on": licence.established_on.isoformat(),

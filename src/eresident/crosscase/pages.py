@@ -23,6 +23,7 @@ from eresident.federation import service as federation
 from eresident.i18n import N_
 from eresident.identity.models import EResident
 from eresident.kit.context import NodeContext
+from eresident.identity import countries
 from eresident.kit.errors import FieldError, Problem, not_found
 from eresident.pages import Form, redirect, render
 
@@ -62,7 +63,7 @@ def _form(request: Request, ctx: NodeContext, db: Session, resident: EResident, 
                   resident=resident, name=None, formation=None, rows=company_pages.ROWS,
                   currencies=sorted(CURRENCIES_ZH), items=list(catalogue.catalogue().values()),
                   measures=measures, negative_list_version=version, service_address=address,
-                  cross_regions=_regions(ctx), form_action=f"{BASE}/new")
+                  cross_regions=_regions(ctx), form_action=f"{BASE}/new", countries=countries.all_countries())
 
 
 def _resident(db: Session, applicant, ctx: NodeContext) -> EResident:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from joserfc.jwk import ECKey, OKPKey
@@ -29,6 +30,8 @@ __all__ = [
     "SUSPENDED",
     "VALID",
     "StatusList",
+    "StatusListReading",
+    "read_saved_status_list_token",
     "sign_status_list_token",
     "status_of",
     "verify_status_list_token",
@@ -242,3 +245,47 @@ def status_of(token_payload_status: Mapping[str, Any], status_list: StatusList) 
     if idx >= status_list.size:
         raise CredentialError("format", f"status index {idx} is outside the list")
     return status_list.get(idx)
+
+
+@dataclass(frozen=True)
+class StatusListReading:
+    """A status list read from a saved copy of its token, and how old that copy is."""
+
+    status_list: StatusList
+    issued_at: int
+    expires_at: int | None
+    fresh: bool  # False: the token had expired at the time of reading
+
+
+def read_saved_status_list_token(
+    token: str,
+    *,
+    resolve_key: Callable[[str, str], object],
+    uri: str,
+    now: int,
+    leeway: int = 60,
+    expected_issuer: str | None = None,
+) -> StatusListReading:
+    """Read a status list token someone saved earlier (an offline check), as
+    :func:`verify_status_list_token` does, except that an expired token is still read, marked
+    ``fresh=False``: the signature, ``sub`` and every other check still apply, the list is as it
+    stood at ``iat``. A caller may trust a revoked (INVALID) entry in it, since revocation is
+    final, but must not call a VALID entry current. Raises :class:`CredentialError`."""
+    try:
+        found = verify_status_list_token(token, resolve_key=resolve_key, uri=uri, now=now, leeway=leeway,
+                                         expected_issuer=expected_issuer)
+        fresh = True
+    except CredentialError as exc:
+        if exc.reason != "expired":
+            raise
+        issued_at = _parse_jws(token, "format", "status list token").payload.get("iat")
+        if not _is_number(issued_at):
+            raise
+        # Checked again as of its own issue time: the signature and the rest, only not the age.
+        found = verify_status_list_token(token, resolve_key=resolve_key, uri=uri, now=int(issued_at),
+                                         leeway=leeway, expected_issuer=expected_issuer)
+        fresh = False
+    payload = _parse_jws(token, "format", "status list token").payload
+    expires = payload.get("exp")
+    return StatusListReading(status_list=found, issued_at=int(payload["iat"]),
+                             expires_at=int(expires) if _is_number(expires) else None, fresh=fresh)

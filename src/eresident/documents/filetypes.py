@@ -5,29 +5,31 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from eresident.i18n import N_
+
 
 @dataclass(frozen=True)
 class FileType:
     media_type: str
     extensions: tuple[str, ...]
-    label: str
+    label: str  # marked for the catalogues: refusals name the type in the reader's language
 
 
-PDF = FileType("application/pdf", (".pdf",), "a PDF document")
-JPEG = FileType("image/jpeg", (".jpg", ".jpeg"), "a JPEG image")
-PNG = FileType("image/png", (".png",), "a PNG image")
+PDF = FileType("application/pdf", (".pdf",), N_("a PDF document"))
+JPEG = FileType("image/jpeg", (".jpg", ".jpeg"), N_("a JPEG image"))
+PNG = FileType("image/png", (".png",), N_("a PNG image"))
 KNOWN = (PDF, JPEG, PNG)
 
 _OTHER_SIGNATURES = (
-    (b"MZ", "a Windows program"),
-    (b"\x7fELF", "a Linux program"),
-    (b"PK\x03\x04", "a ZIP archive or Office file"),
-    (b"GIF8", "a GIF image"),
-    (b"<!DOCTYPE", "an HTML page"),
-    (b"<html", "an HTML page"),
-    (b"<svg", "an SVG image"),
-    (b"<?xml", "an XML file"),
-    (b"\xd0\xcf\x11\xe0", "an old Office file"),
+    (b"MZ", N_("a Windows program")),
+    (b"\x7fELF", N_("a Linux program")),
+    (b"PK\x03\x04", N_("a ZIP archive or Office file")),
+    (b"GIF8", N_("a GIF image")),
+    (b"<!DOCTYPE", N_("an HTML page")),
+    (b"<html", N_("an HTML page")),
+    (b"<svg", N_("an SVG image")),
+    (b"<?xml", N_("an XML file")),
+    (b"\xd0\xcf\x11\xe0", N_("an old Office file")),
 )
 
 
@@ -47,8 +49,8 @@ def describe_unknown(data: bytes) -> str:
         if head[: len(signature)].lower() == signature.lower():
             return label
     if not data:
-        return "an empty file"
-    return "a file of an unrecognised type"
+        return N_("an empty file")
+    return N_("a file of an unrecognised type")
 
 
 def safe_filename(name: str | None) -> str:

@@ -35,9 +35,11 @@ __all__ = [
     "COMPANY_TYPE_WFOE",
     "LicenceData",
     "FontSet",
+    "StatusReference",
     "default_authority",
     "find_fonts",
     "render_licence",
+    "signed_metadata",
     "verification_url",
 ]
 
@@ -85,6 +87,9 @@ class LicenceData:
     legal_representative_zh: str = ""  # a Chinese name, when the person has one
     term_until: date | None = None  # None: long-term (长期)
     company_type: tuple[str, str] = COMPANY_TYPE_WFOE
+    # The licence's entry in the region's token status list (draft-ietf-oauth-status-list), written
+    # into the signed metadata so `eresident verify --status-list` can tell a revoked licence offline.
+    status: StatusReference | None = None
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[0-9A-Z]{18}", self.uscc):
@@ -109,6 +114,68 @@ class LicenceData:
     def authority(self) -> tuple[str, str]:
         zh, en = default_authority(self.region)
         return self.authority_zh or zh, self.authority_en or en
+
+
+@dataclass(frozen=True)
+class StatusReference:
+    """Where a document's current status is published: the status list's URI and its index there."""
+
+    uri: str
+    index: int
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"https?://[!-~]+", self.uri) or "," in self.uri or "#" in self.uri:
+            raise ValueError("the status list URI must be an http(s) URL without commas or a fragment")
+        if self.index < 0:
+            raise ValueError("a status index is not negative")
+
+    @property
+    def keyword(self) -> str:
+        return f"{STATUS_KEYWORD}{self.uri}#{self.index}"
+
+
+STATUS_KEYWORD = "status:"
+_STATUS_IN_KEYWORDS = re.compile(re.escape(STATUS_KEYWORD) + r"(https?://[^\s,#]+)#(\d{1,9})(?![0-9])")
+
+
+@dataclass(frozen=True)
+class SignedMetadata:
+    """What the first signature's signed revision says about the document (its Info dictionary)."""
+
+    title: str
+    keywords: str
+    status: StatusReference | None
+
+    @property
+    def kind(self) -> str:
+        """business_licence | fi_report | unknown, from the Keywords the renderers write."""
+        if "business licence" in self.keywords:
+            return "business_licence"
+        if "foreign-investment information report" in self.keywords:
+            return "fi_report"
+        return "unknown"
+
+
+def signed_metadata(pdf: bytes) -> SignedMetadata | None:
+    """The Info dictionary as the first signature signed it (a later incremental update cannot
+    change what this returns); None for an unreadable or unsigned file. Check the signature itself
+    with crypto.pades.verify_pdf first: this only reads."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf), strict=True)
+        signatures = list(reader.embedded_regular_signatures)
+        if not signatures:
+            return None
+        history = reader.get_historical_resolver(signatures[0].signed_revision)
+        info = history.get_object(history.trailer_view.raw_get("/Info").reference)
+        title = str(info.get("/Title", ""))
+        keywords = str(info.get("/Keywords", ""))
+    except Exception:  # noqa: BLE001 - an untrusted file: anything unreadable is "no metadata"
+        return None
+    match = _STATUS_IN_KEYWORDS.search(keywords)
+    status = StatusReference(match.group(1), int(match.group(2))) if match else None
+    return SignedMetadata(title=title, keywords=keywords, status=status)
 
 
 def verification_url(base_url: str, uscc: str) -> str:
@@ -417,7 +484,8 @@ def render_licence(data: LicenceData, *, fonts: FontSet | None = None) -> bytes:
     c.setAuthor(authority_en)
     c.setSubject(f"Business licence, USCC {data.uscc}, {region_en}")
     # ASCII only, so the entry stays a plain PDFDocEncoding string any tool can read.
-    c.setKeywords(f"{USCC_KEYWORD}{data.uscc}, region:{data.region}, business licence")
+    status = f", {data.status.keyword}" if data.status else ""
+    c.setKeywords(f"{USCC_KEYWORD}{data.uscc}, region:{data.region}, business licence{status}")
     c.setCreator("eresident")
 
     _draw_frame(c)

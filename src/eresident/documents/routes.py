@@ -13,6 +13,7 @@ from eresident.deps import Ctx, CurrentApplicant, DbSession, session_token
 from eresident.documents import service
 from eresident.documents.filetypes import KNOWN
 from eresident.documents.models import Document
+from eresident.i18n import N_
 from eresident.identity.models import Application, ApplicationDocument
 from eresident.kit.errors import Problem, not_found
 from eresident.officials.service import has_role
@@ -67,14 +68,14 @@ def download(document_id: uuid.UUID, request: Request, ctx: Ctx, db: DbSession) 
     token, _ = session_token(request)
     session = security.resolve_session(db=db, token=token, now=ctx.clock.now()) if token else None
     if session is None:
-        raise Problem(401, "Sign in to continue", code="unauthenticated")
+        raise Problem(401, N_("Sign in to continue"), code="unauthenticated")
     model = Applicant if session.principal_type == "applicant" else Official
     principal = db.get(model, session.principal_id)
     if isinstance(principal, Official) and not principal.active:
         principal = None
     doc = db.get(Document, document_id)
     if doc is None or principal is None or not may_read(db, ctx, doc, principal):
-        raise not_found("Document")
+        raise not_found(N_("Document"))
     return Response(ctx.files.get(doc.sha256), media_type=doc.media_type,
                     headers={"Content-Disposition": f'attachment; filename="{doc.id}"',
                              "Cache-Control": "private, no-store"})

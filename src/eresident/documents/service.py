@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from eresident.documents import filetypes
 from eresident.documents.models import Document
 from eresident.documents.store import FileStore
-from eresident.kit.errors import FieldError, Problem, invalid
+from eresident.i18n import N_
+from eresident.kit.errors import FieldError, Message, Problem, either, invalid
 from eresident.kit.units import human_size
 
 # What each kind of upload may be.
@@ -21,6 +22,9 @@ ALLOWED: dict[str, tuple[filetypes.FileType, ...]] = {
 }
 
 
+# The kinds as refusals name them ("a photo may be at most …"), marked for the catalogues.
+KIND_NAMES = {"photo": N_("photo"), "passport_scan": N_("passport scan"), "supporting": N_("supporting")}
+
 # What browsers and clients send for the same types.
 _ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png",
             "application/x-pdf": "application/pdf"}
@@ -30,31 +34,41 @@ def accept_upload(*, db: Session, store: FileStore, owner_type: str, owner_id: u
                   kind: str, filename: str | None, declared_type: str | None, data: bytes,
                   max_bytes: int, now: datetime, field: str = "file") -> Document:
     if kind not in ALLOWED:
-        raise invalid("kind", f"Choose one of: {', '.join(ALLOWED)}.")
+        raise invalid("kind", Message(N_("Choose one of: %(kinds)s."), kinds=", ".join(ALLOWED)))
+    what = Message(KIND_NAMES[kind])
     if len(data) > max_bytes:
-        raise Problem(413, "The file is too large",
-                      detail=f"A {kind.replace('_', ' ')} may be at most {human_size(max_bytes)}; "
-                             "this file is larger.",
-                      code="file-too-large", errors=[FieldError(field, "too large")])
+        limit = human_size(max_bytes)
+        raise Problem(413, N_("The file is too large"),
+                      detail=Message(N_("A %(kind)s may be at most %(limit)s; this file is larger."),
+                                     kind=what, limit=limit),
+                      code="file-too-large",
+                      errors=[FieldError(field, Message.with_english(
+                          "too large", N_("This file is larger than %(limit)s. Choose a smaller file."),
+                          limit=limit))])
     name = filetypes.safe_filename(filename)
     detected = filetypes.detect(data)
     allowed = ALLOWED[kind]
-    labels = " or ".join(t.label for t in allowed)
+    labels = either([t.label for t in allowed])
     if detected is None:
-        raise invalid(field, f"This file is {filetypes.describe_unknown(data)}; upload {labels}.",
-                      title="The file type is not accepted")
+        raise invalid(field, Message(N_("This file is %(found)s; upload %(allowed)s."),
+                                     found=Message(filetypes.describe_unknown(data)), allowed=labels),
+                      title=N_("The file type is not accepted"))
     if detected not in allowed:
-        raise invalid(field, f"This file is {detected.label}; a {kind.replace('_', ' ')} must be {labels}.",
-                      title="The file type is not accepted")
+        raise invalid(field, Message(N_("This file is %(found)s; a %(kind)s must be %(allowed)s."),
+                                     found=Message(detected.label), kind=what, allowed=labels),
+                      title=N_("The file type is not accepted"))
     ext = filetypes.extension_of(name)
     named_as = next((t for t in filetypes.KNOWN if ext in t.extensions), None)
     if ext and named_as is not None and named_as is not detected:
-        raise invalid(field, f"The file is named '{name}' but its content is {detected.label}. "
-                             "Rename it or upload the right file.", title="The file is mislabelled")
+        raise invalid(field, Message(N_("The file is named '%(name)s' but its content is %(found)s. "
+                                        "Rename it or upload the right file."),
+                                     name=name, found=Message(detected.label)),
+                      title=N_("The file is mislabelled"))
     declared = _ALIASES.get((declared_type or "").lower(), (declared_type or "").lower())
     if declared and declared not in ("application/octet-stream", detected.media_type):
-        raise invalid(field, f"The file was sent as {declared_type} but its content is "
-                             f"{detected.label}.", title="The file is mislabelled")
+        raise invalid(field, Message(N_("The file was sent as %(declared)s but its content is %(found)s."),
+                                     declared=declared_type, found=Message(detected.label)),
+                      title=N_("The file is mislabelled"))
     digest = store.put(data)
     doc = Document(owner_type=owner_type, owner_id=owner_id, kind=kind, sha256=digest,
                    size=len(data), media_type=detected.media_type, filename=name, created_at=now)

@@ -122,6 +122,7 @@ def _articles(d: ArticlesData) -> list[tuple[str, str, str]]:
 
 def render_articles(data: ArticlesData) -> bytes:
     title, subtitle, zh, en, head = _styles()
+    fonts = find_fonts()
 
     def para(text: str, style: ParagraphStyle) -> Paragraph:
         return Paragraph(escape(text), style)
@@ -139,6 +140,6 @@ def render_articles(data: ArticlesData) -> bytes:
     doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=22 * mm, rightMargin=22 * mm, topMargin=20 * mm,
                             bottomMargin=20 * mm, title=f"Articles of Association — {data.name_en}",
                             author="eresident", subject=f"case {data.case_number} revision {data.revision}",
-                            invariant=1)
+                            invariant=1, initialFontName=fonts.latin)  # no unembedded Helvetica in the file
     doc.build(story)
     return buffer.getvalue()

@@ -61,6 +61,8 @@ class Formation(Base):
     articles_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     articles_document_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
     report_document_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
+    # The same report as a signed bilingual PDF (migration 0014); report_document_id stays the JSON.
+    report_pdf_document_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -131,6 +133,10 @@ class Licence(Base):
     term_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16))  # valid | revoked
+    # Set by a registrar's revocation (migration 0014): when, a code of revocation.reasons(), a note.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revocation_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    revocation_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     pdf_sha256: Mapped[str] = mapped_column(String(64), index=True)
     document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"))
     details: Mapped[dict] = mapped_column(JSON)

@@ -7,22 +7,28 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal, InvalidOperation
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor
+from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, official_actor, require
 from eresident.documents.licence_pdf import CURRENCIES_ZH
 from eresident.documents.service import download
-from eresident.enterprise import catalogue, service
+from eresident.enterprise import catalogue, revocation, service
 from eresident.enterprise.models import Formation, RegisteredName
 from eresident.enterprise.schemas import FormationIn, NameRequest
 from eresident.i18n import N_
+from eresident.identity import countries
 from eresident.identity.models import EResident
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import FieldError, Problem, not_found
+from eresident.officials.models import Official
+from eresident.officials.service import has_role
 from eresident.pages import Form, problem_errors, redirect, render, validation_errors
+from eresident.security.permissions import roles_for
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,23 +73,63 @@ def _scope_errors(errors: list[FieldError], codes: list[str]) -> list[FieldError
     return out
 
 
-def _formation_body(db: Session, ctx: NodeContext, values: dict, scope: list[str]) -> dict:
-    """The API body from the form. Beneficial owners are the investors with 25% or more, named
-    as in their e-residency (the single-founder flow; company investors go through the API)."""
-    investors, owners = [], []
+INVESTOR_FIELDS = ("e_resident_number", "name", "country", "registration_number", "signatory_e_resident_number",
+                   "owner_name", "owner_country", "share_percent")  # a row with none of these is left out
+TERM_HINT = "Enter the number of years, a whole number from 1 to 70, or choose no fixed term."
+
+
+def _share(value: str) -> Decimal | None:
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        return None
+
+
+def _investors(db: Session, ctx: NodeContext, values: dict) -> tuple[list[dict], list[dict], list[int]]:
+    """The investors of the form's rows, the beneficial owners derived from them, and for each owner
+    the row it came from. A person with 25% or more is an owner, named as in their e-residency; a
+    company names the person who ultimately owns or controls it, counted with the company's share."""
+    investors: list[dict] = []
+    owners: list[dict] = []
+    rows: list[int] = []
     for i in range(ROWS):
-        number = values.get(f"investors/{i}/e_resident_number", "").upper()
-        share = values.get(f"investors/{i}/share_percent", "")
-        if not number and not share and i > 0:
+        at = f"investors/{i}/"
+        if i > 0 and not any(values.get(at + f) for f in INVESTOR_FIELDS):
             continue
+        share = values.get(at + "share_percent", "")
+        amount = _share(share)
+        holds = amount is not None and amount >= service.BENEFICIAL_OWNER_THRESHOLD
+        if values.get(at + "kind") == "legal":
+            investors.append({"kind": "legal", "name": values.get(at + "name") or None,
+                              "country": values.get(at + "country", "").upper() or None,
+                              "registration_number": values.get(at + "registration_number") or None,
+                              "signatory_e_resident_number":
+                                  values.get(at + "signatory_e_resident_number", "").upper() or None,
+                              "share_percent": share})
+            if values.get(at + "owner_name") or values.get(at + "owner_country"):
+                owners.append({"name": values.get(at + "owner_name", ""),
+                               "country": values.get(at + "owner_country", "").upper(), "share_percent": share})
+                rows.append(i)
+            continue
+        number = values.get(at + "e_resident_number", "").upper()
         investors.append({"kind": "natural", "e_resident_number": number or None, "share_percent": share})
-        try:
-            holds = Decimal(share) >= service.BENEFICIAL_OWNER_THRESHOLD
-        except InvalidOperation:
-            holds = False
         who = service.describe_resident(db, number, ctx.region) if number and holds else None
         if who is not None:
             owners.append({"name": who[0], "country": who[1], "e_resident_number": number, "share_percent": share})
+            rows.append(i)
+    return investors, owners, rows
+
+
+def _term_years(values: dict) -> str | None:
+    """The business term as the API takes it: None for no fixed term, else the years as typed (the
+    schema checks them: a whole number from 1 to 70)."""
+    return values.get("term_years", "") if values.get("term/kind") == "years" else None
+
+
+def _formation_body(db: Session, ctx: NodeContext, values: dict, scope: list[str]) -> dict:
+    """The API body from the form: investors (people or companies), the business term, and the
+    beneficial owners derived from the investors (see _investors)."""
+    investors, owners, _rows = _investors(db, ctx, values)
     directors = [{"e_resident_number": values.get(f"directors/{i}/e_resident_number", "").upper()}
                  for i in range(ROWS) if i == 0 or values.get(f"directors/{i}/e_resident_number")]
     kind = values.get("address/kind", "")
@@ -92,7 +138,7 @@ def _formation_body(db: Session, ctx: NodeContext, values: dict, scope: list[str
     return {"name_reservation_id": values.get("name_reservation_id", ""),
             "registered_capital": values.get("registered_capital", "").replace(",", ""),
             "currency": values.get("currency", ""), "business_scope": scope, "address": address,
-            "investors": investors,
+            "term_years": _term_years(values), "investors": investors,
             "legal_representative": {"e_resident_number": values.get("legal_representative/e_resident_number",
                                                                      "").upper()},
             "directors": directors,
@@ -101,18 +147,33 @@ def _formation_body(db: Session, ctx: NodeContext, values: dict, scope: list[str
 
 
 def _form_values(formation: Formation) -> tuple[dict, list[str]]:
-    """A formation as the form shows it (for a change)."""
+    """A formation as the form shows it (for a change). The owners behind company investors are given
+    to the company rows in order (the form asks one per company)."""
     values: dict = {"name_reservation_id": str(formation.name_id),
                     "registered_capital": f"{formation.registered_capital.normalize():f}",
-                    "currency": formation.currency, "address/kind": formation.address_kind}
+                    "currency": formation.currency, "address/kind": formation.address_kind,
+                    "term/kind": "years" if formation.term_years else "indefinite",
+                    "term_years": str(formation.term_years or "")}
     if formation.address_kind == "own":
         values["address/zh"], values["address/en"] = formation.address_zh, formation.address_en
     by_role: dict[str, list] = {}
     for party in formation.parties:
         by_role.setdefault(party.role, []).append(party)
+    people = {p.e_resident_number for p in by_role.get("investor", []) if p.kind == "natural"}
+    behind = [o for o in by_role.get("beneficial_owner", []) if o.e_resident_number not in people]
     for i, p in enumerate(by_role.get("investor", [])[:ROWS]):
-        values[f"investors/{i}/e_resident_number"] = p.e_resident_number or ""
-        values[f"investors/{i}/share_percent"] = f"{p.share_percent.normalize():f}"
+        at = f"investors/{i}/"
+        values[at + "share_percent"] = f"{p.share_percent.normalize():f}"
+        values[at + "kind"] = p.kind
+        if p.kind == "legal":
+            values.update({at + "name": p.name, at + "country": p.country,
+                           at + "registration_number": p.registration_number or "",
+                           at + "signatory_e_resident_number": p.e_resident_number or ""})
+            if behind:
+                owner = behind.pop(0)
+                values[at + "owner_name"], values[at + "owner_country"] = owner.name, owner.country
+        else:
+            values[at + "e_resident_number"] = p.e_resident_number or ""
     for i, p in enumerate(by_role.get("director", [])[:ROWS]):
         values[f"directors/{i}/e_resident_number"] = p.e_resident_number or ""
     for role in ("legal_representative", "supervisor"):
@@ -126,7 +187,7 @@ def _form_page(request: Request, ctx: NodeContext, db: Session, resident: EResid
                errors: list[FieldError] | None = None):
     version, measures = catalogue.negative_list()
     return render(request, "company_form.html", status, errors=errors, values=values, chosen=set(scope),
-                  resident=resident, name=name, formation=formation, rows=ROWS,
+                  resident=resident, name=name, formation=formation, rows=ROWS, countries=countries.all_countries(),
                   currencies=sorted(CURRENCIES_ZH), items=list(catalogue.catalogue().values()),
                   measures=measures, negative_list_version=version,
                   service_address=service.SERVICE_ADDRESS.get(ctx.region, service.SERVICE_ADDRESS["LJ"]))
@@ -149,16 +210,48 @@ def sign_errors(exc: Problem) -> list[FieldError]:
             for e in problem_errors(exc)]
 
 
-def _refused(exc: ValidationError | Problem, codes: list[str]) -> tuple[int, list[FieldError]]:
+def _refused(exc: ValidationError | Problem, codes: list[str], *, values: dict | None = None,
+             owner_rows: list[int] | None = None) -> tuple[int, list[FieldError]]:
+    """A refusal as messages beside the form's fields. `values` and `owner_rows` (from _investors)
+    place the beneficial owners' problems beside the investor rows they are derived from."""
     if isinstance(exc, ValidationError):
         errors = validation_errors(exc)
         status = 422
     else:
         errors, status = problem_errors(exc), exc.status
     errors = _scope_errors(errors, codes)
+    errors = [FieldError("term_years", TERM_HINT) if e.field == "term_years" else e for e in errors]
+    if values is not None:
+        errors = _owner_errors(errors, values, owner_rows or [])
     if len(errors) > 1:  # owners are derived from the investors: fix those first
         errors = [e for e in errors if not e.field.startswith("beneficial_owners")] or errors
     return status, errors
+
+
+_OWNER_FIELDS = {"name": "owner_name", "country": "owner_country", "share_percent": "share_percent"}
+
+
+def _owner_errors(errors: list[FieldError], values: dict, owner_rows: list[int]) -> list[FieldError]:
+    out: list[FieldError] = []
+    for e in errors:
+        parts = e.field.split("/")
+        if parts[0] != "beneficial_owners":
+            out.append(e)
+        elif len(parts) >= 3 and parts[1].isdigit() and int(parts[1]) < len(owner_rows):
+            row = owner_rows[int(parts[1])]
+            field = _OWNER_FIELDS.get(parts[2], "owner_name")
+            reason = ("Choose the country of this person's nationality." if field == "owner_country"
+                      else "Give this person's full name, as in their passport." if field == "owner_name"
+                      else e.reason)
+            out.append(FieldError(f"investors/{row}/{field}", reason))
+        else:
+            unnamed = [i for i in range(ROWS) if values.get(f"investors/{i}/kind") == "legal"
+                       and not values.get(f"investors/{i}/owner_name")
+                       and (_share(values.get(f"investors/{i}/share_percent", "")) or 0)
+                       >= service.BENEFICIAL_OWNER_THRESHOLD]
+            out += [FieldError(f"investors/{i}/owner_name", "This company holds 25% or more: name the person who "
+                                                             "ultimately owns or controls it.") for i in unnamed] or [e]
+    return out
 
 
 # --------------------------------------------------------------------------- my companies
@@ -233,6 +326,7 @@ def formation_form(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: 
         return redirect("/my/companies/name")
     reservation = _held_reservation(ctx, db, resident, name)
     values = {"name_reservation_id": str(reservation.id), "currency": "USD", "address/kind": "service_site",
+              "term/kind": "indefinite", "investors/0/kind": "natural",
               "investors/0/e_resident_number": resident.number, "investors/0/share_percent": "100",
               "legal_representative/e_resident_number": resident.number,
               "directors/0/e_resident_number": resident.number}
@@ -245,13 +339,14 @@ def formation_create(request: Request, applicant: CurrentApplicant, ctx: Ctx, db
     values = _values(form)
     scope = [c for c in form.getlist("business_scope") if isinstance(c, str)]
     reservation = _held_reservation(ctx, db, resident, values.get("name_reservation_id", ""))
+    owner_rows = _investors(db, ctx, values)[2]
     try:
         data = FormationIn.model_validate(_formation_body(db, ctx, values, scope))
         formation = service.create_formation(ctx=ctx, db=db, applicant=applicant, data=data,
                                              actor=applicant_actor(applicant))
     except (ValidationError, Problem) as exc:
         db.rollback()
-        status, errors = _refused(exc, scope)
+        status, errors = _refused(exc, scope, values=values, owner_rows=owner_rows)
         return _form_page(request, ctx, db, resident, db.get_one(RegisteredName, reservation.id), values, scope,
                           status=status, errors=errors)
     return redirect(f"/my/companies/{formation.id}")
@@ -273,13 +368,14 @@ def formation_change(request: Request, formation_id: uuid.UUID, applicant: Curre
     formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
     values = {**_values(form), "name_reservation_id": str(formation.name_id)}
     scope = [c for c in form.getlist("business_scope") if isinstance(c, str)]
+    owner_rows = _investors(db, ctx, values)[2]
     try:
         data = FormationIn.model_validate(_formation_body(db, ctx, values, scope))
         service.update_formation(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id, data=data,
                                  actor=applicant_actor(applicant))
     except (ValidationError, Problem) as exc:
         db.rollback()
-        status, errors = _refused(exc, scope)
+        status, errors = _refused(exc, scope, values=values, owner_rows=owner_rows)
         formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
         return _form_page(request, ctx, db, resident, db.get_one(RegisteredName, formation.name_id), values, scope,
                           formation=formation, status=status, errors=errors)
@@ -301,8 +397,10 @@ def _case_page(request: Request, ctx: NodeContext, db: Session, applicant, forma
                 "roles": []})
             person["roles"].append(ROLE_NAMES[p.role])
     scope = catalogue.check_scope([s.code for s in formation.scope])
+    licence = service.licence_of(db, formation)
     return render(request, "company.html", status, errors=errors, formation=formation, shown=shown,
-                  name=db.get(RegisteredName, formation.name_id), licence=service.licence_of(db, formation),
+                  name=db.get(RegisteredName, formation.name_id), licence=licence,
+                  reason=revocation.reason(licence.revocation_reason) if licence else None,
                   owner=formation.owner_applicant_id == applicant.id, resident=resident,
                   signatories=[people[n] | {"signed": n in signed} for n in service.signatories(formation)],
                   me_to_sign=resident is not None and resident.number in people and resident.number not in signed
@@ -390,3 +488,80 @@ def licence(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: 
 def report(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
     formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
     return download(ctx, db, formation.report_document_id, "Report")
+
+
+@router.get("/my/companies/{formation_id}/report/pdf")
+def report_pdf(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
+    formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    return download(ctx, db, formation.report_pdf_document_id, "Report")
+
+
+# --------------------------------------------------------------------------- officials
+
+CaseReader = Annotated[Official, Depends(require("enterprise.read"))]
+Revoker = Annotated[Official, Depends(require("licence.revoke"))]
+
+
+@router.get("/official/companies")
+def official_companies(request: Request, official: CaseReader, ctx: Ctx, db: DbSession, q: str = ""):
+    """Companies of this region: found by USCC or case number, else the latest licences."""
+    return render(request, "company_cases.html", rows=service.find_companies(db=db, region=ctx.region, query=q),
+                  q=q, statuses=service.STATUSES)
+
+
+def _official_page(request: Request, ctx: NodeContext, db: Session, official: Official, formation: Formation,
+                   status: int = 200, errors: list[FieldError] | None = None, values: dict | None = None):
+    scope = catalogue.check_scope([s.code for s in formation.scope])
+    signed = {s.e_resident_number for s in service.signatures_of(db, formation)
+              if s.status == "valid" and s.document_sha256 == formation.articles_sha256}
+    return render(request, "company_case.html", status, errors=errors, values=values or {}, formation=formation,
+                  name=db.get(RegisteredName, formation.name_id), licence=service.licence_of(db, formation),
+                  parties=formation.parties, role_names=ROLE_NAMES, scope=scope.items, signed=signed,
+                  signatories=service.signatories(formation), restricted=service.restricted_of(formation),
+                  status_text=service.STATUSES.get(formation.status, formation.status),
+                  reasons=list(revocation.reasons().values()),
+                  can_revoke=any(has_role(official, r, ctx.region) for r in roles_for("licence.revoke")))
+
+
+@router.get("/official/companies/{formation_id}")
+def official_company(request: Request, formation_id: uuid.UUID, official: CaseReader, ctx: Ctx, db: DbSession):
+    formation = service.get_case(db=db, formation_id=formation_id, region=ctx.region)
+    return _official_page(request, ctx, db, official, formation)
+
+
+@router.post("/official/companies/{formation_id}/revoke")
+def official_revoke(request: Request, formation_id: uuid.UUID, official: Revoker, ctx: Ctx, db: DbSession,
+                    form: FormData = Form):
+    values = _values(form)
+    formation = service.get_case(db=db, formation_id=formation_id, region=ctx.region)
+    licence = service.licence_of(db, formation)
+    try:
+        if licence is None:
+            raise Problem(409, "No licence", code="not-issued", detail="This company has no licence to revoke.")
+        problems = service.revocation_problems(values.get("reason", ""), values.get("note", ""))
+        if values.get("confirm") != "yes":
+            problems.append(FieldError("confirm", "Tick the box to confirm that you revoke this licence: it "
+                                                  "cannot be undone."))
+        if problems:
+            raise Problem(422, "The revocation is incomplete", code="invalid-field", errors=problems)
+        service.revoke_licence(ctx=ctx, db=db, code=licence.uscc, reason=values.get("reason", ""),
+                               note=values.get("note", ""), actor=official_actor(official))
+    except Problem as exc:
+        db.rollback()
+        formation = service.get_case(db=db, formation_id=formation_id, region=ctx.region)
+        errors = [FieldError(e.field if e.field in ("reason", "note", "confirm") else "", e.reason)
+                  for e in problem_errors(exc)]
+        return _official_page(request, ctx, db, official, formation, exc.status, errors, values)
+    return redirect(f"/official/companies/{formation_id}")
+
+
+@router.get("/official/companies/{formation_id}/licence")
+def official_licence(formation_id: uuid.UUID, official: CaseReader, ctx: Ctx, db: DbSession):
+    issued = service.licence_of(db, service.get_case(db=db, formation_id=formation_id, region=ctx.region))
+    return download(ctx, db, issued.document_id if issued else None, "Licence")
+
+
+@router.get("/official/companies/{formation_id}/report")
+def official_report(formation_id: uuid.UUID, official: CaseReader, ctx: Ctx, db: DbSession):
+    formation = service.get_case(db=db, formation_id=formation_id, region=ctx.region)
+    return download(ctx, db, formation.report_pdf_document_id, "Report")

@@ -4,24 +4,30 @@ public licence verification."""
 from __future__ import annotations
 
 import uuid
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from eresident.deps import (Ctx, CurrentApplicant, DbSession, applicant_actor, mark_csrf_public, official_actor,
                             require)
 from eresident.documents.service import download
 from eresident.enterprise import catalogue, service
-from eresident.enterprise.models import Formation, RegisteredName
+from eresident.enterprise.models import Formation, Licence, RegisteredName
+from eresident.enterprise import revocation
 from eresident.enterprise.schemas import (CredentialRequest, DecisionIn, FormationIn, FormationRead, LicenceStatus,
-                                          NameRequest, PartyRead, RecommendationIn, RestrictedItem, SignatureRead,
-                                          SignRequest)
+                                          NameRequest, PartyRead, RecommendationIn, RestrictedItem, RevocationIn,
+                                          RevocationRead, SignatureRead, SignRequest)
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import Problem
+from eresident.kit.errors import FieldError, Problem
 from eresident.kit.openapi import PDF_RESPONSE
 from eresident.officials.models import Official
+from eresident.pages import Form as PageForm
 
 router = APIRouter(prefix="/api/v1", tags=["enterprise"])
 public = APIRouter(tags=["enterprise"])
@@ -29,6 +35,7 @@ public = APIRouter(tags=["enterprise"])
 Reviewer = Annotated[Official, Depends(require("enterprise.review"))]
 Approver = Annotated[Official, Depends(require("enterprise.decide"))]
 CaseReader = Annotated[Official, Depends(require("enterprise.read"))]
+Revoker = Annotated[Official, Depends(require("licence.revoke"))]
 
 
 def _reservation(row: RegisteredName) -> dict:
@@ -73,7 +80,9 @@ def formation_read(db: Session, formation: Formation, *, viewer: str | None = No
                            share_percent=p.share_percent, contribution=p.contribution) for p in formation.parties],
         signatories=service.signatories(formation), signed_by=signed, articles_sha256=formation.articles_sha256,
         uscc=licence.uscc if licence else None, licence_url=f"{base}/licence" if licence else None,
+        licence_status=licence.status if licence else None,
         report_url=f"{base}/report" if formation.report_document_id else None,
+        report_pdf_url=f"{base}/report/pdf" if formation.report_pdf_document_id else None,
         decision_reasons=formation.decision_reasons, created_at=formation.created_at,
         submitted_at=formation.submitted_at, decided_at=formation.decided_at)
 
@@ -195,6 +204,13 @@ def report(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: D
     return download(ctx, db, formation.report_document_id, "Report")
 
 
+@router.get("/formations/{formation_id}/report/pdf", summary="The foreign-investment information report (signed PDF)",
+            response_class=Response, responses=PDF_RESPONSE)
+def report_pdf(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
+    formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    return download(ctx, db, formation.report_pdf_document_id, "Report")
+
+
 @router.post("/formations/{formation_id}/licence/credential", status_code=201,
              summary="Issue the licence as an SD-JWT VC")
 def licence_credential(formation_id: uuid.UUID, body: CredentialRequest, applicant: CurrentApplicant, ctx: Ctx,
@@ -249,6 +265,35 @@ def decide(formation_id: uuid.UUID, body: DecisionIn, official: Approver, ctx: C
                                              actor=official_actor(official)))
 
 
+@router.get("/formation-cases/{formation_id}/licence", summary="The case's signed business licence (PDF)",
+            response_class=Response, responses=PDF_RESPONSE)
+def case_licence(formation_id: uuid.UUID, official: CaseReader, ctx: Ctx, db: DbSession) -> Response:
+    licence = service.licence_of(db, service.get_case(db=db, formation_id=formation_id, region=ctx.region))
+    return download(ctx, db, licence.document_id if licence else None, "Licence")
+
+
+@router.get("/formation-cases/{formation_id}/report/pdf", summary="The case's foreign-investment information report "
+                                                                    "(signed PDF)",
+            response_class=Response, responses=PDF_RESPONSE)
+def case_report(formation_id: uuid.UUID, official: CaseReader, ctx: Ctx, db: DbSession) -> Response:
+    formation = service.get_case(db=db, formation_id=formation_id, region=ctx.region)
+    return download(ctx, db, formation.report_pdf_document_id, "Report")
+
+
+@router.get("/official/licence-revocation-reasons", summary="The reasons a registrar may give for revoking a licence")
+def revocation_reasons(official: CaseReader) -> list[dict]:
+    return [{"code": r.code, "zh": r.zh, "en": r.en, "frees_name": r.frees_name}
+            for r in revocation.reasons().values()]
+
+
+@router.post("/official/licences/{uscc}/revoke", response_model=RevocationRead,
+             summary="Revoke a business licence of this region (registrar)")
+def revoke(uscc: str, body: RevocationIn, official: Revoker, ctx: Ctx, db: DbSession) -> RevocationRead:
+    licence = service.revoke_licence(ctx=ctx, db=db, code=uscc, reason=body.reason, note=body.note,
+                                     actor=official_actor(official))
+    return RevocationRead(**service.licence_status(licence), revocation_note=licence.revocation_note or "")
+
+
 # --- public verification --------------------------------------------------------------------
 
 @router.get("/licences/{uscc}", response_model=LicenceStatus, summary="Is the licence with this USCC genuine "
@@ -301,6 +346,47 @@ def _verify_page(uscc: str, request: Request, ctx: NodeContext, db: Session) -> 
     issuance = _issuance_in_log(ctx, db, licence) if licence else None
     return render(request, "verify_licence.html", status=200 if problem is None else problem.status, licence=status,
                   problem=problem, uscc=uscc, issuance=issuance)
+
+
+@public.get("/verify/licences", response_class=HTMLResponse, include_in_schema=False)
+def verify_start(request: Request, uscc: str = "") -> Response:
+    """Where to check a licence without its QR code: by its USCC, or by uploading the PDF."""
+    from eresident.pages import redirect, render
+
+    code = uscc.strip().upper().replace(" ", "")
+    if code:
+        if re.fullmatch(r"[0-9A-Z]{18}", code):
+            return redirect(f"/verify/licences/{code}")
+        return render(request, "verify_licence.html", 422, start=True, values={"uscc": uscc},
+                      errors=[FieldError("uscc", "A Unified Social Credit Code has 18 characters: digits and "
+                                                 "capital letters, as printed on the licence.")])
+    return render(request, "verify_licence.html", start=True, values={})
+
+
+@public.post("/verify/licences", response_class=HTMLResponse, include_in_schema=False)
+def verify_start_upload(request: Request, ctx: Ctx, db: DbSession, form: FormData = PageForm) -> HTMLResponse:
+    """The PDF a person uploads: its signature, then the register (as POST /api/v1/licences/verify)."""
+    from eresident.pages import render
+
+    upload = form.get("file")
+    data = upload.file.read(ctx.settings.max_upload_bytes + 1) if isinstance(upload, StarletteUpload) else b""
+    if not data:
+        return render(request, "verify_licence.html", 422, start=True, values={},
+                      errors=[FieldError("file", "Choose the licence's PDF file to check.")])
+    if len(data) > ctx.settings.max_upload_bytes:
+        return render(request, "verify_licence.html", 413, start=True, values={},
+                      errors=[FieldError("file", "This file is far larger than a licence: choose the licence's "
+                                                 "PDF file.")])
+    result = service.verify_licence_pdf(ctx=ctx, db=db, data=data)
+    licence = db.scalar(select(Licence).where(Licence.uscc == result["uscc"])) \
+        if result["genuine"] and result.get("uscc") else None
+    return render(request, "verify_licence.html", upload=result, licence=result if result["genuine"] else None,
+                  uscc=result.get("uscc") or "", problem=None,
+                  issuance=_issuance_in_log(ctx, db, licence) if licence is not None else None)
+
+
+# The upload carries no authority (as POST /api/v1/licences/verify): anyone may check a licence.
+mark_csrf_public(public.routes[-1])
 
 
 @public.get("/verify/licences/{uscc}", response_class=HTMLResponse, include_in_schema=False)

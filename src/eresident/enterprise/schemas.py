@@ -91,6 +91,14 @@ class CredentialRequest(_In):
     holder_jwk: dict | None = None
 
 
+class RevocationIn(_In):
+    reason: str = Field(min_length=1, max_length=32, description="A reason code: deregistered, obtained_by_fraud, "
+                                                                 "court_order, administrative_penalty or "
+                                                                 "issued_in_error")
+    note: str = Field(min_length=5, max_length=4000, description="What happened, in a sentence or more: shown to "
+                                                                 "the founder and officials, never published")
+
+
 class PartyRead(BaseModel):
     role: str
     kind: str
@@ -142,7 +150,9 @@ class FormationRead(BaseModel):
     articles_sha256: str | None
     uscc: str | None
     licence_url: str | None
-    report_url: str | None
+    licence_status: str | None = None  # valid | revoked, once issued
+    report_url: str | None  # the foreign-investment information report as JSON
+    report_pdf_url: str | None = None  # the same report as a signed PDF
     decision_reasons: str | None
     created_at: datetime
     submitted_at: datetime | None
@@ -161,4 +171,13 @@ class LicenceStatus(BaseModel):
     term_until: date | None
     issued_at: datetime
     region: str
+    revoked_at: datetime | None = None
+    revoked_on: date | None = Field(default=None, description="The date of revocation in China")
+    revocation_reason: str | None = None
+    revocation_reason_zh: str | None = None
+    revocation_reason_en: str | None = None
     message: str
+
+
+class RevocationRead(LicenceStatus):
+    revocation_note: str

@@ -21,13 +21,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from eresident.audit.service import Actor, record
+from eresident.credentials import service as credentials
 from eresident.credentials.models import IssuedCredential
 from eresident.crypto import sdjwt, statuslist
 from eresident.crypto.pades import PdfVerdict, sign_pdf, verify_pdf
 from eresident.crypto.pki import RegionPKI, load_or_create_pki, load_root_certificates
-from eresident.documents.licence_pdf import CURRENCIES_ZH, LicenceData, render_licence
+from eresident.documents.licence_pdf import (CURRENCIES_ZH, LicenceData, StatusReference, render_licence,
+                                             signed_metadata)
+from eresident.documents.models import Document
+from eresident.documents.report_pdf import ReportData, ReportInvestor, ReportOwner, render_report
 from eresident.documents.service import store_generated
-from eresident.enterprise import catalogue, names, uscc
+from eresident.enterprise import catalogue, names, revocation, uscc
 from eresident.enterprise.articles import ArticlesData, Investor, render_articles
 from eresident.enterprise.models import (Formation, FormationParty, FormationScopeItem, FormationSignature,
                                          Licence, RegisteredName)
@@ -72,6 +76,10 @@ STATUSES = {
 }
 SIGNATURE_TYP = "eresident-signature+jwt"
 VCT_LICENCE = "https://eresident.example/vct/business-licence/v1"
+# The licence PDF's own entry on the node's token status list (its index is in the PDF's signed
+# metadata). Kept as a row of issued_credentials, the table the status list is built from, under
+# the PDF document's id, so that issuing the licence's SD-JWT VC never touches it.
+LICENCE_PDF_STATUS = "https://eresident.example/status/business-licence-pdf/v1"
 _NAME_FIELD = {"english": "name_en"}  # every other part of a name is in the Chinese name
 
 
@@ -868,15 +876,20 @@ def issue(*, ctx: NodeContext, db: Session, formation: Formation, actor: Actor) 
     scope_zh, scope_en = catalogue.scope_text(items)
     legal_rep = _names_of(formation, "legal_representative")[0]
     term_until = _add_years(today, formation.term_years) if formation.term_years else None
+    status = _status_entry(ctx, db)
     data = LicenceData(uscc=code, name_zh=name.name_zh, name_en=name.name_en, legal_representative=legal_rep,
                        registered_capital=formation.registered_capital, currency=formation.currency,
                        established_on=today, address_zh=formation.address_zh, address_en=formation.address_en,
                        business_scope_zh=scope_zh, business_scope_en=scope_en, issued_on=today, region=ctx.region,
-                       base_url=ctx.settings.base_url, term_until=term_until)
+                       base_url=ctx.settings.base_url, term_until=term_until, status=status)
     pdf = sign_pdf(render_licence(data), region_pki(ctx), reason="Business licence issued / 营业执照",
                    location=ctx.settings.region_name, signing_time=now)
     doc = store_generated(ctx, db, owner_id=formation.owner_applicant_id, kind="licence", data=pdf,
                           media_type="application/pdf", filename=f"licence-{code}.pdf")
+    db.add(IssuedCredential(id=uuid.uuid4(), subject_type="licence_pdf", subject_id=doc.id, vct=LICENCE_PDF_STATUS,
+                            status_list=credentials.STATUS_LIST, status_index=status.index, holder_thumbprint="",
+                            issued_at=now, expires_at=datetime.combine(
+                                term_until or _add_years(today, 100), datetime.min.time(), tzinfo=CHINA)))
     licence = Licence(id=uuid.uuid4(), uscc=code, serial=serial, region=ctx.region, formation_id=formation.id,
                       name_zh=name.name_zh, name_en=name.name_en, legal_representative=legal_rep,
                       established_on=today, term_until=term_until, issued_at=now, status="valid",
@@ -894,9 +907,18 @@ def issue(*, ctx: NodeContext, db: Session, formation: Formation, actor: Actor) 
                                  data=json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True).encode(),
                                  media_type="application/json", filename=f"fi-report-{code}.json")
     formation.report_document_id = report_doc.id
+    report_pdf = sign_pdf(render_report(report_data(formation, licence, json_sha256=report_doc.sha256,
+                                                    scope=(scope_zh, scope_en))),
+                          region_pki(ctx), reason="Foreign-investment information report filed / 外商投资信息报告",
+                          location=ctx.settings.region_name, signing_time=now)
+    report_pdf_doc = store_generated(ctx, db, owner_id=formation.owner_applicant_id, kind="fi_report_pdf",
+                                     data=report_pdf, media_type="application/pdf", filename=f"fi-report-{code}.pdf")
+    formation.report_pdf_document_id = report_pdf_doc.id
     record(db=db, actor=actor, region=ctx.region, action="licence.issued", entity_type="licence",
            entity_id=licence.id, at=now, after={"uscc": code, "formation": str(formation.id),
-                                                 "pdf_sha256": doc.sha256, "report_sha256": report_doc.sha256})
+                                                 "pdf_sha256": doc.sha256, "report_sha256": report_doc.sha256,
+                                                 "report_pdf_sha256": report_pdf_doc.sha256,
+                                                 "status_index": status.index})
     from eresident.tax import service as tax_service  # several certificates in one: the tax registration too
 
     tax_service.register_for_licence(ctx=ctx, db=db, licence=licence, formation=formation, actor=actor)
@@ -928,7 +950,120 @@ def foreign_investment_report(db: Session, formation: Formation, licence: Licenc
     }
 
 
+def report_data(formation: Formation, licence: Licence, *, json_sha256: str,
+                scope: tuple[str, str]) -> ReportData:
+    """The report PDF's content: the same facts as foreign_investment_report (the JSON), in words."""
+    def of(role: str) -> list[FormationParty]:
+        return [p for p in formation.parties if p.role == role]
+
+    investors = []
+    for p in of("investor"):
+        assert p.share_percent is not None and p.contribution is not None  # set on every investor
+        investors.append(ReportInvestor(kind=p.kind, name=p.name, country=p.country,
+                                        registration_number=p.registration_number,
+                                        share_percent=p.share_percent, contribution=p.contribution))
+    owners = tuple(ReportOwner(name=p.name, country=p.country, share_percent=p.share_percent)
+                   for p in of("beneficial_owner") if p.share_percent is not None)
+    return ReportData(
+        uscc=licence.uscc, name_zh=licence.name_zh, name_en=licence.name_en, region=licence.region,
+        case_number=formation.case_number or "", filed_on=licence.issued_at.astimezone(CHINA).date(),
+        established_on=licence.established_on, registered_capital=formation.registered_capital,
+        currency=formation.currency, address_zh=formation.address_zh, address_en=formation.address_en,
+        term_until=licence.term_until, scope_zh=scope[0], scope_en=scope[1], investors=tuple(investors),
+        beneficial_owners=owners, legal_representative=_names_of(formation, "legal_representative")[0],
+        directors=tuple(_names_of(formation, "director")), supervisor=_names_of(formation, "supervisor")[0],
+        negative_list_version=catalogue.negative_list()[0],
+        restricted=tuple((r["code"], r["conditions_zh"], r["conditions_en"]) for r in restricted_of(formation)),
+        json_sha256=json_sha256)
+
+
+def _status_entry(ctx: NodeContext, db: Session) -> StatusReference:
+    """The next index on the node's token status list, for a licence PDF (credentials/service.py
+    allocates from the same sequence for the SD-JWT VCs)."""
+    index = next_value(db, f"status-list:{credentials.STATUS_LIST}") - 1
+    if index >= credentials.STATUS_LIST_SIZE:
+        raise Problem(503, "The status list is full", code="status-list-full")
+    return StatusReference(uri=credentials.status_list_uri(ctx), index=index)
+
+
+# --------------------------------------------------------------------------- revocation
+
+def licence_for_official(db: Session, code: str, region: str) -> Licence:
+    licence = licence_by_uscc(db, code)
+    if licence.region != region:
+        raise not_found("Licence")
+    return licence
+
+
+def revocation_problems(reason: str, note: str) -> list[FieldError]:
+    """What is wrong with a revocation's reason and note (each beside its field), or nothing."""
+    problems = []
+    if revocation.reason(reason) is None:
+        problems.append(FieldError("reason", f"Choose one of the reasons: {', '.join(revocation.reasons())}."))
+    if len(note.strip()) < 5:
+        problems.append(FieldError("note", "Say in a sentence what happened (the founder and officials read it; "
+                                           "it is not published)."))
+    return problems
+
+
+def revoke_licence(*, ctx: NodeContext, db: Session, code: str, reason: str, note: str, actor: Actor) -> Licence:
+    """A registrar revokes a licence of this region: the status, when and why; the licence PDF's and
+    every licence credential's entries on the status list become invalid; a name the reason frees
+    stops being registered. A second revocation is a 409 that changes nothing."""
+    problems = revocation_problems(reason, note)
+    if problems:
+        raise Problem(422, "The revocation is incomplete", detail=problems[0].reason, code="invalid-field",
+                      errors=problems)
+    chosen = revocation.reason(reason)
+    assert chosen is not None  # checked above
+    note = note.strip()
+    # The row lock, and the row as it is now (not as this session read it before waiting for the
+    # lock): of two registrars revoking at once, the second sees the first's revocation.
+    licence = db.scalar(select(Licence).where(Licence.id == licence_for_official(db, code, ctx.region).id)
+                        .with_for_update().execution_options(populate_existing=True))
+    assert licence is not None  # found just above
+    if licence.status == "revoked":
+        assert licence.revoked_at is not None
+        raise Problem(409, "The licence is already revoked", code="already-revoked",
+                      detail=f"Licence {licence.uscc} was revoked on {licence.revoked_at.astimezone(CHINA).date()} "
+                             f"({licence.revocation_reason}). A revocation cannot be repeated or changed.",
+                      errors=[FieldError("uscc", "This licence is already revoked.")],
+                      extra={"uscc": licence.uscc, "revoked_at": licence.revoked_at.isoformat(),
+                             "revocation_reason": licence.revocation_reason})
+    now = _now(ctx)
+    before = {"status": licence.status}
+    licence.status, licence.revoked_at = "revoked", now
+    licence.revocation_reason, licence.revocation_note = chosen.code, note
+    entries = list(db.scalars(select(IssuedCredential).where(
+        ((IssuedCredential.subject_type == "licence") & (IssuedCredential.subject_id == licence.id))
+        | ((IssuedCredential.subject_type == "licence_pdf") & (IssuedCredential.subject_id == licence.document_id)))))
+    for entry in entries:
+        entry.status = statuslist.INVALID
+    if chosen.frees_name:
+        name = db.scalar(select(RegisteredName).where(RegisteredName.owner_type == "enterprise",
+                                                      RegisteredName.owner_id == licence.id))
+        if name is not None and name.status == "registered":
+            name.status, name.freed_at, name.updated_at = "freed", now, now
+    record(db=db, actor=actor, region=ctx.region, action="licence.revoked", entity_type="licence",
+           entity_id=licence.id, at=now, before=before,
+           after={"status": "revoked", "uscc": licence.uscc, "reason": chosen.code, "note": note,
+                  "status_entries": sorted(e.status_index for e in entries)})
+    return licence
+
+
 # --------------------------------------------------------------------------- verification
+
+def find_companies(*, db: Session, region: str, query: str = "", limit: int = 50) -> list[dict]:
+    """For officials: the company with this USCC or case number, else the latest licences of the region."""
+    wanted = query.strip().upper().replace(" ", "")
+    rows = select(Formation, Licence).join(Licence, Licence.formation_id == Formation.id) \
+        .where(Formation.region == region)
+    if wanted:
+        rows = select(Formation, Licence).outerjoin(Licence, Licence.formation_id == Formation.id) \
+            .where(Formation.region == region, (Licence.uscc == wanted) | (Formation.case_number == wanted))
+    found = db.execute(rows.order_by(Formation.decided_at.desc(), Formation.created_at.desc()).limit(limit)).all()
+    return [{"formation": f, "licence": licence, "name": db.get_one(RegisteredName, f.name_id)} for f, licence in found]
+
 
 def licence_of(db: Session, formation: Formation) -> Licence | None:
     return db.scalar(select(Licence).where(Licence.formation_id == formation.id))
@@ -951,13 +1086,26 @@ def licence_by_uscc(db: Session, code: str) -> Licence:
 
 
 def licence_status(licence: Licence) -> dict:
+    """What anyone may learn about a licence: genuine (issued here), current or not, and for a
+    revoked one when and why (the reason's text, not the registrar's note)."""
     current = licence.status == "valid"
+    reason = revocation.reason(licence.revocation_reason)
+    revoked_on = licence.revoked_at.astimezone(CHINA).date() if licence.revoked_at else None
+    if current:
+        message = "This licence is genuine and current."
+    elif licence.status == "revoked":
+        message = (f"This licence is genuine (the signature is the region's) but NOT current: it was revoked on "
+                   f"{revoked_on}, reason: {reason.en if reason else licence.revocation_reason}.")
+    else:
+        message = f"This licence is genuine but {licence.status}."
     return {"uscc": licence.uscc, "genuine": True, "current": current, "status": licence.status,
             "name_zh": licence.name_zh, "name_en": licence.name_en,
             "legal_representative": licence.legal_representative, "established_on": licence.established_on,
             "term_until": licence.term_until, "issued_at": licence.issued_at, "region": licence.region,
-            "message": "This licence is genuine and current." if current
-            else f"This licence is genuine but {licence.status}."}
+            "revoked_at": licence.revoked_at, "revoked_on": revoked_on,
+            "revocation_reason": licence.revocation_reason,
+            "revocation_reason_zh": reason.zh if reason else None, "revocation_reason_en": reason.en if reason else None,
+            "message": message}
 
 
 def trust_roots(settings, pki: RegionPKI | None = None) -> list:
@@ -974,20 +1122,37 @@ def trust_roots(settings, pki: RegionPKI | None = None) -> list:
 
 
 def verify_licence_pdf(*, ctx: NodeContext, db: Session, data: bytes) -> dict:
-    """An uploaded licence: PAdES signature against the trusted roots, then the register."""
+    """An uploaded licence (or the foreign-investment report filed with it): PAdES signature against
+    the trusted roots, then the register. `outcome` says which check decided, for the page:
+    genuine | signature (signature.reason says why) | unknown-uscc | not-issued-file."""
     verdict: PdfVerdict = verify_pdf(data, trust_roots(ctx.settings, region_pki(ctx)))
-    result = {"genuine": False, "current": False, "signature": verdict.as_dict(), "uscc": verdict.uscc}
+    result = {"genuine": False, "current": False, "signature": verdict.as_dict(), "uscc": verdict.uscc,
+              "document": None, "outcome": "signature"}
     if not verdict.valid:
         result["message"] = f"Not genuine: {verdict.detail}."
         return result
+    metadata = signed_metadata(data)
+    result["document"] = metadata.kind if metadata is not None else "unknown"
     licence = db.scalar(select(Licence).where(Licence.uscc == verdict.uscc)) if verdict.uscc else None
     if licence is None:
+        result["outcome"] = "unknown-uscc"
         result["message"] = ("The signature is valid, but this region has no licence with this USCC: check it on "
                              "the issuing region's page.")
         return result
-    if hashlib.sha256(data).hexdigest() != licence.pdf_sha256:
-        result["message"] = "Not genuine: the file is not the licence this region issued for this USCC."
+    digest = hashlib.sha256(data).hexdigest()
+    if result["document"] == "fi_report":
+        formation = db.get(Formation, licence.formation_id)
+        issued = db.get(Document, formation.report_pdf_document_id) \
+            if formation is not None and formation.report_pdf_document_id else None
+        issued_sha256 = issued.sha256 if issued is not None else None
+        what = "the foreign-investment information report this region filed for this USCC"
+    else:
+        issued_sha256, what = licence.pdf_sha256, "the licence this region issued for this USCC"
+    if digest != issued_sha256:
+        result["outcome"] = "not-issued-file"
+        result["message"] = f"Not genuine: the file is not {what}."
         return result
     status = licence_status(licence)
-    return {**result, **status, "signature": verdict.as_dict(),
-            "message": status["message"]}
+    prefix = "This is the genuine foreign-investment information report filed with the licence. " \
+        if result["document"] == "fi_report" else ""
+    return {**result, **status, "outcome": "genuine", "message": prefix + status["message"]}

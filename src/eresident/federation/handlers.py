@@ -147,3 +147,4 @@ def ping(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, Any]:
 from eresident.federation import secondment as _secondment  # noqa: E402,F401  secondment.*
 from eresident.audit import witness as _witness  # noqa: E402,F401  audit.checkpoint|cosignature|alarm
 from eresident.crosscase import service as _crosscase  # noqa: E402,F401  case.filed|event|signature
+from eresident.dashboard import peers as _dashboard  # noqa: E402,F401  figures.published

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from eresident.audit.service import Actor, record
+from eresident.i18n import N_
 from eresident.identity.models import Applicant
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import Problem, conflict, invalid
@@ -18,6 +19,10 @@ from eresident.security.passwords import password_problem
 from eresident.security.tokens import new_token, token_hash
 
 CONFIRM_HOURS = 48
+# The reasons security.passwords.password_problem gives, marked so the sign-up page translates them
+# (tests/identity/test_messages_i18n.py keeps the two the same).
+PASSWORD_REASONS = (N_("Use at least 12 characters."), N_("Use at most 256 characters."),
+                    N_("Use a password that is not one character repeated."))
 
 
 def sign_up(*, ctx: NodeContext, db: Session, email: str, password: str, locale: str) -> tuple[Applicant, str]:
@@ -27,7 +32,7 @@ def sign_up(*, ctx: NodeContext, db: Session, email: str, password: str, locale:
         raise invalid("password", why)
     now = ctx.clock.now()
     if db.scalar(select(Applicant.id).where(Applicant.email == email)) is not None:
-        raise conflict("An account with this email address exists. Sign in instead.",
+        raise conflict(N_("An account with this email address exists. Sign in instead."),
                        code="account-exists")
     token = new_token()
     applicant = Applicant(email=email, password_hash=ctx.passwords.hash(password), locale=locale,
@@ -37,7 +42,7 @@ def sign_up(*, ctx: NodeContext, db: Session, email: str, password: str, locale:
     try:
         db.flush()
     except IntegrityError:
-        raise conflict("An account with this email address exists. Sign in instead.",
+        raise conflict(N_("An account with this email address exists. Sign in instead."),
                        code="account-exists") from None
     link = f"{ctx.settings.base_url}/confirm?token={token}"
     queue_mail(db=db, to=email, subject="Confirm your email address for e-residency",
@@ -52,8 +57,8 @@ def confirm_email(*, ctx: NodeContext, db: Session, token: str) -> Applicant:
     now = ctx.clock.now()
     applicant = db.scalar(select(Applicant).where(Applicant.confirm_token_hash == token_hash(token)))
     if applicant is None or applicant.confirm_expires_at is None or applicant.confirm_expires_at < now:
-        raise Problem(400, "This confirmation link is not valid", code="bad-confirmation",
-                      detail="It may have expired or been used already. Sign in to get a new one.")
+        raise Problem(400, N_("This confirmation link is not valid"), code="bad-confirmation",
+                      detail=N_("It may have expired or been used already. Sign in to get a new one."))
     applicant.email_confirmed_at = now
     applicant.confirm_token_hash = None
     record(db=db, actor=Actor("applicant", str(applicant.id)), region=ctx.region,

@@ -11,6 +11,9 @@ from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 
+from eresident.i18n import N_
+from eresident.kit.errors import Message
+
 __all__ = [
     "MRZ",
     "MRZError",
@@ -48,12 +51,12 @@ _UNKNOWN_DATE_PART = FILLER * 2
 _SEX_CODES = {"M": "M", "F": "F", "X": "X", FILLER: "X"}
 
 _LABELS = {
-    "document_number": "document number",
-    "birth_date": "date of birth",
-    "expiry_date": "date of expiry",
-    "personal_number": "personal number",
-    "issuing_state": "issuing state",
-    "nationality": "nationality",
+    "document_number": N_("document number"),
+    "birth_date": N_("date of birth"),
+    "expiry_date": N_("date of expiry"),
+    "personal_number": N_("personal number"),
+    "issuing_state": N_("issuing state"),
+    "nationality": N_("nationality"),
 }
 
 _DOCUMENT_CODE = re.compile(r"[A-Z][A-Z<]")
@@ -65,8 +68,9 @@ class MRZError(ValueError):
 
     ``field`` names the part of the MRZ at fault (e.g. ``'document_number'``, ``'composite'``,
     ``'line_length'``), ``check`` is a short machine code (e.g. ``'check_digit'``, ``'length'``,
-    ``'charset'``, ``'date'``, ``'format'``) and ``message`` is a plain-English sentence that can
-    be shown to the person who typed or scanned the MRZ.
+    ``'charset'``, ``'date'``, ``'format'``) and ``message`` is a plain sentence that can be shown
+    to the person who typed or scanned the MRZ: English as a string, a ``kit.errors.Message`` that
+    pages translate.
     """
 
     def __init__(self, field: str, check: str, message: str) -> None:
@@ -168,14 +172,16 @@ def _check_characters(lines: Sequence[str]) -> None:
             if char in _LOWERCASE:
                 # Not upper-cased silently: lowercase usually means the text was retyped
                 # or mangled by OCR, and other characters may be wrong as well.
-                message = (
-                    f"Line {line_number} has the lowercase letter {char!r} at position "
-                    f"{position}; an MRZ is written in capital letters only."
+                message = Message(
+                    N_("Line %(line)s has the lowercase letter %(char)s at position "
+                       "%(position)s; an MRZ is written in capital letters only."),
+                    line=line_number, char=repr(char), position=position,
                 )
             else:
-                message = (
-                    f"Line {line_number} has the character {char!r} at position {position}; "
-                    "an MRZ may only contain A-Z, 0-9 and '<'."
+                message = Message(
+                    N_("Line %(line)s has the character %(char)s at position %(position)s; "
+                       "an MRZ may only contain A-Z, 0-9 and '<'."),
+                    line=line_number, char=repr(char), position=position,
                 )
             raise MRZError("characters", "charset", message)
 
@@ -189,20 +195,24 @@ def _detect_format(lines: Sequence[str]) -> str:
     raise MRZError(
         "line_length",
         "length",
-        "An MRZ must be 3 lines of 30 characters (TD1), 2 lines of 36 characters (TD2) "
-        f"or 2 lines of 44 characters (TD3), but received {_describe_shape(lengths)}.",
+        Message(
+            N_("An MRZ must be 3 lines of 30 characters (TD1), 2 lines of 36 characters (TD2) "
+               "or 2 lines of 44 characters (TD3), but received %(received)s."),
+            received=_describe_shape(lengths),
+        ),
     )
 
 
-def _describe_shape(lengths: Sequence[int]) -> str:
+def _describe_shape(lengths: Sequence[int]) -> Message:
     if not lengths:
-        return "no text"
+        return Message(N_("no text"))
     if len(lengths) == 1:
-        return f"1 line of {lengths[0]} characters"
+        return Message(N_("1 line of %(length)s characters"), length=lengths[0])
     if len(set(lengths)) == 1:
-        return f"{len(lengths)} lines of {lengths[0]} characters"
+        return Message(N_("%(count)s lines of %(length)s characters"), count=len(lengths), length=lengths[0])
     listed = ", ".join(str(length) for length in lengths[:-1])
-    return f"{len(lengths)} lines of {listed} and {lengths[-1]} characters"
+    return Message(N_("%(count)s lines of %(lengths)s and %(last)s characters"),
+                   count=len(lengths), lengths=listed, last=lengths[-1])
 
 
 def _parse_td1(lines: Sequence[str], today: date) -> MRZ:
@@ -311,9 +321,11 @@ def _verify_check_digit(field: str, data: str, found: str) -> None:
         return
     shown = found if found in _DIGITS else f"'{found}'"
     if field == "composite":
-        message = f"The composite check digit is {shown} but should be {expected}."
+        message = Message(N_("The composite check digit is %(found)s but should be %(expected)s."),
+                          found=shown, expected=expected)
     else:
-        message = f"The check digit of the {_LABELS[field]} is {shown} but should be {expected}."
+        message = Message(N_("The check digit of the %(part)s is %(found)s but should be %(expected)s."),
+                          part=Message(_LABELS[field]), found=shown, expected=expected)
     raise MRZError(field, "check_digit", message)
 
 
@@ -322,16 +334,16 @@ def _parse_document_code(raw: str) -> str:
         raise MRZError(
             "document_code",
             "format",
-            f"The document code {raw!r} is not valid: it must be a letter followed by "
-            "a letter or '<'.",
+            Message(N_("The document code %(code)s is not valid: it must be a letter followed by "
+                       "a letter or '<'."), code=repr(raw)),
         )
     if raw[0] == "V":
         # Visas (MRV-A/MRV-B) share the TD3/TD2 line shapes but lay out line 2 differently.
         raise MRZError(
             "format",
             "unsupported",
-            "This is the MRZ of a visa (document code starting with V); only passports "
-            "and identity documents are supported.",
+            Message(N_("This is the MRZ of a visa (document code starting with V); only passports "
+                       "and identity documents are supported.")),
         )
     return raw.rstrip(FILLER)
 
@@ -341,8 +353,8 @@ def _parse_state(raw: str, field: str) -> str:
         raise MRZError(
             field,
             "format",
-            f"The {_LABELS[field]} code {raw!r} is not valid: it must be one to three "
-            "letters, padded with '<'.",
+            Message(N_("The %(part)s code %(code)s is not valid: it must be one to three "
+                       "letters, padded with '<'."), part=Message(_LABELS[field]), code=repr(raw)),
         )
     return raw.rstrip(FILLER)
 
@@ -354,12 +366,13 @@ def _parse_name(raw: str) -> tuple[str, str]:
         raise MRZError(
             "name",
             "charset",
-            f"The name field contains the digit {digit!r}; names may only use A-Z and '<'.",
+            Message(N_("The name field contains the digit %(digit)s; names may only use A-Z and '<'."),
+                    digit=repr(digit)),
         )
     primary, _, secondary = raw.rstrip(FILLER).partition(FILLER * 2)
     surname, given_names = _join_name_parts(primary), _join_name_parts(secondary)
     if not surname and not given_names:
-        raise MRZError("name", "format", "The name field is empty.")
+        raise MRZError("name", "format", Message(N_("The name field is empty.")))
     return surname, given_names
 
 
@@ -371,7 +384,7 @@ def _parse_document_number(raw: str, found_check: str) -> str:
     _verify_check_digit("document_number", raw, found_check)
     number = raw.rstrip(FILLER)
     if not number:
-        raise MRZError("document_number", "format", "The document number is empty.")
+        raise MRZError("document_number", "format", Message(N_("The document number is empty.")))
     return number
 
 
@@ -411,7 +424,7 @@ def _parse_sex(raw: str) -> str:
         return _SEX_CODES[raw]
     except KeyError:
         raise MRZError(
-            "sex", "format", f"The sex field is {raw!r} but must be M, F, X or '<'."
+            "sex", "format", Message(N_("The sex field is %(value)s but must be M, F, X or '<'."), value=repr(raw))
         ) from None
 
 
@@ -459,7 +472,8 @@ def _date_digits(raw: str, field: str) -> tuple[int, int, int]:
         raise MRZError(
             field,
             "date",
-            f"The {_LABELS[field]} {raw!r} is not a valid date: it must be six digits, YYMMDD.",
+            Message(N_("The %(part)s %(value)s is not a valid date: it must be six digits, YYMMDD."),
+                    part=Message(_LABELS[field]), value=repr(raw)),
         )
     return int(raw[0:2]), int(raw[2:4]), int(raw[4:6])
 
@@ -471,7 +485,8 @@ def _calendar_date(year: int, month: int, day: int, raw: str, field: str) -> dat
         raise MRZError(
             field,
             "date",
-            f"The {_LABELS[field]} {raw!r} (YYMMDD) is not a real calendar date.",
+            Message(N_("The %(part)s %(value)s (YYMMDD) is not a real calendar date."),
+                    part=Message(_LABELS[field]), value=repr(raw)),
         ) from None
 
 
@@ -487,8 +502,8 @@ def _check_partly_unknown_date(raw: str) -> None:
         raise MRZError(
             "birth_date",
             "date",
-            f"The date of birth {raw!r} is not a valid date: unknown parts must be written "
-            "as '<<' and known parts as digits of a possible date (YYMMDD).",
+            Message(N_("The date of birth %(value)s is not a valid date: unknown parts must be written "
+                       "as '<<' and known parts as digits of a possible date (YYMMDD)."), value=repr(raw)),
         )
 
 

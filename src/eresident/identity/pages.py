@@ -17,15 +17,14 @@ from eresident.i18n import N_
 from eresident.identity import accounts, countries, presenters, service
 from eresident.identity.consents import CONSENTS
 from eresident.identity.schemas import ApplicationCreate
-from eresident.kit.errors import FieldError, Problem
+from eresident.kit.errors import FieldError, Message, Problem
 from eresident.officials import service as officials
 from eresident.officials.models import Official
 from eresident.pages import Form, problem_errors, redirect, render, set_session_cookie, validation_errors
 from eresident.security import service as security
 from eresident.sites import service as sites
-from eresident.identity.models import Application
 from eresident.workflow import service as workflow
-from eresident.workflow.models import WorkflowCase, WorkItem
+from eresident.workflow.models import WorkItem
 from eresident.workflow.calendar import load_calendar
 from eresident.workflow.render import due_state, process_map
 from eresident.workflow.semantics import CaseState
@@ -41,6 +40,15 @@ def _throttled(response, problem: Problem):
     if "retry_after" in problem.extra:
         response.headers["Retry-After"] = str(problem.extra["retry_after"])
     return response
+
+
+def _sign_in_refused(problem: Problem) -> str:
+    """Why sign-in is refused for now (security.check_login_allowed words it in English)."""
+    if problem.status == 429 and "retry_after" in problem.extra:
+        return Message.with_english(problem.detail, N_("Too many failed attempts to sign in. Wait %(minutes)s "
+                                                       "minutes before you try again."),
+                                    minutes=max(1, int(problem.extra["retry_after"]) // 60))
+    return problem.detail or problem.title
 
 
 @router.get("/")
@@ -95,10 +103,10 @@ def login(request: Request, ctx: Ctx, db: DbSession, form: FormData = Form):
                                           client_ip=request.client.host if request.client else "")
     except Problem as exc:
         return _throttled(render(request, "login.html", exc.status, values={"email": email},
-                                 errors=[FieldError("email", exc.detail)]), exc)
+                                 errors=[FieldError("email", _sign_in_refused(exc))]), exc)
     if applicant is None:
         return render(request, "login.html", 401, values={"email": email},
-                      errors=[FieldError("email", "Wrong email or password.")])
+                      errors=[FieldError("email", N_("Wrong email or password."))])
     token = security.start_session(db=db, principal_type="applicant", principal_id=applicant.id,
                                    now=ctx.clock.now(), hours=ctx.settings.applicant_session_hours,
                                    replaces=request.cookies.get("er_session"))
@@ -145,8 +153,8 @@ async def _upload(ctx, db, applicant, form: FormData, field: str, kind: str, req
     upload = form.get(field)
     if not isinstance(upload, UploadFile) or not upload.filename:
         if required:
-            raise Problem(422, "A file is missing", code="invalid-field",
-                          errors=[FieldError(field, "Choose a file to upload.")])
+            raise Problem(422, N_("A file is missing"), code="invalid-field",
+                          errors=[FieldError(field, N_("Choose a file to upload."))])
         return None
     limit = ctx.settings.max_photo_bytes if kind == "photo" else ctx.settings.max_upload_bytes
     data = await upload.read(limit + 1)
@@ -214,8 +222,8 @@ async def resubmit(request: Request, application_id: uuid.UUID, applicant: Curre
     try:
         answer = values.get("answer", "").strip()
         if not answer:
-            raise Problem(422, "Answer the reviewer", code="invalid-field",
-                          errors=[FieldError("answer", "Write your answer to the reviewer's question.")])
+            raise Problem(422, N_("Answer the reviewer"), code="invalid-field",
+                          errors=[FieldError("answer", N_("Write your answer to the reviewer's question."))])
         body = await _application_from_form(ctx, db, applicant, form, values, keep_photo=app.photo_document_id)
         service.resubmit_application(ctx=ctx, db=db, applicant=applicant, application_id=application_id,
                                      data=body, answer=answer, actor=applicant_actor(applicant))
@@ -236,7 +244,8 @@ def download_credential(request: Request, applicant: CurrentApplicant, ctx: Ctx,
 
     resident = service.e_resident_of(db, applicant)
     if resident is None:
-        raise Problem(409, "You are not an e-resident yet", code="not-e-resident")
+        raise Problem(409, N_("You are not an e-resident yet"), code="not-e-resident",
+                      detail=N_("A credential is issued once your application is approved."))
     issued = credentials.issue_e_residency(ctx=ctx, db=db, resident=resident, holder_jwk=None,
                                            actor=applicant_actor(applicant))
     return Response(json.dumps(issued, indent=2), media_type="application/json",
@@ -259,10 +268,10 @@ def official_login(request: Request, ctx: Ctx, db: DbSession, form: FormData = F
                                           client_ip=request.client.host if request.client else "")
     except Problem as exc:
         return _throttled(render(request, "official_login.html", exc.status, values={"username": username},
-                                 errors=[FieldError("username", exc.detail)]), exc)
+                                 errors=[FieldError("username", _sign_in_refused(exc))]), exc)
     if official is None:
         return render(request, "official_login.html", 401, values={"username": username},
-                      errors=[FieldError("username", "Wrong username, password or code. Each code works once.")])
+                      errors=[FieldError("username", N_("Wrong username, password or code. Each code works once."))])
     token = security.start_session(db=db, principal_type="official", principal_id=official.id,
                                    now=ctx.clock.now(), hours=ctx.settings.session_hours,
                                    replaces=request.cookies.get("er_session"))
@@ -274,23 +283,20 @@ def official_login(request: Request, ctx: Ctx, db: DbSession, form: FormData = F
 
 @router.get("/official")
 def worklist(request: Request, official: CurrentOfficial, ctx: Ctx, db: DbSession):
-    """Queues by role in this region, from the engine's open steps: what is late, due, claimed."""
+    """Queues by role in this region, a page at a time (workflow/worklist.py): late first, then due
+    soon, then by deadline. `?reviewer=2` shows the review queue's second page, and so on."""
+    from eresident.workflow import worklist as work
+
     roles = {g.role for g in official.roles if g.region == ctx.region}
     now = ctx.clock.now()
-    queues = []
-    for role in sorted(roles & {"reviewer", "approver", "admin"}):
-        rows = []
-        for item in workflow.worklist(db=db, roles={role}, region=ctx.region, process=service.PROCESS):
-            case = db.get_one(WorkflowCase, item.case_id)
-            app = db.get(Application, case.subject_id)
-            calendar = load_calendar(workflow.definition_of(db, case).calendar)
-            state = due_state(item.due_at, now, calendar, overdue=item.overdue)
-            rows.append({"item": item, "app": app, "state": state,
-                         "claimed_by_me": item.claimed_by == str(official.id)})
-        title = {"reviewer": N_("Review"), "approver": N_("Decisions"),
-                 "admin": N_("Escalated to administrators")}[role]
-        queues.append((title, rows))
-    return render(request, "worklist.html", queues=queues, roles=sorted(roles), official=official, now=now)
+    titles = {"reviewer": N_("Review"), "approver": N_("Decisions"), "admin": N_("Escalated to administrators")}
+    wanted = {role: work.page_number(request.query_params.get(role, 1)) for role in titles}
+    queues = [(titles[role], work.queue(db=db, role=role, region=ctx.region, process=service.PROCESS,
+                                        official_id=str(official.id), now=now, page=wanted[role]))
+              for role in sorted(roles & set(titles))]
+    pages = {q.role: q.page for _title, q in queues}
+    return render(request, "worklist.html", queues=queues, pages=pages, roles=sorted(roles), official=official,
+                  now=now)
 
 
 def _process_map(ctx, db, app) -> dict:
@@ -323,9 +329,10 @@ def case_action(request: Request, application_id: uuid.UUID, action: str, offici
     needs = {"claim": "reviewer", "release": "reviewer", "request-info": "reviewer", "recommend": "reviewer",
              "decide": "approver"}
     if action not in needs:
-        raise Problem(404, "Not found", code="not-found")
+        raise Problem(404, N_("Not found"), code="not-found")
     if needs[action] not in roles:
-        raise Problem(403, "Forbidden", code="forbidden", detail=f"This needs the {needs[action]} role.")
+        raise Problem(403, N_("Forbidden"), code="forbidden",
+                      detail=Message(N_("This needs the %(role)s role."), role=Message(needs[action])))
     try:
         if action == "claim":
             service.claim(ctx=ctx, db=db, application_id=application_id, official=official, actor=actor)
@@ -333,8 +340,8 @@ def case_action(request: Request, application_id: uuid.UUID, action: str, offici
             service.release(ctx=ctx, db=db, application_id=application_id, official=official, actor=actor)
         elif action == "request-info":
             if len(text.strip()) < 5:
-                raise Problem(422, "Say what you need", code="invalid-field",
-                              errors=[FieldError("text", "Write at least a short sentence.")])
+                raise Problem(422, N_("Say what you need"), code="invalid-field",
+                              errors=[FieldError("text", N_("Write at least a short sentence."))])
             service.request_information(ctx=ctx, db=db, application_id=application_id, official=official,
                                         message=text, actor=actor)
         elif action == "recommend":

@@ -8,7 +8,9 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from eresident.i18n import N_
 from eresident.identity import countries
+from eresident.kit.errors import Message
 
 _PHONE = re.compile(r"^\+[1-9][0-9 ]{6,18}$")
 
@@ -73,14 +75,18 @@ class ApplicationCreate(BaseModel):
     def _country(cls, value: str) -> str:
         code = countries.alpha2(value)
         if code is None:
-            raise ValueError("is not an ISO 3166-1 country code")
+            raise ValueError(Message.with_english("is not an ISO 3166-1 country code",
+                                                  N_("Choose a country from the list.")))
         return code
 
     @field_validator("phone")
     @classmethod
     def _phone(cls, value: str) -> str:
         if not _PHONE.match(value):
-            raise ValueError("use international format, e.g. +213 21 23 45 67")
+            raise ValueError(Message.with_english(
+                "use international format, e.g. +213 21 23 45 67",
+                N_("Enter the number in international format, starting with + and the country code, for "
+                   "example +213 21 23 45 67.")))
         return value
 
     @field_validator("passport_number")
@@ -88,7 +94,9 @@ class ApplicationCreate(BaseModel):
     def _passport(cls, value: str) -> str:
         value = value.replace(" ", "").upper()
         if not re.fullmatch(r"[A-Z0-9]{1,20}", value):
-            raise ValueError("use only the letters and digits printed in the passport")
+            raise ValueError(Message.with_english(
+                "use only the letters and digits printed in the passport",
+                N_("Use only the letters and digits printed in your passport.")))
         return value
 
     @field_validator("mrz", mode="before")

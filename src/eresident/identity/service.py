@@ -22,7 +22,7 @@ from eresident.identity.models import (Applicant, Application, ApplicationDocume
                                        Consent, EResident, InfoRequest)
 from eresident.identity.schemas import ApplicationCreate
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import FieldError, Problem, conflict, forbidden, invalid, not_found
+from eresident.kit.errors import FieldError, Message, Problem, conflict, forbidden, invalid, not_found
 from eresident.kit.db import Prepared, driver, insert_attached, insert_rows
 from eresident.kit.ids import case_number
 from eresident.kit.sequences import next_value
@@ -73,55 +73,58 @@ def parse_and_check_mrz(data: ApplicationCreate, *, today: date, min_validity_da
     try:
         parsed = mrz.parse_mrz(data.mrz, today=today)
     except mrz.MRZError as exc:
-        reason = (f"Machine-readable zone: {exc.message} Copy the lines again exactly as printed at the "
-                  "bottom of your passport's photo page; do not change digits to make them fit.")
-        raise Problem(422, "The machine-readable zone is not valid", detail=reason,
+        reason = Message(N_("Machine-readable zone: %(problem)s Copy the lines again exactly as printed at the "
+                            "bottom of your passport's photo page; do not change digits to make them fit."),
+                         problem=exc.message)
+        raise Problem(422, N_("The machine-readable zone is not valid"), detail=reason,
                       code="invalid-mrz", errors=[FieldError("mrz", reason)],
                       extra={"check": exc.check, "mrz_field": exc.field}) from None
     errors: list[FieldError] = []
 
     def mismatch(field: str, typed: object, in_mrz: object, label: str) -> None:
-        errors.append(FieldError(field, f"The {label} you typed ({typed}) differs from the passport's "
-                                        f"machine-readable zone ({in_mrz})."))
+        errors.append(FieldError(field, Message(N_("The %(what)s you typed (%(typed)s) differs from the passport's "
+                                                   "machine-readable zone (%(in_mrz)s)."),
+                                                what=Message(label), typed=typed, in_mrz=in_mrz)))
 
     if _mrz_name(data.surname) != parsed.surname:
-        mismatch("surname", data.surname, parsed.surname, "surname")
+        mismatch("surname", data.surname, parsed.surname, N_("surname"))
     typed_given = _mrz_name(data.given_names)
     # The MRZ truncates long names; a truncated MRZ name must be a prefix of the typed one.
     if typed_given != parsed.given_names and not (
             parsed.given_names and typed_given.startswith(parsed.given_names)
             and len(parsed.surname) + len(parsed.given_names) >= 30):
-        mismatch("given_names", data.given_names, parsed.given_names, "given names")
+        mismatch("given_names", data.given_names, parsed.given_names, N_("given names"))
     if parsed.birth_date is not None and parsed.birth_date != data.birth_date:
-        mismatch("birth_date", data.birth_date.isoformat(), parsed.birth_date.isoformat(), "date of birth")
+        mismatch("birth_date", data.birth_date.isoformat(), parsed.birth_date.isoformat(), N_("date of birth"))
     if parsed.sex != data.sex:
-        mismatch("sex", data.sex, parsed.sex, "sex")
+        mismatch("sex", data.sex, parsed.sex, N_("sex"))
     if countries.alpha2(parsed.nationality) != data.nationality:
-        mismatch("nationality", data.nationality, parsed.nationality, "nationality")
+        mismatch("nationality", data.nationality, parsed.nationality, N_("nationality"))
     if parsed.document_number != data.passport_number:
-        mismatch("passport_number", data.passport_number, parsed.document_number, "passport number")
+        mismatch("passport_number", data.passport_number, parsed.document_number, N_("passport number"))
     if parsed.expiry_date != data.passport_expiry:
         mismatch("passport_expiry", data.passport_expiry.isoformat(), parsed.expiry_date.isoformat(),
-                 "expiry date")
+                 N_("expiry date"))
     if errors:
-        raise Problem(422, "Your details differ from your passport", code="mrz-mismatch",
+        raise Problem(422, N_("Your details differ from your passport"), code="mrz-mismatch",
                       detail=errors[0].reason, errors=errors)
     needed = today + timedelta(days=min_validity_days)
     if parsed.expiry_date < needed:
-        reason = (f"Your passport expires on {parsed.expiry_date.isoformat()}. It must be valid until "
-                  f"at least {needed.isoformat()} (six months from today). Renew it, then apply.")
-        raise Problem(422, "Your passport expires too soon", detail=reason, code="passport-expiring",
+        reason = Message(N_("Your passport expires on %(expiry)s. It must be valid until at least %(needed)s "
+                            "(six months from today). Renew it, then apply."),
+                         expiry=parsed.expiry_date, needed=needed)
+        raise Problem(422, N_("Your passport expires too soon"), detail=reason, code="passport-expiring",
                       errors=[FieldError("passport_expiry", reason)])
     if data.birth_date >= today:
-        raise invalid("birth_date", "The date of birth must be in the past.")
+        raise invalid("birth_date", N_("The date of birth must be in the past."))
     return parsed
 
 
 def _check_consents(data: ApplicationCreate) -> None:
     for purpose, text in CONSENTS.items():
         if text.required and not getattr(data.consents, purpose):
-            raise invalid(f"consents.{purpose}", "We cannot process your application without this "
-                                                 "consent.", title="A required consent is missing")
+            raise invalid(f"consents.{purpose}", N_("We cannot process your application without this "
+                                                    "consent."), title=N_("A required consent is missing"))
 
 
 # The submission's reads, compiled once and run on the driver (kit.db.Prepared).
@@ -153,7 +156,7 @@ def _load_site(db: Session, ctx: NodeContext, code: str) -> uuid.UUID:
     """The id of an active site of this region with this code."""
     site = driver(db).first(_SITE_BY_CODE, {"code": code})
     if site is None or not site[1] or site[2] != ctx.region:
-        raise invalid("site_code", "Choose one of this region's overseas service sites.")
+        raise invalid("site_code", N_("Choose one of this region's overseas service sites."))
     return site[0]
 
 
@@ -169,9 +172,10 @@ def _load_documents(db: Session, applicant: Applicant, data: ApplicationCreate) 
     for doc_id, kind, field in wanted:
         doc = rows.get(doc_id)
         if doc is None or doc[2] != "applicant" or doc[3] != applicant.id:
-            raise invalid(field, "No document with this id was uploaded by you.")
+            raise invalid(field, N_("No document with this id was uploaded by you."))
         if kind and doc[1] != kind:
-            raise invalid(field, f"This document was uploaded as {doc[1]}, not as a {kind}.")
+            raise invalid(field, Message(N_("This document was uploaded as %(uploaded)s, not as a %(wanted)s."),
+                                         uploaded=doc[1], wanted=kind))
         found.append((doc[0], doc[1]))
     return found
 
@@ -235,11 +239,11 @@ def _same_passport(db: Session, *, index: str, applicant: Applicant,
     if existing is None:
         return earlier
     if existing.applicant_id == applicant.id:
-        raise conflict(f"You already have application {existing.case_number} for this passport.",
-                       code="duplicate-application")
+        raise conflict(Message(N_("You already have application %(case)s for this passport."),
+                               case=existing.case_number), code="duplicate-application")
     # Someone else's case: do not reveal its number or status.
-    raise conflict("An application for this passport already exists in this region. If this is "
-                   "your passport, contact the region's help desk.", code="duplicate-application")
+    raise conflict(N_("An application for this passport already exists in this region. If this is "
+                      "your passport, contact the region's help desk."), code="duplicate-application")
 
 
 def _apply_fields(ctx: NodeContext, app: Application, data: ApplicationCreate, parsed: mrz.MRZ) -> None:
@@ -265,7 +269,7 @@ def submit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
     """Check everything first (reads only), then write the case in a few plain statements: the
     application, its documents, checks and consents, the workflow case, the audit event."""
     if applicant.email_confirmed_at is None:
-        raise forbidden("Confirm your email address first: open the link we sent you.")
+        raise forbidden(N_("Confirm your email address first: open the link we sent you."))
     now = ctx.clock.now()
     _check_consents(data)
     parsed = parse_and_check_mrz(data, today=now.date(),
@@ -312,7 +316,7 @@ def resubmit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
                          data: ApplicationCreate, answer: str, actor: Actor) -> Application:
     app = get_for_applicant(db=db, applicant=applicant, application_id=application_id)
     if app.status != "info_requested":
-        raise conflict("This application is not waiting for information from you.",
+        raise conflict(N_("This application is not waiting for information from you."),
                        code="wrong-status")
     now = ctx.clock.now()
     _check_consents(data)
@@ -367,14 +371,14 @@ def get_for_applicant(*, db: Session, applicant: Applicant, application_id: uuid
     app = db.get(Application, application_id)
     # Another applicant's case is "not found", not "forbidden": its existence is not revealed.
     if app is None or app.applicant_id != applicant.id:
-        raise not_found("Application")
+        raise not_found(N_("Application"))
     return app
 
 
 def get_application(*, db: Session, application_id: uuid.UUID) -> Application:
     app = db.get(Application, application_id)
     if app is None:
-        raise not_found("Application")
+        raise not_found(N_("Application"))
     return app
 
 
@@ -472,9 +476,9 @@ def recommend(*, ctx: NodeContext, db: Session, application_id: uuid.UUID, offic
               recommendation: str, note: str, actor: Actor) -> Application:
     app = get_application(db=db, application_id=application_id)
     if recommendation not in ("approve", "refuse"):
-        raise invalid("recommendation", "Choose approve or refuse.")
+        raise invalid("recommendation", N_("Choose approve or refuse."))
     if recommendation == "refuse" and not note.strip():
-        raise invalid("note", "Say why you recommend refusal; the approver and the applicant rely on it.")
+        raise invalid("note", N_("Say why you recommend refusal; the approver and the applicant rely on it."))
     outcome = workflow.act(ctx=ctx, db=db, case=_case(db, app), step=REVIEW_STEP,
                            action=f"recommend_{recommendation}", actor=workflow.engine_actor(official, ctx.region),
                            note=note)
@@ -491,9 +495,9 @@ def decide(*, ctx: NodeContext, db: Session, application_id: uuid.UUID, official
     """The second pair of eyes: the published process says who may decide (never the reviewer)."""
     app = get_application(db=db, application_id=application_id)
     if decision not in ("approve", "refuse"):
-        raise invalid("decision", "Choose approve or refuse.")
+        raise invalid("decision", N_("Choose approve or refuse."))
     if decision == "refuse" and not reasons.strip():
-        raise invalid("reasons", "Give the reasons for refusal; the applicant will read them.")
+        raise invalid("reasons", N_("Give the reasons for refusal; the applicant will read them."))
     case = _case(db, app)
     # One approver or a panel: whichever approver step the published version has opened.
     step = workflow.open_task(db, case, "approver") or "decision"
@@ -536,15 +540,15 @@ def person_of(db: Session, resident: EResident):
 def set_e_resident_status(*, ctx: NodeContext, db: Session, number: str, status: str, reason: str,
                           actor: Actor) -> EResident:
     if status not in ("active", "suspended", "revoked"):
-        raise invalid("status", "Use active, suspended or revoked.")
+        raise invalid("status", N_("Use active, suspended or revoked."))
     resident = db.scalar(select(EResident).where(EResident.number == number))
     if resident is None:
-        raise not_found("E-resident")
+        raise not_found(N_("E-resident"))
     if resident.application_id is None:
-        raise conflict(f"{number} is an e-resident of {resident.region} recognised here; its status follows "
-                       "that region.", code="recognised-resident")
+        raise conflict(Message(N_("%(number)s is an e-resident of %(region)s recognised here; its status follows "
+                                  "that region."), number=number, region=resident.region), code="recognised-resident")
     if resident.status == "revoked":
-        raise conflict("A revoked e-residency cannot change status.", code="wrong-status")
+        raise conflict(N_("A revoked e-residency cannot change status."), code="wrong-status")
     before = {"status": resident.status}
     resident.status = status
     resident.status_reason = reason

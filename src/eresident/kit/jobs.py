@@ -65,12 +65,19 @@ def _recognition(ctx: NodeContext) -> object:
     return sweep(ctx)
 
 
+def _dashboard_figures(ctx: NodeContext) -> object:
+    from eresident.dashboard.service import refresh
+
+    return refresh(ctx)
+
+
 JOBS = (PeriodicJob("workflow.escalate_due", 60.0, _escalate),
         PeriodicJob("audit.checkpoint", 60.0, _checkpoint),
         PeriodicJob("federation.deliver", 1.0, _deliver),
         PeriodicJob("banking.deliver", 1.0, _bank_deliver),
         PeriodicJob("tax.reminders", 60.0, _tax_reminders),
-        PeriodicJob("recognition.sweep", 10.0, _recognition))
+        PeriodicJob("recognition.sweep", 10.0, _recognition),
+        PeriodicJob("dashboard.figures", 60.0, _dashboard_figures))
 
 
 def run_due(ctx: NodeContext, last_run: dict[str, float], *, now: float,

@@ -4,6 +4,7 @@ from eresident.audit import models as _audit  # noqa: F401
 from eresident.banking import models as _banking  # noqa: F401
 from eresident.credentials import models as _credentials  # noqa: F401
 from eresident.crosscase import models as _crosscase  # noqa: F401
+from eresident.dashboard import models as _dashboard  # noqa: F401
 from eresident.documents import models as _documents  # noqa: F401
 from eresident.enterprise import models as _enterprise  # noqa: F401
 from eresident.federation import models as _federation  # noqa: F401

@@ -6,6 +6,7 @@ import json
 import re
 import time
 import uuid
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import structlog
@@ -16,7 +17,9 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from eresident.i18n import N_
 from eresident.kit.errors import PROBLEM_JSON, FieldError, Problem
+from eresident.kit.errors import Message as Translatable  # starlette.types has a Message too
 from eresident.kit.units import human_size
 
 log = structlog.get_logger("eresident.web")
@@ -38,16 +41,99 @@ def _loc(loc: tuple) -> str:
     return "/".join(parts) or "body"
 
 
+# Pydantic's error types as plain messages for pages (kit.errors.translate); the API keeps pydantic's
+# English. A value that is empty gets _REQUIRED whatever rule it failed.
+_REQUIRED = N_("Fill in this field.")
+_PLAIN: dict[str, str] = {
+    "missing": _REQUIRED,
+    "string_too_short": N_("Enter at least %(min_length)s characters."),
+    "string_too_long": N_("Enter at most %(max_length)s characters."),
+    "string_pattern_mismatch": N_("This is not in the expected format."),
+    "string_type": N_("Enter text."),
+    "too_short": N_("Give at least %(min_length)s entries."),
+    "too_long": N_("Give at most %(max_length)s entries."),
+    "date_parsing": N_("Enter a real date as year-month-day, for example 1990-03-27."),
+    "date_from_datetime_parsing": N_("Enter a real date as year-month-day, for example 1990-03-27."),
+    "date_type": N_("Enter a real date as year-month-day, for example 1990-03-27."),
+    "date_from_datetime_inexact": N_("Enter a date without a time."),
+    "datetime_parsing": N_("Enter a date and time with its UTC offset, for example 2026-12-01T09:00:00Z."),
+    "datetime_from_date_parsing": N_("Enter a date and time with its UTC offset, for example 2026-12-01T09:00:00Z."),
+    "datetime_type": N_("Enter a date and time with its UTC offset, for example 2026-12-01T09:00:00Z."),
+    "uuid_parsing": N_("This is not a valid id."),
+    "uuid_type": N_("This is not a valid id."),
+    "bool_parsing": N_("Answer yes or no."),
+    "bool_type": N_("Answer yes or no."),
+    "int_parsing": N_("Enter a whole number."),
+    "int_type": N_("Enter a whole number."),
+    "int_from_float": N_("Enter a whole number."),
+    "float_parsing": N_("Enter a number."),
+    "float_type": N_("Enter a number."),
+    "decimal_parsing": N_("Enter a number."),
+    "decimal_type": N_("Enter a number."),
+    "finite_number": N_("Enter a number."),
+    "decimal_max_digits": N_("Use at most %(max_digits)s digits."),
+    "decimal_max_places": N_("Use at most %(decimal_places)s decimal places."),
+    "decimal_whole_digits": N_("Use at most %(whole_digits)s digits before the decimal point."),
+    "greater_than": N_("Enter a number greater than %(gt)s."),
+    "greater_than_equal": N_("Enter a number of at least %(ge)s."),
+    "less_than": N_("Enter a number less than %(lt)s."),
+    "less_than_equal": N_("Enter a number of at most %(le)s."),
+    "multiple_of": N_("Enter a multiple of %(multiple_of)s."),
+    "literal_error": N_("Choose one of: %(expected)s."),
+    "enum": N_("Choose one of: %(expected)s."),
+    "extra_forbidden": N_("This field is not expected here; remove it."),
+    "json_invalid": N_("This is not valid JSON."),
+    "list_type": N_("Give a list."),
+    "dict_type": N_("Give an object with the expected fields."),
+    "model_type": N_("Give an object with the expected fields."),
+    "model_attributes_type": N_("Give an object with the expected fields."),
+}
+_EMPTY_IS_MISSING = {"string_too_short", "string_pattern_mismatch", "too_short", "date_parsing",
+                     "date_from_datetime_parsing", "datetime_parsing", "datetime_from_date_parsing",
+                     "uuid_parsing", "bool_parsing", "int_parsing", "float_parsing", "decimal_parsing",
+                     "literal_error", "enum"}
+
+
+def _plain(err: Any, english: str) -> str:
+    """The reason for one pydantic error: `english` for the API, a translatable plain message for pages.
+    Our own validators raise ValueError with a marked text or a kit.errors.Message; it is kept."""
+    kind, ctx = err.get("type", ""), err.get("ctx") or {}
+    if kind == "value_error":
+        raised = ctx.get("error")
+        said = raised.args[0] if isinstance(raised, ValueError) and raised.args else None
+        if isinstance(said, Translatable):
+            return Translatable.with_english(english, said.template, **said.params)
+        if "reason" in ctx and english.startswith("value is not a valid email address"):
+            return Translatable.with_english(english, N_("Enter an email address in the right format, such "
+                                                         "as name@example.com."))
+        return english  # a marked text is its own msgid
+    value = err.get("input")
+    empty = value is None or (isinstance(value, str | list | dict) and not value)
+    if kind in _EMPTY_IS_MISSING and empty:
+        return Translatable.with_english(english, _REQUIRED)
+    if kind not in _PLAIN:
+        return english
+    params = {key: ctx[key] for key in ("min_length", "max_length", "max_digits", "decimal_places",
+                                        "whole_digits", "gt", "ge", "lt", "le", "multiple_of", "expected")
+              if key in ctx}
+    try:
+        _PLAIN[kind] % params
+    except (KeyError, TypeError, ValueError):  # a ctx without what the message names: say it as pydantic does
+        return english
+    return Translatable.with_english(english, _PLAIN[kind], **params)
+
+
 def validation_problem(exc: RequestValidationError | ValidationError) -> Problem:
     errors = []
     for err in exc.errors():
         msg = err.get("msg", "is not valid")
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
-        errors.append(FieldError(_loc(tuple(err.get("loc", ()))), msg))
+        errors.append(FieldError(_loc(tuple(err.get("loc", ()))), _plain(err, msg)))
     first = errors[0] if errors else FieldError("body", "is not valid")
-    return Problem(422, "Your request has invalid fields", code="invalid-field",
-                   detail=f"{first.field}: {first.reason}", errors=errors)
+    return Problem(422, N_("Your request has invalid fields"), code="invalid-field",
+                   detail=Translatable.with_english(f"{first.field}: {first.reason}", "%(field)s: %(reason)s",
+                                                    field=first.field, reason=first.reason), errors=errors)
 
 
 def http_problem(exc: StarletteHTTPException) -> Problem:

@@ -1,8 +1,11 @@
-"""Officials: create them, grant roles, sign them in with password and TOTP."""
+"""Officials: create them, grant and revoke roles, (de)activate them, sign them in with password and TOTP."""
 
 from __future__ import annotations
 
+import secrets
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import CursorResult, select, update
@@ -10,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from eresident.audit.service import Actor, record
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import conflict, invalid, not_found
+from eresident.kit.errors import Problem, conflict, invalid, not_found
 from eresident.officials.models import ROLES, Official, RoleGrant
+from eresident.officials.secondment_models import Secondee
 from eresident.security import service as security
 from eresident.security import totp
 from eresident.security.passwords import password_problem
@@ -27,6 +31,9 @@ def create_official(*, ctx: NodeContext, db: Session, username: str, display_nam
                     roles: list[str], actor: Actor, totp_secret: str | None = None) -> tuple[Official, str]:
     if (why := password_problem(password)) is not None:
         raise invalid("password", why)
+    if "@" in username:
+        raise invalid("username", "Leave out '@': it marks officials seconded from another region "
+                                  "(username@REGION).")
     if db.scalar(select(Official.id).where(Official.username == username)) is not None:
         raise conflict(f"An official named {username!r} exists.", code="official-exists")
     secret = totp_secret or totp.new_secret()
@@ -44,6 +51,26 @@ def create_official(*, ctx: NodeContext, db: Session, username: str, display_nam
     return official, secret
 
 
+@dataclass(frozen=True)
+class Enrolment:
+    """A new official and what they need to sign in the first time: shown once, never stored in clear."""
+
+    official: Official
+    password: str
+    totp_secret: str
+    totp_uri: str
+
+
+def enrol_official(*, ctx: NodeContext, db: Session, username: str, display_name: str, roles: list[str],
+                   actor: Actor) -> Enrolment:
+    """Create an official with a generated one-time password and a new TOTP secret."""
+    password = new_password()
+    official, secret = create_official(ctx=ctx, db=db, username=username, display_name=display_name,
+                                       password=password, roles=list(dict.fromkeys(roles)), actor=actor)
+    return Enrolment(official, password, secret,
+                     totp.provisioning_uri(secret, username=username, issuer=f"eresident {ctx.region}"))
+
+
 def grant_role(*, ctx: NodeContext, db: Session, official: Official, role: str, actor: Actor,
                region: str | None = None) -> RoleGrant:
     if role not in ROLES:
@@ -56,6 +83,91 @@ def grant_role(*, ctx: NodeContext, db: Session, official: Official, role: str, 
     record(db=db, actor=actor, region=ctx.region, action="official.role_granted", entity_type="official",
            entity_id=official.id, at=ctx.clock.now(), after={"role": role, "region": region})
     return grant
+
+
+def refuse_if_seconded(db: Session, official: Official) -> None:
+    """A seconded-in official's roles and access follow the secondment (officials/secondees.py):
+    sign-in sets them from the accepted host roles and a withdrawal ends them, so an administrator's
+    change would not last. (grant_role does not ask: the secondment itself grants through it.)"""
+    if db.get(Secondee, official.id) is not None:
+        raise conflict(f"{official.username} is seconded from {official.home_region}: their roles and access "
+                       "follow the secondment, which ends at its term or when the home region withdraws it.",
+                       code="official-seconded")
+
+
+def revoke_role(*, ctx: NodeContext, db: Session, official: Official, role: str, actor: Actor,
+                region: str | None = None) -> None:
+    """Take a role away. Nobody removes their own administrator role here (another administrator
+    must), so a slip cannot leave the acting admin, or the region, without one."""
+    region = region or ctx.region
+    grant = next((g for g in official.roles if g.role == role and g.region == region), None)
+    if grant is None:
+        raise conflict(f"{official.username} does not hold {role} in {region}.", code="role-missing")
+    if role == "admin" and region == ctx.region and actor.id == str(official.id):
+        raise Problem(409, "You cannot remove your own administrator role", code="own-admin-role",
+                      detail="You cannot remove your own administrator role: another administrator of this "
+                             "region must do it.")
+    refuse_if_seconded(db, official)
+    official.roles.remove(grant)
+    db.delete(grant)
+    record(db=db, actor=actor, region=ctx.region, action="official.role_revoked", entity_type="official",
+           entity_id=official.id, at=ctx.clock.now(), after={"role": role, "region": region})
+
+
+def set_active(*, ctx: NodeContext, db: Session, official: Official, active: bool, actor: Actor) -> Official:
+    """Deactivate (every session ends at once; sign-in is refused) or reactivate an account.
+    Asking for the state it is already in changes nothing. Nobody deactivates themselves."""
+    if official.active == active:
+        return official
+    if not active and actor.id == str(official.id):
+        raise Problem(409, "You cannot deactivate your own account", code="own-account",
+                      detail="You cannot deactivate your own account: another administrator of this region "
+                             "must do it.")
+    refuse_if_seconded(db, official)
+    now = ctx.clock.now()
+    official.active = active
+    if not active:
+        security.end_all_sessions(db=db, principal_id=official.id, now=now)
+    record(db=db, actor=actor, region=ctx.region,
+           action="official.reactivated" if active else "official.deactivated", entity_type="official",
+           entity_id=official.id, at=now, before={"active": not active}, after={"active": active})
+    return official
+
+
+def new_password() -> str:
+    """A one-time password for a new account, shown once: 144 random bits (24 characters)."""
+    return secrets.token_urlsafe(18)
+
+
+def list_officials(db: Session) -> list[tuple[Official, Secondee | None]]:
+    """Every official on this node by username, each with its secondee marker (None: our own)."""
+    return [(official, marker) for official, marker in db.execute(
+        select(Official, Secondee).outerjoin(Secondee, Secondee.official_id == Official.id)
+        .order_by(Official.username))]
+
+
+def by_id(db: Session, official_id: uuid.UUID) -> Official:
+    official = db.get(Official, official_id)
+    if official is None:
+        raise not_found("Official")
+    return official
+
+
+def seconded(db: Session, official: Official) -> Secondee | None:
+    return db.get(Secondee, official.id)
+
+
+def usernames(db: Session, actor_ids: Iterable[str]) -> dict[str, str]:
+    """Actor id (as the audit log and other domains keep it) -> username, for those that are officials."""
+    ids = set()
+    for value in actor_ids:
+        try:
+            ids.add(uuid.UUID(value))
+        except ValueError:
+            continue  # "system", or another kind of actor
+    if not ids:
+        return {}
+    return {str(i): name for i, name in db.execute(select(Official.id, Official.username).where(Official.id.in_(ids)))}
 
 
 def by_username(db: Session, username: str) -> Official:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import FormData
 
 from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, official_actor, require
+from eresident.i18n import N_
 from eresident.identity import presenters
 from eresident.identity import service as identity
 from eresident.kit.errors import FieldError, Problem
@@ -28,8 +29,8 @@ def book(request: Request, application_id: uuid.UUID, applicant: CurrentApplican
     try:
         starts_at = datetime.fromisoformat(str(form.get("starts_at", "")))
     except ValueError:
-        raise Problem(422, "Choose a slot", code="invalid-field",
-                      errors=[FieldError("starts_at", "Choose one of the listed times.")]) from None
+        raise Problem(422, N_("Choose a slot"), code="invalid-field",
+                      errors=[FieldError("starts_at", N_("Choose one of the listed times."))]) from None
     service.book(ctx=ctx, db=db, applicant=applicant, application_id=application_id, starts_at=starts_at,
                  mode=str(form.get("mode", "in_person")), actor=applicant_actor(applicant))
     return redirect("/my")

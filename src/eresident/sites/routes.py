@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends
 
 from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, official_actor, require
+from eresident.i18n import N_
 from eresident.identity.schemas import AppointmentCreate, IdentityCheckCreate
 from eresident.kit.errors import invalid
 from eresident.officials.models import Official
@@ -52,7 +53,7 @@ def book(application_id: uuid.UUID, body: AppointmentCreate, applicant: CurrentA
 def agent_appointments(official: Agent, ctx: Ctx, db: DbSession, day: date | None = None) -> list[dict]:
     day = day or ctx.clock.now().date()
     if not date(2000, 1, 1) <= day <= date(2999, 12, 30):
-        raise invalid("day", "Give a date between 2000 and 2999.")
+        raise invalid("day", N_("Give a date between 2000 and 2999."))
     start = datetime.combine(day, time(0), ZoneInfo("UTC"))
     rows = service.appointments_for(db=db, official=official, day_start=start,
                                     day_end=start + timedelta(days=1))

@@ -11,10 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from eresident.audit.service import Actor, record
+from eresident.i18n import N_
 from eresident.identity import service as identity
 from eresident.identity.models import Applicant
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import conflict, forbidden, invalid, not_found
+from eresident.kit.errors import Message, conflict, forbidden, invalid, not_found
 from eresident.officials.models import Official
 from eresident.sites.models import Appointment, IdentityCheck, ServiceSite, SiteAgent
 
@@ -26,7 +27,7 @@ MIN_NOTICE = timedelta(hours=2)
 def site_by_code(db: Session, code: str) -> ServiceSite:
     site = db.scalar(select(ServiceSite).where(ServiceSite.code == code))
     if site is None:
-        raise not_found("Service site")
+        raise not_found(N_("Service site"))
     return site
 
 
@@ -75,22 +76,22 @@ def book(*, ctx: NodeContext, db: Session, applicant: Applicant, application_id:
          starts_at: datetime, mode: str, actor: Actor) -> Appointment:
     app = identity.get_for_applicant(db=db, applicant=applicant, application_id=application_id)
     if app.status != "awaiting_identity_check":
-        raise conflict("This application does not need an identity check appointment now.",
+        raise conflict(N_("This application does not need an identity check appointment now."),
                        code="wrong-status")
     site = db.get_one(ServiceSite, app.site_id)
     if mode not in site.modes:
-        raise invalid("mode", f"{site.name} offers: {', '.join(site.modes)}.")
+        raise invalid("mode", Message(N_("%(site)s offers: %(modes)s."), site=site.name, modes=", ".join(site.modes)))
     now = ctx.clock.now()
     if starts_at.tzinfo is None:
-        raise invalid("starts_at", "Give the time with its UTC offset, e.g. 2026-12-01T09:00:00Z.")
+        raise invalid("starts_at", N_("Give the time with its UTC offset, e.g. 2026-12-01T09:00:00Z."))
     if not (now - timedelta(days=1) <= starts_at <= now + timedelta(days=BOOKING_DAYS_AHEAD + 1)):
-        raise invalid("starts_at", "Choose a slot at least two hours and at most four weeks ahead.")
+        raise invalid("starts_at", N_("Choose a slot at least two hours and at most four weeks ahead."))
     starts_at = starts_at.astimezone(ZoneInfo("UTC"))
     local_day = starts_at.astimezone(ZoneInfo(site.timezone)).date()
     if starts_at not in slot_starts(site, local_day):
-        raise invalid("starts_at", "This is not one of the site's appointment times. Choose a listed slot.")
+        raise invalid("starts_at", N_("This is not one of the site's appointment times. Choose a listed slot."))
     if starts_at < now + MIN_NOTICE or starts_at > now + timedelta(days=BOOKING_DAYS_AHEAD):
-        raise invalid("starts_at", "Choose a slot at least two hours and at most four weeks ahead.")
+        raise invalid("starts_at", N_("Choose a slot at least two hours and at most four weeks ahead."))
     for existing in db.scalars(select(Appointment).where(Appointment.application_id == app.id,
                                                          Appointment.status == "booked")):
         existing.status = "cancelled"
@@ -101,14 +102,14 @@ def book(*, ctx: NodeContext, db: Session, applicant: Applicant, application_id:
         Appointment.seat.is_not(None))))
     seat = next((s for s in range(site.capacity) if s not in taken), None)
     if seat is None:
-        raise conflict("This slot has just been taken. Choose another one.", code="slot-taken")
+        raise conflict(N_("This slot has just been taken. Choose another one."), code="slot-taken")
     appointment = Appointment(site_id=site.id, application_id=app.id, starts_at=starts_at, seat=seat,
                               mode=mode, status="booked", created_at=now)
     try:
         with db.begin_nested():
             db.add(appointment)
     except IntegrityError:  # a concurrent booking took the same seat
-        raise conflict("This slot has just been taken. Choose another one.", code="slot-taken") from None
+        raise conflict(N_("This slot has just been taken. Choose another one."), code="slot-taken") from None
     record(db=db, actor=actor, region=ctx.region, action="appointment.booked", entity_type="application",
            entity_id=app.id, at=now, after={"appointment_id": str(appointment.id),
                                             "starts_at": starts_at.isoformat(), "mode": mode})
@@ -147,7 +148,7 @@ def application_for_agent(db: Session, official: Official, application_id: uuid.
     app = identity.get_application(db=db, application_id=application_id)
     appointment = current_appointment(db, app.id)
     if appointment is None or appointment.site_id not in {s.id for s in agent_sites(db, official)}:
-        raise not_found("Application")  # not "forbidden": its existence is not revealed
+        raise not_found(N_("Application"))  # not "forbidden": its existence is not revealed
     return app
 
 
@@ -157,12 +158,12 @@ def record_identity_check(*, ctx: NodeContext, db: Session, application_id: uuid
     app = identity.get_application(db=db, application_id=application_id)
     appointment = current_appointment(db, app.id)
     if appointment is None or appointment.status != "booked":
-        raise conflict("This applicant has no booked appointment to check.", code="no-appointment")
+        raise conflict(N_("This applicant has no booked appointment to check."), code="no-appointment")
     if appointment.site_id not in {s.id for s in agent_sites(db, official)}:
-        raise forbidden("You are not an agent of the site where this appointment is booked.")
+        raise forbidden(N_("You are not an agent of the site where this appointment is booked."))
     verified = passport_seen and passport_matches_mrz and face_matches_photo
     if not verified and not notes.strip():
-        raise invalid("notes", "Say what did not match, so the reviewer can decide.")
+        raise invalid("notes", N_("Say what did not match, so the reviewer can decide."))
     now = ctx.clock.now()
     check = IdentityCheck(application_id=app.id, appointment_id=appointment.id, agent_id=official.id,
                           site_id=appointment.site_id, mode=appointment.mode,

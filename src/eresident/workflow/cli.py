@@ -12,11 +12,11 @@ from eresident.config import Settings
 app = typer.Typer(help="Approval processes as data.", no_args_is_help=True)
 
 
-def _load(path: Path):
+def _load(path: Path, *, strict: bool = False):
     from eresident.workflow.definition import DefinitionError, load_definition
 
     try:
-        return load_definition(path.read_text(), source_name=str(path))
+        return load_definition(path.read_text(), source_name=str(path), strict=strict)
     except DefinitionError as exc:
         for problem in exc.problems:
             typer.echo(f"{path}: {problem}", err=True)
@@ -49,8 +49,8 @@ def _definition(ref: str):
 
 @app.command()
 def validate(file: Path) -> None:
-    """Check a definition; exit 1 listing each problem with its line."""
-    defn = _load(file)
+    """Check a definition as publishing would; exit 1 listing each problem with its line."""
+    defn = _load(file, strict=True)
     typer.echo(f"{file}: valid — {defn.process} v{defn.version}, {len(defn.steps)} steps")
 
 

@@ -1,5 +1,9 @@
 """Process definitions: the versioned YAML/JSON documents that say how a case moves, as pydantic
-models, with validation that names the line and column of every problem."""
+models, with validation that names the line and column of every problem.
+
+A definition about to be published is checked `strict`ly: rules added after some versions were
+stored (every task and wait step names a `status`) apply to new versions only, so a version already
+in a database still loads."""
 
 from __future__ import annotations
 
@@ -514,6 +518,15 @@ class _Checker:
             return  # the graph checks below assume every reference resolves
         self.graph(defn)
 
+    def statuses(self, defn: ProcessDefinition) -> None:
+        """Strict only. A case resting at a task or wait step shows that step's status; without one
+        the case, and the application or company it drives, would have none, and the domains keep
+        it in NOT NULL columns (the engine would fail on the first case to get there)."""
+        for sid, step in defn.steps.items():
+            if isinstance(step, (TaskStep, WaitStep)) and step.status is None:
+                self.add(("steps", sid), f"step '{sid}': a {step.kind} step needs a 'status': what a case "
+                                         "waiting here shows (for example status: awaiting_review)", key=True)
+
     def escalation(self, sid: str, step: TaskStep | WaitStep, base: Path) -> None:
         if step.escalate is None:
             return
@@ -685,7 +698,7 @@ def _reach(starts: Iterable[str], edges: Mapping[str, list[str]], stop: set[str]
 
 
 def _check(data: Any, where: SourceMap, source_name: str, roles: Iterable[str] | None,
-           calendars: Iterable[str] | None) -> ProcessDefinition:
+           calendars: Iterable[str] | None, strict: bool = False) -> ProcessDefinition:
     role_list = tuple(roles) if roles is not None else default_roles()
     if calendars is None:
         from eresident.workflow.calendar import available_calendars
@@ -697,6 +710,8 @@ def _check(data: Any, where: SourceMap, source_name: str, roles: Iterable[str] |
     defn = checker.shapes()
     if defn is not None:
         checker.meaning(defn)
+        if strict:
+            checker.statuses(defn)
     if checker.problems or defn is None:
         raise DefinitionError(checker.problems, source_name)
     compiled(defn)
@@ -704,24 +719,25 @@ def _check(data: Any, where: SourceMap, source_name: str, roles: Iterable[str] |
 
 
 def load_definition(text: str, *, source_name: str = "<definition>", roles: Iterable[str] | None = None,
-                    calendars: Iterable[str] | None = None) -> ProcessDefinition:
+                    calendars: Iterable[str] | None = None, strict: bool = False) -> ProcessDefinition:
     """Read and check a definition (YAML, or JSON). Raises DefinitionError listing every problem,
     each with its line and column. `roles` defaults to the officials' roles, `calendars` to the
-    calendars shipped in data/calendars."""
+    calendars shipped in data/calendars. `strict` adds the rules for a version about to be
+    published (see the module's docstring); a stored version is read without them."""
     try:
         data, where = load_source(text, source_name=source_name)
     except SourceError as exc:
         pos = exc.position
         raise DefinitionError([Problem(pos.line if pos else None, pos.column if pos else None,
                                        exc.message)], source_name) from None
-    return _check(data, where, source_name, roles, calendars)
+    return _check(data, where, source_name, roles, calendars, strict)
 
 
 def definition_from_data(data: Mapping[str, Any], *, source_name: str = "<data>",
                          roles: Iterable[str] | None = None,
-                         calendars: Iterable[str] | None = None) -> ProcessDefinition:
+                         calendars: Iterable[str] | None = None, strict: bool = False) -> ProcessDefinition:
     """The same checks as load_definition for data already parsed (problems carry no line)."""
-    return _check(dict(data), SourceMap(), source_name, roles, calendars)
+    return _check(dict(data), SourceMap(), source_name, roles, calendars, strict)
 
 
 def load_packaged(name: str) -> ProcessDefinition:

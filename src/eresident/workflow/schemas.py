@@ -1,8 +1,12 @@
-"""Response shapes of the workflow API (process metrics)."""
+"""Request and response shapes of the workflow API: process metrics, published definitions."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from eresident.workflow.source import MAX_SOURCE_CHARS
 
 
 class Summary(BaseModel):
@@ -53,3 +57,47 @@ class ProcessMetricsRead(BaseModel):
     deadline_misses: int
     entered: dict[str, int]
     steps: dict[str, StepMetricsRead]
+
+
+# --- published definitions (administrators) -------------------------------------------------------
+
+class DefinitionSource(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(min_length=1, max_length=MAX_SOURCE_CHARS, description="the definition, YAML or JSON")
+
+
+class ProcessVersionSummary(BaseModel):
+    version: int
+    digest: str = Field(description="SHA-256 of the definition's canonical JSON")
+    published_at: datetime
+    published_by: str = Field(description="the publishing official's username, or 'system'")
+    cases: int = Field(description="cases started on this version")
+
+
+class ProcessSummary(BaseModel):
+    process: str
+    versions: list[ProcessVersionSummary] = Field(description="newest first")
+
+
+class ProcessVersionRead(BaseModel):
+    process: str
+    version: int
+    title: str
+    digest: str
+    published_at: datetime
+    published_by: str
+    source: str = Field(description="the text as published")
+
+
+class DefinitionCheck(BaseModel):
+    """A valid definition, beside what is published for its process."""
+
+    valid: bool = True
+    process: str
+    version: int
+    title: str
+    steps: int
+    digest: str
+    published_version: int | None = Field(description="the latest published version of this process")
+    publishable: bool = Field(description="whether the version number is newer than the published one")
+    changes: list[str] = Field(description="what changes against the published version, in sentences")

@@ -97,8 +97,9 @@ def _compile(row: ProcessVersion) -> ProcessDefinition:
 
 
 def validate(text: str, *, source_name: str = "<definition>") -> ProcessDefinition:
+    """A definition about to be published: every rule, with the strict ones for new versions."""
     try:
-        return load_definition(text, source_name=source_name)
+        return load_definition(text, source_name=source_name, strict=True)
     except DefinitionError as exc:
         raise definition_problem(exc) from None
 
