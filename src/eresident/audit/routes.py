@@ -15,6 +15,7 @@ from eresident.audit import merkle, publication, service
 from eresident.audit.keys import load_checkpoint_key
 from eresident.audit.schemas import ConsistencyProofRead, InclusionProofRead, LicenceInclusionRead
 from eresident.deps import Ctx, DbSession
+from eresident.i18n import N_
 from eresident.kit.errors import Problem, invalid, not_found
 
 api = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -86,7 +87,7 @@ def inclusion_by_event(event_id: uuid.UUID, db: DbSession,
                        tree_size: Annotated[int | None, Query(ge=1)] = None) -> InclusionProofRead:
     seq = service.event_seq(db, event_id)
     if seq is None:
-        raise not_found("Audit event")
+        raise not_found(N_("Audit event"))
     return _inclusion(db, seq, tree_size, event_id)
 
 

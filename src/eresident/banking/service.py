@@ -28,6 +28,7 @@ from eresident.enterprise import service as enterprise
 from eresident.federation import httpsig
 from eresident.federation.keys import node_keys
 from eresident.federation.service import describe_response, retry_delay
+from eresident.i18n import N_
 from eresident.identity.models import Applicant, EResident
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import FieldError, Problem, conflict, invalid, not_found
@@ -267,7 +268,7 @@ def withdraw_consent(*, ctx: NodeContext, db: Session, formation, bank: str, act
     info = bank_info(bank)
     consent = _consent_row(db, formation.id, bank)
     if consent is None:
-        raise not_found("Consent to share with this bank")
+        raise not_found(N_("Consent to share with this bank"))
     if consent.withdrawn_at is not None:
         raise conflict(f"The consent to share with {bank} was withdrawn at {protocol.iso(consent.withdrawn_at)}.",
                        code="consent-withdrawn")
@@ -657,7 +658,7 @@ def accept_callback(*, ctx: NodeContext, db: Session, verified: VerifiedCallback
         raise invalid("request_id", "a request id of this node") from None
     req = db.get(BankRequest, request_id, with_for_update={"key_share": True})  # a withdrawal may be changing it
     if req is None or req.bank_code != verified.bank:
-        raise not_found("Bank request")
+        raise not_found(N_("Bank request"))
     row = BankCallback(event_id=data["event_id"], bank_code=verified.bank, request_id=req.id,
                        content_digest=verified.digest, signature_created=verified.created,
                        received_at=ctx.clock.now(), applied=True)

@@ -158,5 +158,5 @@ def articles(case_number: str, applicant: CurrentApplicant, ctx: Ctx, db: DbSess
 def licence(case_number: str, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
     case = service.get_for(ctx=ctx, db=db, applicant=applicant, case_number=case_number)
     if case.applicant_id != applicant.id:
-        raise not_found("Licence")
+        raise not_found(N_("Licence"))
     return download(ctx, db, case.licence_document_id, "Licence")

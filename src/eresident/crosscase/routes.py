@@ -15,6 +15,7 @@ from eresident.crosscase.models import CrossRegionCase
 from eresident.crosscase.schemas import CrossCaseIn, CrossCaseRead, CrossSignIn, EventRead, SignatoryRead
 from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, require
 from eresident.documents.service import download
+from eresident.i18n import N_
 from eresident.identity.models import EResident
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import not_found
@@ -82,7 +83,7 @@ def articles(case_number: str, applicant: CurrentApplicant, ctx: Ctx, db: DbSess
 def licence(case_number: str, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> Response:
     case = service.get_for(ctx=ctx, db=db, applicant=applicant, case_number=case_number)
     if case.applicant_id != applicant.id:
-        raise not_found("Licence")
+        raise not_found(N_("Licence"))
     return download(ctx, db, case.licence_document_id, "Licence")
 
 

@@ -49,6 +49,7 @@ from eresident.enterprise.schemas import FormationIn
 from eresident.federation import service as federation
 from eresident.federation.handlers import Incoming, payload_text, payload_time, register
 from eresident.federation.keys import iso
+from eresident.i18n import N_
 from eresident.identity.models import Applicant, Application, EResident
 from eresident.identity.recognition import Recognition
 from eresident.kit.context import NodeContext
@@ -242,13 +243,13 @@ def get_for(*, ctx: NodeContext, db: Session, applicant: Applicant, case_number:
                      .with_for_update(of=CrossRegionCase) if lock else
                      select(CrossRegionCase).where(CrossRegionCase.case_number == case_number))
     if case is None or case.filed_region != ctx.region:
-        raise not_found("Case")
+        raise not_found(N_("Case"))
     if case.applicant_id == applicant.id:
         return case
     resident = db.scalar(select(EResident).where(EResident.applicant_id == applicant.id,
                                                  EResident.region == ctx.region))
     if resident is None or resident.number not in {s["e_resident_number"] for s in case.signatories}:
-        raise not_found("Case")  # someone else's case is not found: its existence is not revealed
+        raise not_found(N_("Case"))  # someone else's case is not found: its existence is not revealed
     return case
 
 
@@ -650,7 +651,7 @@ def formation_changed(*, ctx: NodeContext, db: Session, formation: Formation, ac
 def for_official(*, ctx: NodeContext, db: Session, case_number: str) -> CrossRegionCase:
     case = db.scalar(select(CrossRegionCase).where(CrossRegionCase.case_number == case_number))
     if case is None or ctx.region not in (case.filed_region, case.handling_region):
-        raise not_found("Case")
+        raise not_found(N_("Case"))
     return case
 
 

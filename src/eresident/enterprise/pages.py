@@ -56,7 +56,7 @@ def _held_reservation(ctx: NodeContext, db: Session, resident: EResident, reserv
     except ValueError:
         row = None
     if row is None or row.owner_type != "e_resident" or row.owner_id != resident.id:
-        raise not_found("Name reservation")
+        raise not_found(N_("Name reservation"))
     return row
 
 

@@ -38,6 +38,7 @@ from eresident.enterprise.models import (Formation, FormationParty, FormationSco
 from eresident.enterprise.name_index import (FREED, REGISTERED, RESERVED, NameEntry, NameIndex,
                                              normalise_trade_name)
 from eresident.enterprise.schemas import FormationIn
+from eresident.i18n import N_
 from eresident.identity import service as identity
 from eresident.identity.models import Applicant, EResident
 from eresident.kit.context import NodeContext
@@ -262,7 +263,7 @@ def release_reservation(*, ctx: NodeContext, db: Session, applicant: Applicant, 
     resident = active_resident(db, applicant, ctx.region)
     row = db.get(RegisteredName, reservation_id)
     if row is None or row.owner_type != "e_resident" or row.owner_id != resident.id:
-        raise not_found("Reservation")
+        raise not_found(N_("Reservation"))
     if row.status != "reserved" or not _name_holds(row, _now(ctx)):
         raise conflict("This reservation is no longer held.", code="wrong-status")
     if _formation_using(db, row.id) is not None:
@@ -473,7 +474,7 @@ def get_for_owner(*, db: Session, applicant: Applicant, formation_id: uuid.UUID,
     formation = db.get(Formation, formation_id, with_for_update=lock or None)
     # Someone else's formation is "not found": its existence is not revealed.
     if formation is None or formation.owner_applicant_id != applicant.id:
-        raise not_found("Formation")
+        raise not_found(N_("Formation"))
     return formation
 
 
@@ -490,12 +491,12 @@ def get_for_signatory(*, db: Session, applicant: Applicant, formation_id: uuid.U
     """The owner, or a signatory once the articles exist, may read the articles and signatures."""
     formation = db.get(Formation, formation_id, with_for_update=lock or None)
     if formation is None:
-        raise not_found("Formation")
+        raise not_found(N_("Formation"))
     resident = identity.resident_for(db, applicant, region)
     is_signatory = resident is not None and resident.number in signatories(formation) \
         and formation.articles_sha256 is not None
     if formation.owner_applicant_id != applicant.id and not is_signatory:
-        raise not_found("Formation")
+        raise not_found(N_("Formation"))
     return formation, resident
 
 
@@ -800,7 +801,7 @@ def _tell_filing_region(ctx: NodeContext, db: Session, formation: Formation, act
 def get_case(*, db: Session, formation_id: uuid.UUID, region: str) -> Formation:
     formation = db.get(Formation, formation_id)
     if formation is None or formation.region != region or formation.case_number is None:
-        raise not_found("Formation case")
+        raise not_found(N_("Formation case"))
     return formation
 
 
@@ -991,7 +992,7 @@ def _status_entry(ctx: NodeContext, db: Session) -> StatusReference:
 def licence_for_official(db: Session, code: str, region: str) -> Licence:
     licence = licence_by_uscc(db, code)
     if licence.region != region:
-        raise not_found("Licence")
+        raise not_found(N_("Licence"))
     return licence
 
 

@@ -31,6 +31,7 @@ from eresident.federation import httpsig
 from eresident.federation import service as federation
 from eresident.federation.handlers import Incoming, payload_text, payload_time, payload_uuid, register
 from eresident.federation.keys import iso, node_keys
+from eresident.i18n import N_
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import FieldError, Problem, conflict, invalid, not_found
 from eresident.officials import secondees
@@ -135,7 +136,7 @@ def propose(*, ctx: NodeContext, db: Session, official_username: str, host_regio
 def outgoing(db: Session, secondment_id: uuid.UUID) -> OutgoingSecondment:
     row = db.get(OutgoingSecondment, secondment_id)
     if row is None:
-        raise not_found("Secondment")
+        raise not_found(N_("Secondment"))
     return row
 
 
@@ -169,7 +170,7 @@ def issue_credential(*, ctx: NodeContext, db: Session, official: Official, secon
     """The home node vouches for `official` (signed in here) for one accepted secondment in its term."""
     row = db.get(OutgoingSecondment, secondment_id)
     if row is None or row.official_id != official.id:
-        raise not_found("Secondment")
+        raise not_found(N_("Secondment"))
     now = ctx.clock.now()
     if row.status != "accepted":
         raise conflict(f"This secondment is {row.status}, not accepted: nothing to vouch for.",
@@ -203,7 +204,7 @@ def issue_credential(*, ctx: NodeContext, db: Session, official: Official, secon
 def incoming(db: Session, secondment_id: uuid.UUID) -> IncomingSecondment:
     row = db.get(IncomingSecondment, secondment_id)
     if row is None:
-        raise not_found("Secondment")
+        raise not_found(N_("Secondment"))
     return row
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from eresident.audit.service import Actor, record
+from eresident.i18n import N_
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import Problem, conflict, invalid, not_found
 from eresident.officials.models import ROLES, Official, RoleGrant
@@ -149,7 +150,7 @@ def list_officials(db: Session) -> list[tuple[Official, Secondee | None]]:
 def by_id(db: Session, official_id: uuid.UUID) -> Official:
     official = db.get(Official, official_id)
     if official is None:
-        raise not_found("Official")
+        raise not_found(N_("Official"))
     return official
 
 
@@ -173,7 +174,7 @@ def usernames(db: Session, actor_ids: Iterable[str]) -> dict[str, str]:
 def by_username(db: Session, username: str) -> Official:
     official = db.scalar(select(Official).where(Official.username == username))
     if official is None:
-        raise not_found("Official")
+        raise not_found(N_("Official"))
     return official
 
 

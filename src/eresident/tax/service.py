@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from eresident.audit.service import Actor, record
 from eresident.enterprise import service as enterprise
+from eresident.i18n import N_
 from eresident.identity.models import Applicant
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import conflict, invalid, not_found
@@ -158,7 +159,7 @@ def registration_for_owner(*, db: Session, applicant: Applicant, uscc: str) -> T
     licence = enterprise.licence_by_uscc(db, uscc)
     reg = registration_by_number(db, licence.uscc)
     if reg is None or reg.owner_applicant_id != applicant.id:
-        raise not_found("Tax registration")
+        raise not_found(N_("Tax registration"))
     return reg
 
 
@@ -196,7 +197,7 @@ def worklist(*, db: Session, official: Official, region: str) -> list[tuple[TaxR
 def get_case(*, db: Session, registration_id: uuid.UUID, region: str) -> TaxRegistration:
     reg = db.get(TaxRegistration, registration_id)
     if reg is None or reg.region != region:
-        raise not_found("Tax registration")
+        raise not_found(N_("Tax registration"))
     return reg
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from eresident.audit.service import Actor
+from eresident.i18n import N_
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import Problem, not_found
 from eresident.officials import service as officials
@@ -74,7 +75,7 @@ def version(db: Session, process: str, number: int) -> ProcessVersion:
     row = db.scalar(select(ProcessVersion).where(ProcessVersion.process == process,
                                                  ProcessVersion.version == number))
     if row is None:
-        raise not_found("Process version")
+        raise not_found(N_("Process version"))
     return row
 
 

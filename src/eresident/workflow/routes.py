@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from eresident.deps import Ctx, DbSession, official_actor, require
+from eresident.i18n import N_
 from eresident.kit.errors import invalid, not_found
 from eresident.officials.models import Official
 from eresident.workflow import published, service
@@ -46,7 +47,7 @@ def process_metrics(process: str, _official: MetricsReader, db: DbSession,
                     since: Annotated[datetime | None, Query(description="cases started at or after")] = None,
                     until: Annotated[datetime | None, Query(description="cases started before")] = None) -> dict:
     if db.scalar(select(ProcessVersion.id).where(ProcessVersion.process == process).limit(1)) is None:
-        raise not_found("Process")
+        raise not_found(N_("Process"))
     return service.metrics(db=db, process=process, version=version, since=_aware(since, "since"),
                            until=_aware(until, "until"))
 
