@@ -3,6 +3,7 @@ production: for browser tests, crash tests and anything that must cross a real s
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -19,10 +20,26 @@ import pytest
 from sqlalchemy import create_engine, text
 
 
+# Ports for the nodes tests start: below the kernel's ephemeral range (32768+, which every outgoing
+# connection draws from), a block of its own per xdist worker, each handed out once per session. A
+# port from bind(0) could be handed to two workers' nodes at once: the second fails to bind while
+# the first answers its health check, and the test talks to the wrong node.
+_PORT_BLOCK = 1500
+_ports = itertools.count()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    base = 20000 + (int(worker) if worker.isdigit() else 0) % 8 * _PORT_BLOCK
+    for _ in range(_PORT_BLOCK):
+        port = base + next(_ports) % _PORT_BLOCK
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # taken by something outside the suite
+                continue
+            return port
+    raise RuntimeError(f"no free port in {base}..{base + _PORT_BLOCK - 1}")
 
 
 @dataclass

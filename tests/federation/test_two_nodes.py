@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,14 +21,11 @@ from eresident.config import Settings
 from eresident.federation import service
 from eresident.federation.models import OutboxMessage
 from eresident.kit.context import build_context
+from tests.live import free_port
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Proc:
@@ -37,7 +33,7 @@ class Proc:
 
     def __init__(self, region: str, root: Path):
         self.region = region
-        self.port = _free_port()
+        self.port = free_port()
         self.data = root / region
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "ERESIDENT_REGION": region, "ERESIDENT_DATA_DIR": str(self.data),
