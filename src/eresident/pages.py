@@ -6,15 +6,16 @@ and in a summary at the top that links to it.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional, TypeVar
 
 import jinja2
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 from starlette.datastructures import FormData
 
 from eresident import i18n
@@ -99,6 +100,33 @@ def problem_errors(problem: Problem) -> list[FieldError]:
 
 def validation_errors(exc: ValidationError) -> list[FieldError]:
     return validation_problem(exc).errors
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_partly(model: type[M], body: dict[str, Any]) -> tuple[M | None, list[FieldError], frozenset[str]]:
+    """A form's body as `model`, or, when some fields are invalid, a model of the valid ones (the invalid
+    ones None), their errors and their names: the page can run its later checks on what is right and
+    show every problem at once, not one stage per attempt. None when even that cannot be built."""
+    try:
+        return model.model_validate(body), [], frozenset()
+    except ValidationError as exc:
+        errors = validation_errors(exc)
+        failed = frozenset(str(e["loc"][0]) for e in exc.errors() if e.get("loc"))
+    try:
+        valid = {name: value for name, value in body.items() if name not in failed}
+        return _lenient(model).model_validate(valid), errors, failed  # type: ignore[return-value]
+    except ValidationError:
+        return None, errors, failed
+
+
+@functools.cache
+def _lenient(model: type[BaseModel]) -> type[BaseModel]:
+    """`model` with every field optional (None), keeping its validators: the valid part of a form."""
+    fields: dict[str, Any] = {name: (Optional[info.annotation], None)  # noqa: UP045 - a runtime type
+                             for name, info in model.model_fields.items()}
+    return create_model(f"Valid{model.__name__}", __base__=model, **fields)
 
 
 async def form_data(request: Request) -> FormData:

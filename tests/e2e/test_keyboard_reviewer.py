@@ -1,12 +1,13 @@
 """A day's queue processed by keyboard alone, in Chromium against a real node process: a reviewer
-signs in (with a mistake first), claims, examines and recommends each of three cases, and an
-approver decides them (each forgets to choose once). Only Tab, Shift+Tab, Enter, Space and typing:
-no mouse, no click(), no page.goto after the start page. (A radio group is one Tab stop, and its
-other choices are reached with the arrow keys, which this test does not press: it takes the first
-choice of each group.) At every stop the focused element must show a focus style, and
-focus must land where a keyboard user expects it: past the header after the skip link, on the error
-summary after a refused form, on the field a summary link names. Screenshots go to
-test-artifacts/e2e/keyboard/."""
+signs in (with a mistake first), claims and examines each of four cases, recommends approval of two,
+recommends refusal of one (forgetting the note once) and asks the applicant of the fourth for more
+information; an approver then approves two and refuses one with reasons (forgetting to choose once,
+and the reasons once). Only Tab, Shift+Tab, the arrow keys, Enter, Space and typing: no mouse, no
+click(), no page.goto after the start page. A radio group is one Tab stop; the arrow keys move to
+and select its other choices. At every stop the focused element must show a focus style, and focus
+must land where a keyboard user expects it: past the header after the skip link, on the error summary
+after a refused form, on the field a summary link names; what was chosen and written before a refusal
+is still there. Screenshots go to test-artifacts/e2e/keyboard/."""
 
 from __future__ import annotations
 
@@ -26,7 +27,10 @@ pytestmark = pytest.mark.slow
 
 FOLDER = ARTIFACTS / "keyboard"
 PASSWORD = "olive groves of Tlemcen 1990"
-SURNAMES = ("NASRI", "TOUATI", "ZERROUK")
+SURNAMES = ("NASRI", "TOUATI", "ZERROUK", "HADDAD")
+# What the reviewer does with each case of the queue, in order, and what the approver then decides.
+REVIEW = ("approve", "approve", "refuse", "ask")
+DECIDE = ("approve", "refuse", "approve")  # the three recommended cases, oldest first
 
 FOCUSED = """() => {
     const e = document.activeElement;
@@ -43,7 +47,7 @@ FOCUSED = """() => {
 
 @pytest.fixture(scope="module")
 def queue(live_node) -> list[str]:
-    """Three applications whose identity was checked: the reviewer's queue, oldest first. Set up
+    """Four applications whose identity was checked: the reviewer's queue, oldest first. Set up
     through the API (the applicants and the site agent are not under test here)."""
     http = httpx.Client(base_url=live_node.base_url, timeout=30)
     agent = http.post("/api/v1/officials/login", json={"username": "lj-agent", "password": DEMO_PASSWORD,
@@ -88,6 +92,10 @@ class Keyboard:
         """The focused element, which must be on screen with a focus style (an outline of at least
         2 px, or a box shadow)."""
         f = self.focus()
+        if f["tag"] == "body":  # autofocus runs at the page's next rendering step: slow on a busy machine
+            self.page.wait_for_function("document.activeElement && document.activeElement !== document.body",
+                                        timeout=5_000)
+            f = self.focus()
         assert f["tag"] != "body", f"{where}: nothing has the focus"
         assert f["width"] > 1 and f["height"] > 1, f"{where}: the focused element is not on screen: {f}"
         assert (f["outline"] != "none" and f["outlineWidth"] >= 2) or f["shadow"] not in ("", "none"), \
@@ -166,13 +174,32 @@ def _back_to_worklist(kb: Keyboard) -> None:
     kb.follow()
 
 
-def _choose_first(kb: Keyboard, group: str) -> None:
-    """Tab into a radio group (it is one stop, at its first choice while none is selected) and select
-    that choice with Space."""
+def _choose(kb: Keyboard, group: str, choice: str) -> None:
+    """Tab into a radio group (one stop, at its first choice while none is selected), then select the
+    first choice with Space, or move to the second ("refuse") with the Down arrow, which selects it."""
     f = kb.tab_until(lambda f: f["type"] == "radio", "the choices")
     assert f["id"] == group, f
-    kb.page.keyboard.press("Space")
-    assert kb.focus()["checked"], f"{group} is not selected"
+    if choice == "approve":
+        kb.page.keyboard.press("Space")
+    else:
+        f = kb.press("ArrowDown", "the second choice")
+        assert f["value"] == "refuse", f
+    f = kb.focus()
+    assert f["checked"] and f["value"] == choice, f"{choice} is not selected in {group}: {f}"
+
+
+def _refused_for(kb: Keyboard, button: str, field: str, shots, name: str) -> None:
+    """Send the form with `field` left empty: refused, the summary has the focus, and its link leads
+    into the empty field, ready to type."""
+    kb.button(button)
+    kb.follow()
+    f = kb.visible("after a refused form")
+    assert "error-summary" in f["cls"], f"the error summary does not have the focus: {f}"
+    shots(kb.page, name)
+    f = kb.press("Tab", "the summary's link")
+    assert f["href"] == f"#{field}", f
+    kb.page.keyboard.press("Enter")
+    assert kb.visible("after the summary's link")["id"] == field
 
 
 def _forgot_to_choose(kb: Keyboard, button: str, group: str, shots, name: str) -> None:
@@ -233,7 +260,7 @@ def test_a_reviewer_and_an_approver_process_the_queue_by_keyboard(browser, live_
     kb.button("Sign in")
     kb.follow()
     expect(page).to_have_url(f"{live_node.base_url}/official")
-    expect(page.locator("h2", has_text="Review")).to_have_text("Review (3)")
+    expect(page.locator("h2", has_text="Review")).to_have_text(f"Review ({len(queue)})")
     shots(page, "reviewer-worklist")
 
     for n, expected in enumerate(queue):
@@ -249,12 +276,27 @@ def test_a_reviewer_and_an_approver_process_the_queue_by_keyboard(browser, live_
         kb.follow("Space")  # a button takes Space as well as Enter
         expect(page.locator("p.status")).to_have_text("In review")
         kb.skip_to_main()
+        if REVIEW[n] == "ask":
+            f = kb.tab_until(lambda f: f["id"] == "text", "the question to the applicant")
+            kb.type("Please upload a photo taken in the last six months.")
+            shots(page, f"case-{n + 1}-ask")
+            kb.button("Request information")
+            kb.follow()
+            expect(page.locator("p.status")).to_have_text("Waiting for the applicant's answer")
+            _back_to_worklist(kb)
+            continue
         if n == 0:
             _forgot_to_choose(kb, "Send recommendation", "recommendation", shots, "case-1-no-choice")
         else:
-            _choose_first(kb, "recommendation")
-        assert kb.press("Tab")["id"] == "note"
-        kb.type("Passport and face checked by video; screening clear.")
+            _choose(kb, "recommendation", REVIEW[n])
+        if REVIEW[n] == "refuse":
+            # The note is required to refuse: forgotten once, the choice survives the refusal.
+            _refused_for(kb, "Send recommendation", "note", shots, f"case-{n + 1}-no-note")
+            expect(page.locator("#rec-refuse")).to_be_checked()
+            kb.type("The photo does not match the person seen by video.")
+        else:
+            assert kb.press("Tab")["id"] == "note"
+            kb.type("Passport and face checked by video; screening clear.")
         shots(page, f"case-{n + 1}-recommend")
         kb.button("Send recommendation")
         kb.follow()
@@ -273,26 +315,33 @@ def test_a_reviewer_and_an_approver_process_the_queue_by_keyboard(browser, live_
     page.goto("/official/login")
     _sign_in(kb, "lj-approver", DEMO_PASSWORD, live_node.totp("lj-approver"))
     expect(page).to_have_url(f"{live_node.base_url}/official")
-    expect(page.locator("h2", has_text="Decisions")).to_have_text("Decisions (3)")
+    recommended = [number for number, what in zip(queue, REVIEW, strict=True) if what != "ask"]
+    expect(page.locator("h2", has_text="Decisions")).to_have_text(f"Decisions ({len(recommended)})")
     shots(page, "approver-worklist")
-    for n, expected in enumerate(queue):
+    for n, expected in enumerate(recommended):
         assert _open_first_case(kb, "Decisions") == expected
         expect(page.locator("main")).to_contain_text("Reviewer's recommendation")
         kb.skip_to_main()
         if n == 0:
             _forgot_to_choose(kb, "Record decision", "decision", shots, "decision-1-no-choice")
         else:
-            _choose_first(kb, "decision")
+            _choose(kb, "decision", DECIDE[n])
+        if DECIDE[n] == "refuse":
+            # Reasons are required to refuse (the applicant reads them): forgotten once.
+            _refused_for(kb, "Record decision", "reasons", shots, f"decision-{n + 1}-no-reasons")
+            expect(page.locator("#dec-refuse")).to_be_checked()
+            kb.type("The person seen by video is not the person in the passport photo.")
         shots(page, f"decision-{n + 1}")
         kb.button("Record decision")
         kb.follow()
-        expect(page.locator("p.status")).to_have_text("Approved; e-resident number issued")
+        expect(page.locator("p.status")).to_have_text(
+            "Refused" if DECIDE[n] == "refuse" else "Approved; e-resident number issued")
         _back_to_worklist(kb)
     expect(page.locator("h2", has_text="Decisions")).to_have_text("Decisions (0)")
     shots(page, "approver-queue-done")
     context.close()
 
-    assert live_node.count("e_residents") == 3
+    assert live_node.count("e_residents") == DECIDE.count("approve")
     problems = [e for e in console.errors if "Content Security Policy" in e or e.startswith("pageerror")]
     assert not problems, problems
     assert len(list(Path(FOLDER).glob("*.png"))) >= 15

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from starlette.datastructures import FormData, UploadFile
 from eresident.credentials import service as credentials
 from eresident.deps import Ctx, CurrentApplicant, CurrentOfficial, DbSession, applicant_actor, official_actor, require
 from eresident.documents import service as documents
+from eresident.documents.models import Document
 from eresident.i18n import N_
 from eresident.identity import accounts, countries, presenters, service
 from eresident.identity.consents import CONSENTS
@@ -20,7 +22,8 @@ from eresident.identity.schemas import ApplicationCreate
 from eresident.kit.errors import FieldError, Message, Problem
 from eresident.officials import service as officials
 from eresident.officials.models import Official
-from eresident.pages import Form, problem_errors, redirect, render, set_session_cookie, validation_errors
+from eresident.pages import (Form, problem_errors, redirect, render, set_session_cookie, validate_partly,
+                             validation_errors)
 from eresident.security import service as security
 from eresident.sites import service as sites
 from eresident.workflow import service as workflow
@@ -165,44 +168,85 @@ async def _upload(ctx, db, applicant, form: FormData, field: str, kind: str, req
 
 _FIELDS = ("surname", "given_names", "native_name", "birth_date", "sex", "nationality", "residence_country",
            "phone", "address", "passport_number", "passport_expiry", "purpose", "site_code")
+# The form's fields in the order the page shows them, so the error summary follows the page; and the
+# page's name of the body's document fields.
+_PAGE_ORDER = ("answer", "surname", "given_names", "native_name", "birth_date", "sex", "nationality",
+               "residence_country", "phone", "address", "passport_number", "passport_expiry", "mrz", "photo",
+               "supporting", "purpose", "site_code", "consents")
+_ON_PAGE = {"photo_document_id": "photo", "supporting_document_ids": "supporting"}
+
+
+def _as_on_page(errors: list[FieldError]) -> list[FieldError]:
+    """The first error of each field, under the field's name on the page, in page order."""
+    first: dict[str, FieldError] = {}
+    for error in errors:
+        root = re.split(r"[/.]", error.field, maxsplit=1)[0]
+        field = _ON_PAGE.get(root, error.field)
+        first.setdefault(field.replace("/", "."), FieldError(field, error.reason))
+
+    def position(error: FieldError) -> int:
+        root = re.split(r"[/.]", error.field, maxsplit=1)[0]
+        return _PAGE_ORDER.index(root) if root in _PAGE_ORDER else len(_PAGE_ORDER)
+    return sorted(first.values(), key=position)
 
 
 async def _application_from_form(ctx, db, applicant, form: FormData, values: dict,
-                                 keep_photo: uuid.UUID | None = None) -> ApplicationCreate:
-    """Store the uploaded files and build the same body the API takes. A photo accepted on an
-    earlier attempt comes back as `photo_document_id`, so people need not choose it again."""
+                                 keep_photo: uuid.UUID | None = None) -> tuple[ApplicationCreate | None, list, int]:
+    """Store the uploaded files and build the same body the API takes, with every problem the
+    submission would meet on its fields (the uploads, the form, the passport, consents, site): all at
+    once, in page order. A photo accepted on an earlier attempt comes back as `photo_document_id`, so
+    people need not choose it again. The status is 422, or an upload's own (413 for a file too large)."""
     if keep_photo is None and values.get("photo_document_id"):
         keep_photo = values["photo_document_id"]
-    photo = await _upload(ctx, db, applicant, form, "photo", "photo", keep_photo is None)
+    errors: list[FieldError] = []
+    status = 422
+    uploaded: dict[str, uuid.UUID | None] = {}
+    for field, required in (("photo", keep_photo is None), ("supporting", False)):
+        try:
+            doc = await _upload(ctx, db, applicant, form, field, field, required)
+            uploaded[field] = doc.id if doc is not None else None
+        except Problem as problem:
+            errors += problem_errors(problem)
+            status = problem.status if status == 422 else status
+            uploaded[field] = None
+    if uploaded["photo"] is not None:
+        values["photo_document_id"] = str(uploaded["photo"])
+    photo = uploaded["photo"] or keep_photo
+    body = {**{k: values.get(k, "") for k in _FIELDS}, "mrz": values.get("mrz", ""),
+            "supporting_document_ids": [str(uploaded["supporting"])] if uploaded["supporting"] else [],
+            "consents": {p: values.get(f"consent_{p}") == "yes" for p in CONSENTS}}
     if photo is not None:
-        values["photo_document_id"] = str(photo.id)
-    supporting = await _upload(ctx, db, applicant, form, "supporting", "supporting", False)
-    return ApplicationCreate.model_validate({
-        **{k: values.get(k, "") for k in _FIELDS}, "mrz": values.get("mrz", ""),
-        "photo_document_id": str(photo.id if photo else keep_photo),
-        "supporting_document_ids": [str(supporting.id)] if supporting else [],
-        "consents": {p: values.get(f"consent_{p}") == "yes" for p in CONSENTS}})
+        body["photo_document_id"] = str(photo)
+    data, invalid, failed = validate_partly(ApplicationCreate, body)
+    errors += invalid
+    if data is not None:
+        errors += service.form_problems(ctx=ctx, db=db, applicant=applicant, data=data, skip=failed)
+    return (None, _as_on_page(errors), status) if errors else (data, [], status)
 
 
 @router.post("/apply")
 async def apply(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSession, form: FormData = Form):
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
-    try:
-        body = await _application_from_form(ctx, db, applicant, form, values)
-        app = service.submit_application(ctx=ctx, db=db, applicant=applicant, data=body,
-                                         actor=applicant_actor(applicant))
-    except (ValidationError, Problem) as exc:
-        photo_id = values.get("photo_document_id")
-        kept = documents.get_owned(db, photo_id, applicant.id) if photo_id else None
-        db.rollback()
-        if kept is not None:  # keep the accepted photo across the correction
-            db.merge(kept)
-        else:
-            values.pop("photo_document_id", None)
-        errors = validation_errors(exc) if isinstance(exc, ValidationError) else problem_errors(exc)
-        status = 422 if isinstance(exc, ValidationError) else exc.status
-        return render(request, "apply.html", status, errors=errors, **_apply_context(ctx, db, values))
-    return render(request, "applied.html", app=presenters.application_read(db, app))
+    earlier_photo = values.get("photo_document_id")  # accepted on an earlier attempt, stored then
+    body, errors, status = await _application_from_form(ctx, db, applicant, form, values)
+    if body is not None:
+        try:
+            app = service.submit_application(ctx=ctx, db=db, applicant=applicant, data=body,
+                                             actor=applicant_actor(applicant))
+            return render(request, "applied.html", app=presenters.application_read(db, app))
+        except Problem as exc:
+            status, errors = exc.status, _as_on_page(problem_errors(exc))
+    photo_id = values.get("photo_document_id")
+    kept = documents.get_owned(db, photo_id, applicant.id) if photo_id else None
+    # Read before the rollback, which expires or drops the object; stored again as a row of its own.
+    new_photo = ({a.key: getattr(kept, a.key) for a in Document.__mapper__.column_attrs}
+                 if kept is not None and photo_id != earlier_photo else None)
+    db.rollback()
+    if kept is None:
+        values.pop("photo_document_id", None)
+    elif new_photo is not None:  # keep the photo accepted now across the correction
+        db.add(Document(**new_photo))
+    return render(request, "apply.html", status, errors=errors, **_apply_context(ctx, db, values))
 
 
 @router.get("/my/applications/{application_id}/edit")
@@ -219,21 +263,20 @@ async def resubmit(request: Request, application_id: uuid.UUID, applicant: Curre
     app = service.get_for_applicant(db=db, applicant=applicant, application_id=application_id)
     values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
     read = presenters.application_read(db, app)
-    try:
-        answer = values.get("answer", "").strip()
-        if not answer:
-            raise Problem(422, N_("Answer the reviewer"), code="invalid-field",
-                          errors=[FieldError("answer", N_("Write your answer to the reviewer's question."))])
-        body = await _application_from_form(ctx, db, applicant, form, values, keep_photo=app.photo_document_id)
-        service.resubmit_application(ctx=ctx, db=db, applicant=applicant, application_id=application_id,
-                                     data=body, answer=answer, actor=applicant_actor(applicant))
-    except (ValidationError, Problem) as exc:
-        db.rollback()
-        errors = validation_errors(exc) if isinstance(exc, ValidationError) else problem_errors(exc)
-        status = 422 if isinstance(exc, ValidationError) else exc.status
-        return render(request, "apply.html", status, errors=errors, resubmit=read,
-                      **_apply_context(ctx, db, values))
-    return redirect("/my")
+    answer = values.get("answer", "").strip()
+    body, errors, status = await _application_from_form(ctx, db, applicant, form, values,
+                                                         keep_photo=app.photo_document_id)
+    if not answer:
+        errors = _as_on_page([FieldError("answer", N_("Write your answer to the reviewer's question.")), *errors])
+    if body is not None and answer:
+        try:
+            service.resubmit_application(ctx=ctx, db=db, applicant=applicant, application_id=application_id,
+                                         data=body, answer=answer, actor=applicant_actor(applicant))
+            return redirect("/my")
+        except Problem as exc:
+            status, errors = exc.status, _as_on_page(problem_errors(exc))
+    db.rollback()
+    return render(request, "apply.html", status, errors=errors, resubmit=read, **_apply_context(ctx, db, values))
 
 
 @router.post("/my/credential")
@@ -356,5 +399,6 @@ def case_action(request: Request, application_id: uuid.UUID, action: str, offici
         return render(request, "case.html", exc.status, case=presenters.application_detail(ctx, db, app),
                       process=_process_map(ctx, db, app),
                       official=official, can_review="reviewer" in roles, can_decide="approver" in roles,
-                      errors=[FieldError(e.field or "text", e.reason) for e in problem_errors(exc)])
+                      errors=[FieldError(e.field or "text", e.reason) for e in problem_errors(exc)],
+                      kept={"action": action, "choice": str(form.get("choice", "")), "text": text})
     return redirect(f"/official/cases/{application_id}")

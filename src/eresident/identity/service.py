@@ -70,15 +70,48 @@ def _snapshot(app: Application) -> dict:
 def parse_and_check_mrz(data: ApplicationCreate, *, today: date, min_validity_days: int) -> mrz.MRZ:
     """The passport checks that need no database: MRZ, consistency with typed fields, expiry.
     Any failure is a 422 naming the field; nothing is stored."""
-    try:
-        parsed = mrz.parse_mrz(data.mrz, today=today)
-    except mrz.MRZError as exc:
-        reason = Message(N_("Machine-readable zone: %(problem)s Copy the lines again exactly as printed at the "
-                            "bottom of your passport's photo page; do not change digits to make them fit."),
-                         problem=exc.message)
-        raise Problem(422, N_("The machine-readable zone is not valid"), detail=reason,
-                      code="invalid-mrz", errors=[FieldError("mrz", reason)],
-                      extra={"check": exc.check, "mrz_field": exc.field}) from None
+    parsed, problems = _passport_problems(data, today=today, min_validity_days=min_validity_days)
+    if problems:
+        raise problems[0]
+    assert parsed is not None
+    return parsed
+
+
+def _passport_problems(data: ApplicationCreate, *, today: date, min_validity_days: int,
+                       skip: frozenset[str] = frozenset()) -> tuple[mrz.MRZ | None, list[Problem]]:
+    """The passport checks in the order the API answers them (the first is its refusal); a page shows
+    them all. Fields in `skip` were found invalid already (they are None in `data`) and are not compared."""
+    problems: list[Problem] = []
+    parsed = None
+    if "mrz" not in skip:
+        try:
+            parsed = mrz.parse_mrz(data.mrz, today=today)
+        except mrz.MRZError as exc:
+            reason = Message(N_("Machine-readable zone: %(problem)s Copy the lines again exactly as printed at the "
+                                "bottom of your passport's photo page; do not change digits to make them fit."),
+                             problem=exc.message)
+            problems.append(Problem(422, N_("The machine-readable zone is not valid"), detail=reason,
+                                    code="invalid-mrz", errors=[FieldError("mrz", reason)],
+                                    extra={"check": exc.check, "mrz_field": exc.field}))
+    if parsed is not None:
+        errors = _mismatches(data, parsed, skip)
+        if errors:
+            problems.append(Problem(422, N_("Your details differ from your passport"), code="mrz-mismatch",
+                                    detail=errors[0].reason, errors=errors))
+        needed = today + timedelta(days=min_validity_days)
+        if parsed.expiry_date < needed:
+            reason = Message(N_("Your passport expires on %(expiry)s. It must be valid until at least %(needed)s "
+                                "(six months from today). Renew it, then apply."),
+                             expiry=parsed.expiry_date, needed=needed)
+            problems.append(Problem(422, N_("Your passport expires too soon"), detail=reason,
+                                    code="passport-expiring", errors=[FieldError("passport_expiry", reason)]))
+    if "birth_date" not in skip and data.birth_date >= today:
+        problems.append(invalid("birth_date", N_("The date of birth must be in the past.")))
+    return parsed, problems
+
+
+def _mismatches(data: ApplicationCreate, parsed: mrz.MRZ, skip: frozenset[str]) -> list[FieldError]:
+    """Each typed field that differs from the MRZ."""
     errors: list[FieldError] = []
 
     def mismatch(field: str, typed: object, in_mrz: object, label: str) -> None:
@@ -86,45 +119,62 @@ def parse_and_check_mrz(data: ApplicationCreate, *, today: date, min_validity_da
                                                    "machine-readable zone (%(in_mrz)s)."),
                                                 what=Message(label), typed=typed, in_mrz=in_mrz)))
 
-    if _mrz_name(data.surname) != parsed.surname:
+    def compare(field: str) -> bool:
+        return field not in skip
+
+    if compare("surname") and _mrz_name(data.surname) != parsed.surname:
         mismatch("surname", data.surname, parsed.surname, N_("surname"))
-    typed_given = _mrz_name(data.given_names)
+    typed_given = _mrz_name(data.given_names or "")
     # The MRZ truncates long names; a truncated MRZ name must be a prefix of the typed one.
-    if typed_given != parsed.given_names and not (
+    if compare("given_names") and typed_given != parsed.given_names and not (
             parsed.given_names and typed_given.startswith(parsed.given_names)
             and len(parsed.surname) + len(parsed.given_names) >= 30):
         mismatch("given_names", data.given_names, parsed.given_names, N_("given names"))
-    if parsed.birth_date is not None and parsed.birth_date != data.birth_date:
+    if compare("birth_date") and parsed.birth_date is not None and parsed.birth_date != data.birth_date:
         mismatch("birth_date", data.birth_date.isoformat(), parsed.birth_date.isoformat(), N_("date of birth"))
-    if parsed.sex != data.sex:
+    if compare("sex") and parsed.sex != data.sex:
         mismatch("sex", data.sex, parsed.sex, N_("sex"))
-    if countries.alpha2(parsed.nationality) != data.nationality:
+    if compare("nationality") and countries.alpha2(parsed.nationality) != data.nationality:
         mismatch("nationality", data.nationality, parsed.nationality, N_("nationality"))
-    if parsed.document_number != data.passport_number:
+    if compare("passport_number") and parsed.document_number != data.passport_number:
         mismatch("passport_number", data.passport_number, parsed.document_number, N_("passport number"))
-    if parsed.expiry_date != data.passport_expiry:
+    if compare("passport_expiry") and parsed.expiry_date != data.passport_expiry:
         mismatch("passport_expiry", data.passport_expiry.isoformat(), parsed.expiry_date.isoformat(),
                  N_("expiry date"))
-    if errors:
-        raise Problem(422, N_("Your details differ from your passport"), code="mrz-mismatch",
-                      detail=errors[0].reason, errors=errors)
-    needed = today + timedelta(days=min_validity_days)
-    if parsed.expiry_date < needed:
-        reason = Message(N_("Your passport expires on %(expiry)s. It must be valid until at least %(needed)s "
-                            "(six months from today). Renew it, then apply."),
-                         expiry=parsed.expiry_date, needed=needed)
-        raise Problem(422, N_("Your passport expires too soon"), detail=reason, code="passport-expiring",
-                      errors=[FieldError("passport_expiry", reason)])
-    if data.birth_date >= today:
-        raise invalid("birth_date", N_("The date of birth must be in the past."))
-    return parsed
+    return errors
+
+
+def _consent_problems(data: ApplicationCreate) -> list[Problem]:
+    return [invalid(f"consents.{purpose}", N_("We cannot process your application without this consent."),
+                    title=N_("A required consent is missing"))
+            for purpose, text in CONSENTS.items() if text.required and not getattr(data.consents, purpose)]
 
 
 def _check_consents(data: ApplicationCreate) -> None:
-    for purpose, text in CONSENTS.items():
-        if text.required and not getattr(data.consents, purpose):
-            raise invalid(f"consents.{purpose}", N_("We cannot process your application without this "
-                                                    "consent."), title=N_("A required consent is missing"))
+    problems = _consent_problems(data)
+    if problems:
+        raise problems[0]
+
+
+def form_problems(*, ctx: NodeContext, db: Session, applicant: Applicant, data: ApplicationCreate,
+                  skip: frozenset[str] = frozenset()) -> list[FieldError]:
+    """Every refusal a submission of `data` would meet on its fields, all at once, so the application
+    page lists them together rather than one stage per attempt. `skip` names the fields the form found
+    invalid already (None in `data`). Reads only; what remains (a duplicate passport) is the submission's."""
+    problems: list[Problem] = []
+    if "consents" not in skip:
+        problems += _consent_problems(data)
+    problems += _passport_problems(data, today=ctx.clock.now().date(),
+                                   min_validity_days=ctx.settings.passport_min_validity_days, skip=skip)[1]
+    checks = [(("site_code",), lambda: _load_site(db, ctx, data.site_code)),
+              (("photo_document_id", "supporting_document_ids"), lambda: _load_documents(db, applicant, data))]
+    for fields, check in checks:
+        if skip.isdisjoint(fields):
+            try:
+                check()
+            except Problem as problem:
+                problems.append(problem)
+    return [error for problem in problems for error in problem.errors]
 
 
 # The submission's reads, compiled once and run on the driver (kit.db.Prepared).
