@@ -96,6 +96,9 @@ def _register_domain_commands() -> None:
     from eresident.banking.cli import app as bank_app
 
     app.add_typer(bank_app, name="bank")
+    from eresident.enterprise.cli import app as signature_app
+
+    app.add_typer(signature_app, name="signature")
 
 
 _register_domain_commands()

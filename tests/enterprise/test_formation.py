@@ -4,6 +4,8 @@ licence (pyHanko and pdfsig), public verification, and the refusals that write n
 
 from __future__ import annotations
 
+import re
+
 import hashlib
 import json
 import subprocess
@@ -254,6 +256,39 @@ def test_bad_names_and_prohibited_scope_write_nothing(api, node, people):
     newcomer = api.applicant()
     r = api.client.post("/api/v1/names/check", headers=bearer(newcomer), json={"name_zh": NAME_ZH, "name_en": NAME_EN})
     assert r.status_code == 403
+
+
+def test_every_broken_rule_of_a_formation_is_named_at_once(api, node, people):
+    """A founder corrects the form in one pass: each independent rule's refusal is in the answer,
+    the first one giving its title and detail, and nothing is written."""
+    _founders, (founder_token, founder), (_supervisor_token, supervisor) = people
+    reservation = reserve(api, founder_token).json()
+    body = formation_body(reservation["id"], founder, supervisor, currency="XYZ", business_scope=["BS999"],
+                          investors=[{"kind": "natural", "e_resident_number": founder, "share_percent": "60"}],
+                          directors=[{"e_resident_number": supervisor}],
+                          legal_representative={"e_resident_number": "LJ-ER-2026-999999"})
+    r = api.client.post("/api/v1/formations", headers=bearer(founder_token), json=body)
+    assert r.status_code == 422
+    problem = r.json()
+    assert [e["field"] for e in problem["errors"]] == [
+        "currency", "business_scope/0", "investors", "legal_representative/e_resident_number",
+        "supervisor/e_resident_number"]
+    assert problem["detail"] == problem["errors"][0]["reason"]
+    assert count(node, Formation) == 0
+
+    # The page shows them all, beside their fields and in the summary.
+    page = api.client.post("/my/companies/new", headers={**bearer(founder_token), "accept": "text/html"}, data={
+        "name_reservation_id": reservation["id"], "registered_capital": "1000000", "currency": "XYZ",
+        "business_scope": ["BS001"], "address/kind": "service_site", "term/kind": "indefinite",
+        "investors/0/kind": "natural", "investors/0/e_resident_number": founder, "investors/0/share_percent": "60",
+        "legal_representative/e_resident_number": founder, "directors/0/e_resident_number": supervisor,
+        "supervisor/e_resident_number": supervisor})
+    assert page.status_code == 422
+    summary = re.search(r'<div class="error-summary".*?</div>', page.text, re.S)
+    assert summary, page.text[:500]
+    linked = re.findall(r'<a href="#([^"]+)">', summary.group(0))
+    assert {"currency", "investors", "supervisor-e_resident_number"} <= set(linked), linked
+    assert count(node, Formation) == 0
 
 
 def test_concurrent_reservations_of_one_name_have_one_winner(api, node, people):

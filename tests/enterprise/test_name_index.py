@@ -231,7 +231,7 @@ def test_the_index_finds_exactly_what_a_full_scan_finds():
                                score_cutoff=THRESHOLD, limit=None)
         expected = {entries[i].id for _, _, i in full
                     if trades[i] != query and holds[i] > NOW.timestamp()}
-        expected |= {e.id for e, t, h in zip(entries, trades, holds)
+        expected |= {e.id for e, t, h in zip(entries, trades, holds, strict=True)
                      if t == query and h > NOW.timestamp() and e.industry_code != "trade"}
         result = index.check(query, "trade", NOW)
         assert {w.id for w in result.warnings} == expected, query

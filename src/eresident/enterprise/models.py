@@ -101,7 +101,10 @@ class FormationParty(Base):
 
 class FormationSignature(Base):
     """A signatory's electronic signature on the exact bytes of the articles: the node's JWS over
-    {document SHA-256, signer, time}. A later change of the formation supersedes it."""
+    {document SHA-256, signer, time} (`method` node), or the signer's own JWS made with the holder
+    key of their e-residency credential (`method` holder: `holder_jwk` is that key, `credential_id`
+    the credential, `nonce` the single-use value of the signing input; migration 0015). A later
+    change of the formation supersedes it."""
 
     __tablename__ = "formation_signatures"
     __table_args__ = (UniqueConstraint("formation_id", "resident_id", "document_sha256"),)
@@ -115,6 +118,9 @@ class FormationSignature(Base):
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     jws: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))  # valid | superseded
+    method: Mapped[str] = mapped_column(String(16), default="node", server_default="node")  # node | holder
+    holder_jwk: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    nonce: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
 
 
 class Licence(Base):

@@ -22,6 +22,8 @@ from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz, process
 
 from eresident.enterprise.names import industries, to_simplified
+from eresident.i18n import N_
+from eresident.kit.errors import Message
 
 __all__ = [
     "FREED",
@@ -466,8 +468,8 @@ _KIND_TEXT = {
     "near-homophone": ("a trade name that sounds almost the same", "字号音近"),
     "similar": ("a similar trade name", "字号近似"),
 }
-_STATUS_TEXT = {REGISTERED: ("registered", "已登记"), RESERVED: ("reserved", "已预留"),
-                FREED: ("freed less than a year ago", "注销未满一年")}
+_STATUS_TEXT = {REGISTERED: (N_("registered"), "已登记"), RESERVED: (N_("reserved"), "已预留"),
+                FREED: (N_("freed less than a year ago"), "注销未满一年")}
 
 
 def _similar(entry: NameEntry, same_industry: bool, kind: str, score: float, char_score: float,
@@ -477,8 +479,8 @@ def _similar(entry: NameEntry, same_industry: bool, kind: str, score: float, cha
     industry = "in the same industry" if same_industry else "in another industry"
     industry_zh = "行业相同" if same_industry else "行业不同"
     if kind == "identical" and same_industry:
-        reason = (f"{entry.full_name} ({status}) has the same trade name in the same industry; "
-                  "choose another trade name.")
+        reason: str = Message(N_("%(name)s (%(status)s) has the same trade name in the same industry; choose another "
+                                 "trade name."), name=entry.full_name, status=Message(status))
         reason_zh = f"与{status_zh}的企业名称“{entry.full_name}”字号相同且行业相同，请另选字号。"
     else:
         reason = f"{entry.full_name} ({status}) has {what} {industry} (score {score:.0f})."

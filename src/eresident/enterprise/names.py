@@ -19,6 +19,8 @@ import yaml
 from anyascii import anyascii
 from pypinyin import lazy_pinyin
 
+from eresident.i18n import N_
+from eresident.kit.errors import Message
 __all__ = [
     "ERROR",
     "REVIEW",
@@ -316,7 +318,7 @@ def check_name(*, chinese: str, english: str, region: str) -> NameCheck:
                                  china_marker=False, trade_name_pinyin=None)
 
     if not text:
-        _problem(problems, "chinese", "chinese-empty", "Enter the Chinese name.", "请填写中文名称。")
+        _problem(problems, "chinese", "chinese-empty", N_("Enter the Chinese name."), "请填写中文名称。")
         _check_english(problems, english_text, parts, text, own, rules)
         return NameCheck(chinese=text, english=english_text, region=region,
                          problems=tuple(problems), **parts)
@@ -325,19 +327,19 @@ def check_name(*, chinese: str, english: str, region: str) -> NameCheck:
     if bad:
         shown = " ".join(f"'{c}'" for c in bad[:8])
         _problem(problems, "chinese", "chinese-characters",
-                 f"A Chinese name is written in Chinese characters only (brackets may hold the "
-                 f"division); remove {shown}.",
+                 Message(N_("A Chinese name is written in Chinese characters only (brackets may hold the "
+                            "division); remove %(characters)s."), characters=shown),
                  f"企业名称应当使用规范汉字，不得含有外文字母、数字或符号：{''.join(bad[:8])}。")
     traditional = [c for c in dict.fromkeys(text) if ord(c) in rules.variants]
     if traditional:
         pairs = ", ".join(f"{c} → {rules.variants[ord(c)]}" for c in traditional[:8])
         pairs_zh = "、".join(f"{c}→{rules.variants[ord(c)]}" for c in traditional[:8])
         _problem(problems, "chinese", "traditional-characters",
-                 f"Use standard simplified characters: {pairs}.",
+                 Message(N_("Use standard simplified characters: %(pairs)s."), pairs=pairs),
                  f"企业名称应当使用规范汉字（简体字）：{pairs_zh}。")
     s = text.translate(rules.variants)
     if s.count("（") != s.count("）"):
-        _problem(problems, "chinese", "brackets", "The brackets in the name are not balanced.",
+        _problem(problems, "chinese", "brackets", N_("The brackets in the name are not balanced."),
                  "名称中的括号不成对。")
 
     # --- organisational form (the end of the name)
@@ -349,14 +351,14 @@ def check_name(*, chinese: str, english: str, region: str) -> NameCheck:
         allowed = "、".join(f.zh for f in rules.forms_longest_first)
         if s.endswith("公司"):
             _problem(problems, "form", "form-not-allowed",
-                     "A foreign-invested company ends its name in 有限公司, 有限责任公司 or "
-                     "股份有限公司; '公司' alone or another form is not allowed.",
+                     N_("A foreign-invested company ends its name in 有限公司, 有限责任公司 or "
+                        "股份有限公司; '公司' alone or another form is not allowed."),
                      f"外商投资企业名称的组织形式应当为：{allowed}。")
             body = s[:-2]
         else:
             _problem(problems, "form", "form-missing",
-                     "The name must end with the organisational form, e.g. 有限公司 "
-                     "(Co., Ltd.).",
+                     N_("The name must end with the organisational form, e.g. 有限公司 "
+                        "(Co., Ltd.)."),
                      f"企业名称应当标明组织形式，例如：{allowed}。")
             body = s
 
@@ -366,17 +368,17 @@ def check_name(*, chinese: str, english: str, region: str) -> NameCheck:
         content = match.group(1)
         if match.start() == 0:
             _problem(problems, "chinese", "bracket-position",
-                     "A name cannot begin with brackets.", "企业名称不得以括号开头。")
+                     N_("A name cannot begin with brackets."), "企业名称不得以括号开头。")
         if content in own.divisions:
             if bracket_division:
                 _problem(problems, "division", "division-twice",
-                         "The division appears twice.", "行政区划名称重复。")
+                         N_("The division appears twice."), "行政区划名称重复。")
             bracket_division = content
         elif content == "中国":
             parts["china_marker"] = True
             _problem(problems, "trade_name", "china-marker",
-                     "（中国） may be used only by a wholly or majority foreign-owned enterprise "
-                     "whose trade name is its foreign investor's own; the formation must show it.",
+                     N_("（中国） may be used only by a wholly or majority foreign-owned enterprise "
+                        "whose trade name is its foreign investor's own; the formation must show it."),
                      "使用外国投资者字号的外商独资或者控股的外商投资企业，企业名称中可以含有“（中国）”字样。",
                      WARNING)
         elif any(content == z.zh for z in rules.zones):
@@ -385,8 +387,8 @@ def check_name(*, chinese: str, english: str, region: str) -> NameCheck:
             _other_region(problems, content, own)
         else:
             _problem(problems, "chinese", "bracket-content",
-                     f"Brackets may hold only the division (e.g. （{own.divisions[-1]}）) or "
-                     f"（中国）, not （{content}）.",
+                     Message(N_("Brackets may hold only the division (e.g. （%(division)s）) or （中国）, "
+                                "not （%(content)s）."), division=own.divisions[-1], content=content),
                      f"括号内只能是行政区划名称或“中国”，不能是“{content}”。")
     core = _BRACKET_SEGMENT.sub("", body).replace("（", "").replace("）", "")
 
@@ -401,8 +403,9 @@ def check_name(*, chinese: str, english: str, region: str) -> NameCheck:
                 division += zone.zh
             else:
                 _problem(problems, "division", "zone-wrong-division",
-                         f"{zone.zh} ({zone.en}) belongs to {'/'.join(zone.with_divisions)}, "
-                         f"not {division}.",
+                         Message(N_("%(zone)s (%(zone_en)s) belongs to %(divisions)s, not %(division)s."),
+                                 zone=zone.zh, zone_en=zone.en, divisions="/".join(zone.with_divisions),
+                                 division=division),
                          f"{zone.zh}应当与其所在的行政区划名称（{'、'.join(zone.with_divisions)}）连用。")
             rest = rest[len(zone.zh):]
         parts.update(division=division, division_placement="front")
@@ -418,21 +421,21 @@ def check_name(*, chinese: str, english: str, region: str) -> NameCheck:
             rest = core[len(foreign):]
         elif national:
             _problem(problems, "chinese", "national-word-prefix",
-                     f"A name may begin with {national} only with the State Council's approval, "
-                     "which this service cannot give.",
+                     Message(N_("A name may begin with %(word)s only with the State Council's approval, "
+                                "which this service cannot give."), word=national),
                      f"企业名称冠以“{national}”字词的，应当报国务院批准。")
             rest = core[len(national):]
         if bracket_division:
             parts.update(division=bracket_division, division_placement="bracket")
         elif not (foreign or zone):
             _problem(problems, "division", "division-missing",
-                     f"The name must include the division, e.g. {own.divisions[-1]} at the start "
-                     f"or （{own.divisions[-1]}） after the trade name; allowed here: "
-                     f"{', '.join(own.divisions)}.",
+                     Message(N_("The name must include the division, e.g. %(division)s at the start "
+                                "or （%(division)s） after the trade name; allowed here: %(allowed)s."),
+                             division=own.divisions[-1], allowed=", ".join(own.divisions)),
                      f"企业名称应当含有企业所在地行政区划名称：{'、'.join(own.divisions)}。")
     if division and bracket_division:
         _problem(problems, "division", "division-twice",
-                 "The division appears twice, at the start and in brackets.",
+                 N_("The division appears twice, at the start and in brackets."),
                  "行政区划名称重复。")
 
     # --- industry (just before the form) and its qualifier
@@ -447,7 +450,8 @@ def check_name(*, chinese: str, english: str, region: str) -> NameCheck:
             parts["qualifier"] = qualifier
             trade = trade[: -len(qualifier)]
         if ind.review:
-            _problem(problems, "industry", "industry-review", f"{term}: {ind.review}.",
+            _problem(problems, "industry", "industry-review",
+                     Message(N_("%(term)s: %(review)s."), term=term, review=ind.review),
                      f"“{term}”须经登记机关审查。", REVIEW)
     else:
         trade = rest
@@ -457,29 +461,30 @@ def check_name(*, chinese: str, english: str, region: str) -> NameCheck:
             trade = ""
         else:
             _problem(problems, "industry", "industry-missing",
-                     "Say what the company does just before the form, with a term from the "
-                     "industry list (e.g. 贸易 trading, 科技 technology, 咨询 consulting).",
+                     N_("Say what the company does just before the form, with a term from the "
+                        "industry list (e.g. 贸易 trading, 科技 technology, 咨询 consulting)."),
                      "企业名称应当标明行业或者经营特点，请从行业表述列表中选择（例如：贸易、科技、咨询）。")
 
     # --- trade name
     parts["trade_name"] = trade or None
     if not trade:
         _problem(problems, "trade_name", "trade-name-missing",
-                 "The name has no trade name (字号) between the division and the industry.",
+                 N_("The name has no trade name (字号) between the division and the industry."),
                  "企业名称应当含有字号。")
     else:
         parts["trade_name_pinyin"] = _pinyin(trade) if all(is_han(c) for c in trade) else None
         if len(trade) < 2:
             _problem(problems, "trade_name", "trade-name-too-short",
-                     "A trade name has at least two Chinese characters.",
+                     N_("A trade name has at least two Chinese characters."),
                      "字号应当由两个以上汉字组成。")
         if trade in own.divisions or trade in foreign_divisions or any(trade == z.zh for z in rules.zones):
             _problem(problems, "trade_name", "trade-name-is-division",
-                     f"{trade} is the name of an administrative division and cannot be the trade name.",
+                     Message(N_("%(trade)s is the name of an administrative division and cannot be the trade "
+                                "name."), trade=trade),
                      f"县级以上地方行政区划名称不得作为字号：{trade}。")
         if trade in rules.industry_by_term:
             _problem(problems, "trade_name", "trade-name-is-industry",
-                     f"{trade} is an industry term and cannot be the trade name.",
+                     Message(N_("%(trade)s is an industry term and cannot be the trade name."), trade=trade),
                      f"行业或者经营特点不得作为字号：{trade}。")
         _check_trade_words(problems, trade, rules)
 
@@ -491,15 +496,16 @@ def check_name(*, chinese: str, english: str, region: str) -> NameCheck:
 def _zone_alone(problems: list[NameProblem], zone_name: str, rules: _Rules) -> None:
     zone = next(z for z in rules.zones if z.zh == zone_name)
     _problem(problems, "division", "zone-without-division",
-             f"{zone.zh} ({zone.en}) is a development zone: use it only right after its division, "
-             f"e.g. {zone.with_divisions[0]}{zone.zh}.",
+             Message(N_("%(zone)s (%(zone_en)s) is a development zone: use it only right after its division, "
+                        "e.g. %(example)s."), zone=zone.zh, zone_en=zone.en,
+                     example=zone.with_divisions[0] + zone.zh),
              f"开发区等区域名称应当与行政区划名称连用，不得单独使用：{zone.with_divisions[0]}{zone.zh}。")
 
 
 def _other_region(problems: list[NameProblem], name: str, own: _Region) -> None:
     _problem(problems, "division", "division-other-region",
-             f"{name} is not a division of this region; a company registered here uses "
-             f"{', '.join(own.divisions)}.",
+             Message(N_("%(name)s is not a division of this region; a company registered here uses "
+                        "%(allowed)s."), name=name, allowed=", ".join(own.divisions)),
              f"行政区划名称应当是企业所在地的行政区划名称（{'、'.join(own.divisions)}），不能是“{name}”。")
 
 
@@ -508,12 +514,12 @@ def _check_trade_words(problems: list[NameProblem], trade: str, rules: _Rules) -
         if word in trade:
             if as_qualifier:
                 _problem(problems, "trade_name", "national-word-position",
-                         f"{word} may stand in the middle of a name only directly before the "
-                         f"industry (e.g. 星海{word}贸易), not in the trade name.",
+                         Message(N_("%(word)s may stand in the middle of a name only directly before the "
+                                    "industry (e.g. 星海%(word)s贸易), not in the trade name."), word=word),
                          f"企业名称中间含有“{word}”字词的，该字词应当是行业限定语。")
             else:
                 _problem(problems, "trade_name", "national-word-position",
-                         f"{word} may not be used in an enterprise name.",
+                         Message(N_("%(word)s may not be used in an enterprise name."), word=word),
                          f"企业名称冠以或者含有“{word}”字词的，应当报国务院批准。")
     for zone in rules.zones:
         if zone.zh in trade:
@@ -523,7 +529,8 @@ def _check_trade_words(problems: list[NameProblem], trade: str, rules: _Rules) -
         if item.word in trade and item.word not in seen:
             seen.add(item.word)
             _problem(problems, "trade_name", f"word-{item.category}",
-                     f"{item.word}: {item.reason_en} ({item.rule}).",
+                     Message(N_("%(word)s: %(reason)s (%(rule)s)."), word=item.word, reason=item.reason_en,
+                             rule=item.rule),
                      f"“{item.word}”：{item.reason_zh}。", item.severity)
 
 
@@ -531,15 +538,15 @@ def _check_english(problems: list[NameProblem], english: str, parts: dict[str, A
                    own: _Region, rules: _Rules) -> None:
     if not english:
         _problem(problems, "english", "english-empty",
-                 "Enter the English name that goes alongside the Chinese one.", "请填写英文名称。")
+                 N_("Enter the English name that goes alongside the Chinese one."), "请填写英文名称。")
         return
     bad = sorted({c for c in english
                   if not (c.isascii() and c.isalnum()) and c not in _EN_ALLOWED_PUNCTUATION
                   and not (c.isalpha() and unicodedata.name(c, "").startswith("LATIN"))})
     if bad:
         _problem(problems, "english", "english-not-latin",
-                 "The English name uses Latin letters, digits, spaces and . , & ( ) ' - / only; "
-                 f"remove {' '.join(repr(c) for c in bad[:8])}.",
+                 Message(N_("The English name uses Latin letters, digits, spaces and . , & ( ) ' - / only; "
+                            "remove %(characters)s."), characters=" ".join(repr(c) for c in bad[:8])),
                  "英文名称只能使用拉丁字母、数字、空格和常用标点。")
     lower = english.lower()
     key = _en_key(english)
@@ -553,13 +560,15 @@ def _check_english(problems: list[NameProblem], english: str, parts: dict[str, A
         other = next((f for f in rules.forms_longest_first if ends_with_any(f)), None)
         if form is not None and other is not None and other.kind != form.kind:
             _problem(problems, "english", "english-form-mismatch",
-                     f"The English name ends like a {other.en_zh} but the Chinese name is a "
-                     f"{form.en_zh} ({form.zh}); end it with '{form.en}'.",
+                     Message(N_("The English name ends like a %(other)s but the Chinese name is a "
+                                "%(form)s (%(form_zh)s); end it with '%(ending)s'."),
+                             other=other.en_zh, form=form.en_zh, form_zh=form.zh, ending=form.en),
                      f"英文名称的组织形式与中文名称（{form.zh}）不一致。")
         elif other is None:
             wanted = form.en if form else "Co., Ltd."
             _problem(problems, "english", "english-form-missing",
-                     f"The English name must end with its legal form, e.g. '{wanted}'.",
+                     Message(N_("The English name must end with its legal form, e.g. '%(ending)s'."),
+                             ending=wanted),
                      f"英文名称应当以组织形式结尾，例如“{wanted}”。")
 
     # correspondence with the Chinese name (warnings: a registrar compares them)
@@ -570,9 +579,10 @@ def _check_english(problems: list[NameProblem], english: str, parts: dict[str, A
                      _letters("".join(lazy_pinyin(c)[0] for c in trade))}
         if not any(sp and sp in letters for sp in spellings):
             _problem(problems, "english", "english-trade-name",
-                     f"The English name does not contain the pinyin '{_pinyin(trade)}' of the "
-                     f"trade name {trade}; that is fine for the investor's own brand or a "
-                     "translation, which a registrar will compare.",
+                     Message(N_("The English name does not contain the pinyin '%(pinyin)s' of the "
+                                "trade name %(trade)s; that is fine for the investor's own brand or a "
+                                "translation, which a registrar will compare."),
+                             pinyin=_pinyin(trade), trade=trade),
                      f"英文名称未包含字号“{trade}”的拼音（{_pinyin(trade)}），将由登记机关核对。",
                      WARNING)
     if any(_has_word(lower, p) for p in own.en_places):
@@ -580,28 +590,29 @@ def _check_english(problems: list[NameProblem], english: str, parts: dict[str, A
     elif any(_has_word(lower, p) for r in rules.regions.values() if r is not own for p in r.en_places) \
             or any(_has_word(lower, p) for p in rules.other_en_places):
         _problem(problems, "english", "english-division-other-region",
-                 f"The English name names another place; a company registered here is "
-                 f"{' / '.join(p.title() for p in own.en_places)}.",
+                 Message(N_("The English name names another place; a company registered here is %(places)s."),
+                         places=" / ".join(p.title() for p in own.en_places)),
                  "英文名称中的地名与企业所在地不一致。")
     elif parts["division"]:
         _problem(problems, "english", "english-division",
-                 f"The English name usually names the place too, e.g. "
-                 f"'{own.en_places[0].title()} …'.",
+                 Message(N_("The English name usually names the place too, e.g. '%(place)s …'."),
+                         place=own.en_places[0].title()),
                  "英文名称通常包含企业所在地地名。", WARNING)
     code = parts["industry_code"]
     if code:
         ind = rules.industry_by_code[code]
         if not any(_has_word(lower, w) for w in ind.en_words):
             _problem(problems, "english", "english-industry",
-                     f"The English name does not say the industry ({ind.en}) that the Chinese "
-                     f"name says ({parts['industry']}).",
+                     Message(N_("The English name does not say the industry (%(industry_en)s) that the "
+                                "Chinese name says (%(industry)s)."), industry_en=ind.en,
+                             industry=parts["industry"]),
                      f"英文名称未体现行业表述“{parts['industry']}”。", WARNING)
     if re.search(r"\bchin(a|ese)\b", lower) and "中国" not in chinese and "中华" not in chinese:
         _problem(problems, "english", "english-china",
-                 "The English name says 'China' but the Chinese name does not contain 中国; "
-                 "the two must say the same.",
+                 N_("The English name says 'China' but the Chinese name does not contain 中国; "
+                    "the two must say the same."),
                  "英文名称含有“China”，但中文名称不含“中国”。")
     if _has_word(lower, "international") and "国际" not in chinese:
         _problem(problems, "english", "english-international",
-                 "The English name says 'International' but the Chinese name does not contain 国际.",
+                 N_("The English name says 'International' but the Chinese name does not contain 国际."),
                  "英文名称含有“International”，但中文名称不含“国际”。", WARNING)

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, official_actor, require
 from eresident.documents.licence_pdf import CURRENCIES_ZH
 from eresident.documents.service import download
-from eresident.enterprise import catalogue, revocation, service
+from eresident.enterprise import catalogue, holder_signatures, revocation, service
 from eresident.enterprise.models import Formation, RegisteredName
 from eresident.enterprise.schemas import FormationIn, NameRequest
 from eresident.i18n import N_
@@ -75,7 +75,7 @@ def _scope_errors(errors: list[FieldError], codes: list[str]) -> list[FieldError
 
 INVESTOR_FIELDS = ("e_resident_number", "name", "country", "registration_number", "signatory_e_resident_number",
                    "owner_name", "owner_country", "share_percent")  # a row with none of these is left out
-TERM_HINT = "Enter the number of years, a whole number from 1 to 70, or choose no fixed term."
+TERM_HINT = N_("Enter the number of years, a whole number from 1 to 70, or choose no fixed term.")
 
 
 def _share(value: str) -> Decimal | None:
@@ -196,16 +196,16 @@ def _form_page(request: Request, ctx: NodeContext, db: Session, resident: EResid
 def confirmed(values: dict) -> None:
     """The signing form's box must be ticked: a signature is a deliberate act."""
     if values.get("confirm") != "yes":
-        raise Problem(422, "Confirm before you sign", code="invalid-field",
-                      errors=[FieldError("confirm", "Tick the box to confirm that you have read these "
-                                                    "articles and sign them.")])
+        raise Problem(422, N_("Confirm before you sign"), code="invalid-field",
+                      errors=[FieldError("confirm", N_("Tick the box to confirm that you have read these "
+                                                       "articles and sign them."))])
 
 
 def sign_errors(exc: Problem) -> list[FieldError]:
     """A refused signature as messages beside the signing form's box."""
     if exc.code == "stale-document":
-        return [FieldError("confirm", "The articles changed after you opened this page. Read the new "
-                                      "version below and sign it if you agree.")]
+        return [FieldError("confirm", N_("The articles changed after you opened this page. Read the new "
+                                         "version below and sign it if you agree."))]
     return [FieldError("confirm" if e.field in ("", "document_sha256") else e.field, e.reason)
             for e in problem_errors(exc)]
 
@@ -240,8 +240,8 @@ def _owner_errors(errors: list[FieldError], values: dict, owner_rows: list[int])
         elif len(parts) >= 3 and parts[1].isdigit() and int(parts[1]) < len(owner_rows):
             row = owner_rows[int(parts[1])]
             field = _OWNER_FIELDS.get(parts[2], "owner_name")
-            reason = ("Choose the country of this person's nationality." if field == "owner_country"
-                      else "Give this person's full name, as in their passport." if field == "owner_name"
+            reason = (N_("Choose the country of this person's nationality.") if field == "owner_country"
+                      else N_("Give this person's full name, as in their passport.") if field == "owner_name"
                       else e.reason)
             out.append(FieldError(f"investors/{row}/{field}", reason))
         else:
@@ -249,8 +249,9 @@ def _owner_errors(errors: list[FieldError], values: dict, owner_rows: list[int])
                        and not values.get(f"investors/{i}/owner_name")
                        and (_share(values.get(f"investors/{i}/share_percent", "")) or 0)
                        >= service.BENEFICIAL_OWNER_THRESHOLD]
-            out += [FieldError(f"investors/{i}/owner_name", "This company holds 25% or more: name the person who "
-                                                             "ultimately owns or controls it.") for i in unnamed] or [e]
+            out += [FieldError(f"investors/{i}/owner_name", N_("This company holds 25% or more: name the person "
+                                                                "who ultimately owns or controls it."))
+                    for i in unnamed] or [e]
     return out
 
 
@@ -287,8 +288,8 @@ def name_post(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSes
     service.active_resident(db, applicant, ctx.region)
     values = _values(form)
     days = ctx.settings.name_reservation_days
-    missing = [FieldError(f, m) for f, m in (("name_zh", "Enter the company's name in Chinese."),
-                                             ("name_en", "Enter the company's name in English."))
+    missing = [FieldError(f, m) for f, m in (("name_zh", N_("Enter the company's name in Chinese.")),
+                                             ("name_en", N_("Enter the company's name in English.")))
                if not values.get(f)]
     if missing:
         db.rollback()
@@ -439,13 +440,14 @@ def articles(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db:
 
 
 def _sign_page(request: Request, db: Session, formation: Formation, resident: EResident, status: int = 200,
-               errors: list[FieldError] | None = None):
+               errors: list[FieldError] | None = None, jws: str = ""):
     roles = sorted({ROLE_NAMES[p.role] for p in formation.parties  # translated and lower-cased by the page
                     if p.e_resident_number == resident.number and p.role != "beneficial_owner"})
     digest = formation.articles_sha256 or ""
     return render(request, "company_sign.html", status, errors=errors, formation=formation, resident=resident,
                   name=db.get(RegisteredName, formation.name_id), roles=roles, digest=digest,
-                  digest_groups=[digest[i:i + 8] for i in range(0, len(digest), 8)])
+                  digest_groups=[digest[i:i + 8] for i in range(0, len(digest), 8)],
+                  holder=holder_signatures.for_page(request.app.state.ctx, db, formation, resident), jws=jws)
 
 
 @router.get("/my/companies/{formation_id}/sign")
@@ -474,6 +476,25 @@ def sign(request: Request, formation_id: uuid.UUID, applicant: CurrentApplicant,
         if resident is None or formation.status != "awaiting_signatures":
             return _case_page(request, ctx, db, applicant, formation, resident, exc.status, errors)
         return _sign_page(request, db, formation, resident, exc.status, errors)
+    return redirect(f"/my/companies/{formation_id}")
+
+
+@router.post("/my/companies/{formation_id}/sign-with-key")
+def sign_with_key(request: Request, formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession,
+                  form: FormData = Form):
+    """The signatory's own JWS over the signing input the page showed (holder_signatures.py)."""
+    token = _values(form).get("jws", "")
+    try:
+        holder_signatures.page_sign(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id, token=token,
+                                    actor=applicant_actor(applicant))
+    except Problem as exc:
+        db.rollback()
+        formation, resident = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
+                                                        region=ctx.region)
+        errors = holder_signatures.page_errors(exc)
+        if resident is None or formation.status != "awaiting_signatures":
+            return _case_page(request, ctx, db, applicant, formation, resident, exc.status, errors)
+        return _sign_page(request, db, formation, resident, exc.status, errors, jws=token)
     return redirect(f"/my/companies/{formation_id}")
 
 
@@ -537,13 +558,13 @@ def official_revoke(request: Request, formation_id: uuid.UUID, official: Revoker
     licence = service.licence_of(db, formation)
     try:
         if licence is None:
-            raise Problem(409, "No licence", code="not-issued", detail="This company has no licence to revoke.")
+            raise Problem(409, N_("No licence"), code="not-issued", detail=N_("This company has no licence to revoke."))
         problems = service.revocation_problems(values.get("reason", ""), values.get("note", ""))
         if values.get("confirm") != "yes":
-            problems.append(FieldError("confirm", "Tick the box to confirm that you revoke this licence: it "
-                                                  "cannot be undone."))
+            problems.append(FieldError("confirm", N_("Tick the box to confirm that you revoke this licence: it "
+                                                     "cannot be undone.")))
         if problems:
-            raise Problem(422, "The revocation is incomplete", code="invalid-field", errors=problems)
+            raise Problem(422, N_("The revocation is incomplete"), code="invalid-field", errors=problems)
         service.revoke_licence(ctx=ctx, db=db, code=licence.uscc, reason=values.get("reason", ""),
                                note=values.get("note", ""), actor=official_actor(official))
     except Problem as exc:

@@ -17,12 +17,13 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from eresident.deps import (Ctx, CurrentApplicant, DbSession, applicant_actor, mark_csrf_public, official_actor,
                             require)
 from eresident.documents.service import download
-from eresident.enterprise import catalogue, service
+from eresident.enterprise import catalogue, holder_signatures, service
 from eresident.enterprise.models import Formation, Licence, RegisteredName
 from eresident.enterprise import revocation
 from eresident.enterprise.schemas import (CredentialRequest, DecisionIn, FormationIn, FormationRead, LicenceStatus,
                                           NameRequest, PartyRead, RecommendationIn, RestrictedItem, RevocationIn,
                                           RevocationRead, SignatureRead, SignRequest)
+from eresident.i18n import N_
 from eresident.kit.context import NodeContext
 from eresident.kit.errors import FieldError, Problem
 from eresident.kit.openapi import PDF_RESPONSE
@@ -177,9 +178,20 @@ def articles(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db:
              summary="Sign the articles: confirm the SHA-256 of the exact PDF you read")
 def sign(formation_id: uuid.UUID, body: SignRequest, applicant: CurrentApplicant, ctx: Ctx,
          db: DbSession) -> SignatureRead:
+    if body.jws is not None:
+        row = holder_signatures.sign_with_holder_key(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id,
+                                                     token=body.jws, actor=applicant_actor(applicant))
+        return SignatureRead.model_validate(row, from_attributes=True)
+    assert body.document_sha256 is not None  # SignRequest takes one of the two
     row = service.sign_articles(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id,
                                 document_sha256=body.document_sha256, actor=applicant_actor(applicant))
     return SignatureRead.model_validate(row, from_attributes=True)
+
+
+@router.get("/formations/{formation_id}/signing-input",
+            summary="What to sign with your own key: the canonical payload (RFC 8785) for a holder-key JWS")
+def signing_input(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> dict:
+    return holder_signatures.signing_input(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id)
 
 
 @router.get("/formations/{formation_id}/signatures", response_model=list[SignatureRead],
@@ -220,7 +232,8 @@ def licence_credential(formation_id: uuid.UUID, body: CredentialRequest, applica
     formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
     licence = service.licence_of(db, formation)
     if licence is None:
-        raise Problem(409, "No licence yet", code="not-issued", detail="The licence is issued when the case is approved.")
+        raise Problem(409, N_("No licence yet"), code="not-issued",
+                      detail=N_("The licence is issued when the case is approved."))
     return issue_licence(ctx=ctx, db=db, licence=licence, holder_jwk=body.holder_jwk, actor=applicant_actor(applicant))
 
 
@@ -306,8 +319,8 @@ def licence_status(uscc: str, db: DbSession) -> LicenceStatus:
 def verify_upload(ctx: Ctx, db: DbSession, file: UploadFile = File(...)) -> dict:
     data = file.file.read(ctx.settings.max_upload_bytes + 1)
     if len(data) > ctx.settings.max_upload_bytes:
-        raise Problem(413, "The file is too large", code="file-too-large",
-                      detail="A licence PDF is far smaller than this.")
+        raise Problem(413, N_("The file is too large"), code="file-too-large",
+                      detail=N_("A licence PDF is far smaller than this."))
     return service.verify_licence_pdf(ctx=ctx, db=db, data=data)
 
 
@@ -358,8 +371,8 @@ def verify_start(request: Request, uscc: str = "") -> Response:
         if re.fullmatch(r"[0-9A-Z]{18}", code):
             return redirect(f"/verify/licences/{code}")
         return render(request, "verify_licence.html", 422, start=True, values={"uscc": uscc},
-                      errors=[FieldError("uscc", "A Unified Social Credit Code has 18 characters: digits and "
-                                                 "capital letters, as printed on the licence.")])
+                      errors=[FieldError("uscc", N_("A Unified Social Credit Code has 18 characters: digits "
+                                                    "and capital letters, as printed on the licence."))])
     return render(request, "verify_licence.html", start=True, values={})
 
 
@@ -372,11 +385,11 @@ def verify_start_upload(request: Request, ctx: Ctx, db: DbSession, form: FormDat
     data = upload.file.read(ctx.settings.max_upload_bytes + 1) if isinstance(upload, StarletteUpload) else b""
     if not data:
         return render(request, "verify_licence.html", 422, start=True, values={},
-                      errors=[FieldError("file", "Choose the licence's PDF file to check.")])
+                      errors=[FieldError("file", N_("Choose the licence's PDF file to check."))])
     if len(data) > ctx.settings.max_upload_bytes:
         return render(request, "verify_licence.html", 413, start=True, values={},
-                      errors=[FieldError("file", "This file is far larger than a licence: choose the licence's "
-                                                 "PDF file.")])
+                      errors=[FieldError("file", N_("This file is far larger than a licence: choose the "
+                                                    "licence's PDF file."))])
     result = service.verify_licence_pdf(ctx=ctx, db=db, data=data)
     licence = db.scalar(select(Licence).where(Licence.uscc == result["uscc"])) \
         if result["genuine"] and result.get("uscc") else None

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ResidentNumber = Field(min_length=6, max_length=32, pattern=r"^[A-Z]{2,8}-ER-\d{4}-\d{6}$",
                        description="An e-resident number of this region, e.g. LJ-ER-2026-000001")
@@ -73,8 +73,22 @@ class FormationIn(_In):
 
 
 class SignRequest(_In):
-    document_sha256: str = Field(pattern=r"^[0-9a-f]{64}$",
-                                 description="The SHA-256 (hex) of the exact articles PDF you read and sign")
+    """Either `document_sha256` (the node records and signs it for you) or `jws` (you signed the
+    signing input with the holder key of your e-residency credential)."""
+
+    document_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
+                                        description="The SHA-256 (hex) of the exact articles PDF you read and sign")
+    jws: str | None = Field(default=None, min_length=20, max_length=8000,
+                            description="A compact JWS over the payload of GET …/signing-input, made with the "
+                                        "holder key of your e-residency credential (header typ "
+                                        "eresident-articles-signature+jwt, alg EdDSA or ES256, your public jwk)")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SignRequest:
+        if (self.document_sha256 is None) == (self.jws is None):
+            raise ValueError("Send document_sha256 (sign through the node) or jws (sign with your own key), "
+                             "not both or neither.")
+        return self
 
 
 class RecommendationIn(_In):
@@ -125,6 +139,9 @@ class SignatureRead(BaseModel):
     signed_at: datetime
     status: str
     jws: str
+    method: str = "node"  # node (the node's JWS for a signed-in signatory) | holder (the signer's own JWS)
+    credential_id: str | None = None
+    holder_jwk: dict | None = None  # the public key that made a holder signature
 
 
 class FormationRead(BaseModel):

@@ -42,7 +42,7 @@ from eresident.i18n import N_
 from eresident.identity import service as identity
 from eresident.identity.models import Applicant, EResident
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import FieldError, Problem, conflict, forbidden, invalid, not_found
+from eresident.kit.errors import FieldError, Message, Problem, Refusals, conflict, forbidden, invalid, not_found
 from eresident.kit.ids import case_number
 from eresident.kit.sequences import next_value
 from eresident.officials.models import Official
@@ -95,10 +95,10 @@ def active_resident(db: Session, applicant: Applicant, region: str) -> EResident
     enterprise services need one."""
     resident = identity.resident_for(db, applicant, region)
     if resident is None:
-        raise forbidden("Only an active e-resident of this region can declare names and form companies.")
+        raise forbidden(N_("Only an active e-resident of this region can declare names and form companies."))
     if resident.status != "active":
-        raise forbidden(f"Your e-residency {resident.number} is {resident.status}: you cannot declare names "
-                        "or form companies.")
+        raise forbidden(Message(N_("Your e-residency %(number)s is %(status)s: you cannot declare names or form "
+                                   "companies."), number=resident.number, status=Message(resident.status)))
     return resident
 
 
@@ -108,10 +108,12 @@ def _inactive_signatories(db: Session, formation: Formation, region: str) -> Non
     for number in signatories(formation):
         person = identity.resident_for(db, number, region)
         if person is None or person.status != "active":
-            status = person.status if person is not None else "no longer recognised here"
-            raise Problem(409, "A signatory's e-residency is not active", code="signatory-not-active",
-                          detail=f"The e-residency {number} is {status}; this formation cannot proceed until "
-                                 "the signatory is replaced.", extra={"e_resident_number": number})
+            status = person.status if person is not None else N_("no longer recognised here")
+            raise Problem(409, N_("A signatory's e-residency is not active"), code="signatory-not-active",
+                          detail=Message(N_("The e-residency %(number)s is %(status)s; this formation cannot "
+                                            "proceed until the signatory is replaced."),
+                                         number=number, status=Message(status)),
+                          extra={"e_resident_number": number})
 
 
 def _person_name(db: Session, resident: EResident) -> str:
@@ -216,11 +218,11 @@ def reserve_name(*, ctx: NodeContext, db: Session, applicant: Applicant, name_zh
     verdict = check_name(ctx=ctx, db=db, name_zh=name_zh, name_en=name_en)
     rule_errors = [e for e in verdict["errors"] if e["code"] != "name-conflict"]
     if rule_errors:
-        raise Problem(422, "The name cannot be registered", detail=rule_errors[0]["reason"], code="invalid-name",
+        raise Problem(422, N_("The name cannot be registered"), detail=rule_errors[0]["reason"], code="invalid-name",
                       errors=[FieldError(e["field"], e["reason"]) for e in rule_errors],
                       extra={"verdict": verdict})
     if verdict["conflicts"]:
-        raise Problem(409, "The name is taken", detail=verdict["conflicts"][0]["reason"], code="name-taken",
+        raise Problem(409, N_("The name is taken"), detail=verdict["conflicts"][0]["reason"], code="name-taken",
                       errors=[FieldError("name_zh", c["reason"]) for c in verdict["conflicts"]],
                       extra={"conflicts": verdict["conflicts"]})
     now = _now(ctx)
@@ -229,9 +231,9 @@ def reserve_name(*, ctx: NodeContext, db: Session, applicant: Applicant, name_zh
     holder = db.scalar(select(RegisteredName).where(RegisteredName.conflict_key == key))
     if holder is not None:
         if _name_holds(holder, now):  # committed after the index was read
-            raise Problem(409, "The name is taken", code="name-taken",
-                          detail="Someone reserved or registered this trade name in this industry just now.",
-                          errors=[FieldError("name_zh", "This trade name is taken in this industry.")])
+            raise Problem(409, N_("The name is taken"), code="name-taken",
+                          detail=N_("Someone reserved or registered this trade name in this industry just now."),
+                          errors=[FieldError("name_zh", N_("This trade name is taken in this industry."))])
         holder.conflict_key = None  # a lapsed reservation or a name freed over a year ago
         holder.updated_at = now
     reserved_until = now + timedelta(days=ctx.settings.name_reservation_days)
@@ -244,9 +246,9 @@ def reserve_name(*, ctx: NodeContext, db: Session, applicant: Applicant, name_zh
         with db.begin_nested():
             db.add(row)
     except IntegrityError:  # the other of two concurrent reservations won
-        raise Problem(409, "The name is taken", code="name-taken",
-                      detail="Someone reserved this trade name in this industry at the same moment.",
-                      errors=[FieldError("name_zh", "This trade name is taken in this industry.")]) from None
+        raise Problem(409, N_("The name is taken"), code="name-taken",
+                      detail=N_("Someone reserved this trade name in this industry at the same moment."),
+                      errors=[FieldError("name_zh", N_("This trade name is taken in this industry."))]) from None
     record(db=db, actor=actor, region=ctx.region, action="name.reserved", entity_type="registered_name",
            entity_id=row.id, at=now, after={"name_zh": row.name_zh, "reserved_until": reserved_until.isoformat()})
     return row, verdict
@@ -265,9 +267,9 @@ def release_reservation(*, ctx: NodeContext, db: Session, applicant: Applicant, 
     if row is None or row.owner_type != "e_resident" or row.owner_id != resident.id:
         raise not_found(N_("Reservation"))
     if row.status != "reserved" or not _name_holds(row, _now(ctx)):
-        raise conflict("This reservation is no longer held.", code="wrong-status")
+        raise conflict(N_("This reservation is no longer held."), code="wrong-status")
     if _formation_using(db, row.id) is not None:
-        raise conflict("A formation uses this name; withdraw it first.", code="name-in-use")
+        raise conflict(N_("A formation uses this name; withdraw it first."), code="name-in-use")
     now = _now(ctx)
     row.reserved_until, row.conflict_key, row.updated_at = now, None, now
     record(db=db, actor=actor, region=ctx.region, action="name.released", entity_type="registered_name",
@@ -296,53 +298,65 @@ def _resident_field(db: Session, ctx: NodeContext, number: str, field_name: str)
     resident = identity.resident_for(db, number, ctx.region)
     if resident is None or resident.status != "active":
         # One answer whatever the reason, so the form cannot be used to learn a stranger's status.
-        raise invalid(field_name, f"{number} is not an active e-resident of this region. Every person who signs "
-                                  "must be an active e-resident of this region.")
+        raise invalid(field_name, Message(N_("%(number)s is not an active e-resident of this region. Every person "
+                                             "who signs must be an active e-resident of this region."), number=number))
     return resident
 
 
 def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: FormationIn,
                  formation_id: uuid.UUID | None) -> _Checked:
-    """Every rule on a formation's content; raises a 422 naming the field before anything is written."""
-    name = db.get(RegisteredName, data.name_reservation_id)
+    """Every rule on a formation's content; before anything is written, raises one problem naming
+    every field that breaks one (kit.errors.Refusals: the checks below that do not depend on each
+    other all run), so the founder corrects the form in one pass."""
+    refusals = Refusals()
     now = _now(ctx)
-    if name is None or name.owner_type != "e_resident" or name.owner_id != resident.id:
-        raise invalid("name_reservation_id", "No name reservation with this id is yours.")
-    if name.status != "reserved" or not _name_holds(name, now):
-        raise invalid("name_reservation_id", "This name reservation has lapsed; reserve the name again.")
-    using = _formation_using(db, name.id)
-    if using is not None and using.id != formation_id:
-        raise conflict("Another formation of yours uses this name.", code="name-in-use")
-    form = names.check_name(chinese=name.name_zh, english=name.name_en, region=ctx.region).form
-    if form not in ("有限公司", "有限责任公司"):
-        raise invalid("name_reservation_id", "A wholly foreign-owned limited company's name ends in 有限公司 or "
-                                             "有限责任公司.")
-    if data.currency not in CURRENCIES_ZH:
-        raise invalid("currency", f"Use one of: {', '.join(sorted(CURRENCIES_ZH))}.")
+    with refusals.check():
+        name = db.get(RegisteredName, data.name_reservation_id)
+        if name is None or name.owner_type != "e_resident" or name.owner_id != resident.id:
+            raise invalid("name_reservation_id", N_("No name reservation with this id is yours."))
+        if name.status != "reserved" or not _name_holds(name, now):
+            raise invalid("name_reservation_id", N_("This name reservation has lapsed; reserve the name again."))
+        using = _formation_using(db, name.id)
+        if using is not None and using.id != formation_id:
+            raise conflict(N_("Another formation of yours uses this name."), code="name-in-use")
+        form = names.check_name(chinese=name.name_zh, english=name.name_en, region=ctx.region).form
+        if form not in ("有限公司", "有限责任公司"):
+            raise invalid("name_reservation_id", N_("A wholly foreign-owned limited company's name ends in 有限公司 or "
+                                                    "有限责任公司."))
+    with refusals.check():
+        if data.currency not in CURRENCIES_ZH:
+            raise invalid("currency", Message(N_("Use one of: %(choices)s."),
+                                              choices=", ".join(sorted(CURRENCIES_ZH))))
 
-    if len(set(data.business_scope)) != len(data.business_scope):
-        raise invalid("business_scope", "Each business-scope item may be chosen once.")
-    try:
-        scope = catalogue.check_scope(data.business_scope)
-    except KeyError as exc:
-        position = exc.args[0]
-        raise invalid(f"business_scope/{position}", f"{data.business_scope[position]!r} is not in the "
-                                                    "business-scope catalogue (GET /api/v1/business-scope).") from None
-    if scope.prohibited:
-        errors = [FieldError(f"business_scope/{i}", f"{item.code} {item.en}: {measure.en} ({measure.zh})")
-                  for i, item, measure in scope.prohibited]
-        raise Problem(422, "Foreign investment is prohibited in this business", detail=errors[0].reason,
-                      code="prohibited-scope", errors=errors,
-                      extra={"negative_list": catalogue.negative_list()[0]})
+    with refusals.check():
+        if len(set(data.business_scope)) != len(data.business_scope):
+            raise invalid("business_scope", N_("Each business-scope item may be chosen once."))
+        try:
+            scope = catalogue.check_scope(data.business_scope)
+        except KeyError as exc:
+            position = exc.args[0]
+            raise invalid(f"business_scope/{position}", Message(N_("%(item)s is not in the business-scope "
+                                                                   "catalogue (GET /api/v1/business-scope)."),
+                                                                item=repr(data.business_scope[position]))) from None
+        if scope.prohibited:
+            # The item and the measure are the catalogue's words (English, Chinese): only the frame is translated.
+            errors = [FieldError(f"business_scope/{i}", Message(N_("%(code)s %(item)s: %(measure)s (%(measure_zh)s)"),
+                                                                code=item.code, item=item.en, measure=measure.en,
+                                                                measure_zh=measure.zh))
+                      for i, item, measure in scope.prohibited]
+            raise Problem(422, N_("Foreign investment is prohibited in this business"), detail=errors[0].reason,
+                          code="prohibited-scope", errors=errors,
+                          extra={"negative_list": catalogue.negative_list()[0]})
 
-    if data.address.kind == "service_site":
-        address = SERVICE_ADDRESS.get(ctx.region, SERVICE_ADDRESS["LJ"])
-    else:
-        if not data.address.zh:
-            raise invalid("address/zh", "Give your own registered address in Chinese.")
-        if not data.address.en:
-            raise invalid("address/en", "Give your own registered address in English.")
-        address = (data.address.zh, data.address.en)
+    with refusals.check():
+        if data.address.kind == "service_site":
+            address = SERVICE_ADDRESS.get(ctx.region, SERVICE_ADDRESS["LJ"])
+        else:
+            if not data.address.zh:
+                raise invalid("address/zh", N_("Give your own registered address in Chinese."))
+            if not data.address.en:
+                raise invalid("address/en", N_("Give your own registered address in English."))
+            address = (data.address.zh, data.address.en)
 
     parties: list[FormationParty] = []
     signatories: list[str] = []
@@ -353,76 +367,90 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
             signatories.append(number)
 
     total = sum((i.share_percent for i in data.investors), Decimal(0))
-    if total != Decimal(100):
-        raise invalid("investors", f"The investors' shares add up to {total.normalize():f}%, not 100%.")
+    with refusals.check():
+        if total != Decimal(100):
+            raise invalid("investors", Message(N_("The investors' shares add up to %(total)s%%, not 100%%."),
+                                               total=f"{total.normalize():f}"))
     seen_investors: set[str] = set()
     for i, inv in enumerate(data.investors):
-        where = f"investors/{i}"
-        contribution = (capital * inv.share_percent / Decimal(100)).quantize(Decimal("0.01"))
-        if inv.kind == "natural":
-            if not inv.e_resident_number:
-                raise invalid(f"{where}/e_resident_number", "A natural-person investor signs the articles: give "
-                                                            "their e-resident number.")
-            person = identity.person_of(db, _resident_field(db, ctx, inv.e_resident_number,
-                                                            f"{where}/e_resident_number"))
-            key = inv.e_resident_number
-            parties.append(FormationParty(role="investor", kind="natural", name=person.name,
-                                          country=_alpha2(person.nationality), e_resident_number=key,
-                                          share_percent=inv.share_percent, contribution=contribution))
-            add_signatory(key)
-        else:
-            for attr in ("name", "country", "registration_number", "signatory_e_resident_number"):
-                if not getattr(inv, attr):
-                    raise invalid(f"{where}/{attr}", "A company investor needs its name, country, registration "
-                                                     "number and the e-resident who signs for it.")
-            assert inv.signatory_e_resident_number is not None  # checked just above
-            _resident_field(db, ctx, inv.signatory_e_resident_number, f"{where}/signatory_e_resident_number")
-            key = f"{inv.country}:{inv.registration_number}"
-            parties.append(FormationParty(role="investor", kind="legal", name=inv.name, country=inv.country,
-                                          registration_number=inv.registration_number,
-                                          e_resident_number=inv.signatory_e_resident_number,
-                                          share_percent=inv.share_percent, contribution=contribution))
-            add_signatory(inv.signatory_e_resident_number)
-        if key in seen_investors:
-            raise invalid(where, "This investor is listed twice.")
-        seen_investors.add(key)
+        with refusals.check():
+            where = f"investors/{i}"
+            contribution = (capital * inv.share_percent / Decimal(100)).quantize(Decimal("0.01"))
+            if inv.kind == "natural":
+                if not inv.e_resident_number:
+                    raise invalid(f"{where}/e_resident_number", N_("A natural-person investor signs the articles: "
+                                                                   "give their e-resident number."))
+                person = identity.person_of(db, _resident_field(db, ctx, inv.e_resident_number,
+                                                                f"{where}/e_resident_number"))
+                key = inv.e_resident_number
+                parties.append(FormationParty(role="investor", kind="natural", name=person.name,
+                                              country=_alpha2(person.nationality), e_resident_number=key,
+                                              share_percent=inv.share_percent, contribution=contribution))
+                add_signatory(key)
+            else:
+                for attr in ("name", "country", "registration_number", "signatory_e_resident_number"):
+                    if not getattr(inv, attr):
+                        raise invalid(f"{where}/{attr}", N_("A company investor needs its name, country, "
+                                                            "registration number and the e-resident who signs for "
+                                                            "it."))
+                assert inv.signatory_e_resident_number is not None  # checked just above
+                _resident_field(db, ctx, inv.signatory_e_resident_number, f"{where}/signatory_e_resident_number")
+                key = f"{inv.country}:{inv.registration_number}"
+                parties.append(FormationParty(role="investor", kind="legal", name=inv.name, country=inv.country,
+                                              registration_number=inv.registration_number,
+                                              e_resident_number=inv.signatory_e_resident_number,
+                                              share_percent=inv.share_percent, contribution=contribution))
+                add_signatory(inv.signatory_e_resident_number)
+            if key in seen_investors:
+                raise invalid(where, N_("This investor is listed twice."))
+            seen_investors.add(key)
 
     def officer(role: str, number: str, where: str) -> None:
-        person = identity.person_of(db, _resident_field(db, ctx, number, where))
-        parties.append(FormationParty(role=role, kind="natural", name=person.name,
-                                      country=_alpha2(person.nationality), e_resident_number=number))
-        add_signatory(number)
+        with refusals.check():
+            person = identity.person_of(db, _resident_field(db, ctx, number, where))
+            parties.append(FormationParty(role=role, kind="natural", name=person.name,
+                                          country=_alpha2(person.nationality), e_resident_number=number))
+            add_signatory(number)
 
     officer("legal_representative", data.legal_representative.e_resident_number,
             "legal_representative/e_resident_number")
     directors = [d.e_resident_number for d in data.directors]
-    if len(set(directors)) != len(directors):
-        raise invalid("directors", "Each director may be listed once.")
+    with refusals.check():
+        if len(set(directors)) != len(directors):
+            raise invalid("directors", N_("Each director may be listed once."))
     for i, number in enumerate(directors):
         officer("director", number, f"directors/{i}/e_resident_number")
     supervisor = data.supervisor.e_resident_number
     if supervisor in directors:
-        raise invalid("supervisor/e_resident_number", "A director may not also be the supervisor (Company Law).")
-    officer("supervisor", supervisor, "supervisor/e_resident_number")
+        with refusals.check():
+            raise invalid("supervisor/e_resident_number",
+                          N_("A director may not also be the supervisor (Company Law)."))
+    else:
+        officer("supervisor", supervisor, "supervisor/e_resident_number")
 
     owners = data.beneficial_owners
-    owned = sum((o.share_percent for o in owners), Decimal(0))
-    if owned > Decimal(100):
-        raise invalid("beneficial_owners", f"The beneficial owners' shares add up to {owned.normalize():f}%, more "
-                                           "than 100%.")
-    listed = {o.e_resident_number for o in owners if o.e_resident_number}
-    for inv in data.investors:
-        if inv.kind == "natural" and inv.share_percent >= BENEFICIAL_OWNER_THRESHOLD \
-                and inv.e_resident_number not in listed:
-            raise invalid("beneficial_owners", f"The investor {inv.e_resident_number} holds "
-                                               f"{inv.share_percent.normalize():f}%: every owner of 25% or more "
-                                               "must be listed as a beneficial owner.")
-    company_share = sum((i.share_percent for i in data.investors if i.kind == "legal"), Decimal(0))
-    natural_numbers = {i.e_resident_number for i in data.investors if i.kind == "natural"}
-    behind_companies = [o for o in owners if not o.e_resident_number or o.e_resident_number not in natural_numbers]
-    if company_share >= BENEFICIAL_OWNER_THRESHOLD and not behind_companies:
-        raise invalid("beneficial_owners", "Company investors hold 25% or more: list the natural persons who "
-                                           "ultimately own or control them.")
+    with refusals.check():
+        owned = sum((o.share_percent for o in owners), Decimal(0))
+        if owned > Decimal(100):
+            raise invalid("beneficial_owners", Message(N_("The beneficial owners' shares add up to %(total)s%%, "
+                                                          "more than 100%%."), total=f"{owned.normalize():f}"))
+        listed = {o.e_resident_number for o in owners if o.e_resident_number}
+        for inv in data.investors:
+            if inv.kind == "natural" and inv.share_percent >= BENEFICIAL_OWNER_THRESHOLD \
+                    and inv.e_resident_number not in listed:
+                raise invalid("beneficial_owners", Message(N_("The investor %(number)s holds %(share)s%%: every "
+                                                              "owner of 25%% or more must be listed as a beneficial "
+                                                              "owner."),
+                                                           number=inv.e_resident_number,
+                                                           share=f"{inv.share_percent.normalize():f}"))
+        company_share = sum((i.share_percent for i in data.investors if i.kind == "legal"), Decimal(0))
+        natural_numbers = {i.e_resident_number for i in data.investors if i.kind == "natural"}
+        behind_companies = [o for o in owners
+                            if not o.e_resident_number or o.e_resident_number not in natural_numbers]
+        if company_share >= BENEFICIAL_OWNER_THRESHOLD and not behind_companies:
+            raise invalid("beneficial_owners", N_("Company investors hold 25% or more: list the natural persons who "
+                                                  "ultimately own or control them."))
+    refusals.settle()
     for owner in owners:
         parties.append(FormationParty(role="beneficial_owner", kind="natural", name=owner.name, country=owner.country,
                                       e_resident_number=owner.e_resident_number, share_percent=owner.share_percent))
@@ -543,7 +571,8 @@ def update_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, for
     far was on other bytes, so it is superseded and everyone signs again."""
     formation = get_for_owner(db=db, applicant=applicant, formation_id=formation_id, lock=True)
     if formation.status not in EDITABLE:
-        raise conflict("Once every signatory has signed, the formation can no longer change.", code="wrong-status")
+        raise conflict(N_("Once every signatory has signed, the formation can no longer change."),
+                       code="wrong-status")
     resident = active_resident(db, applicant, ctx.region)
     checked = _check_input(ctx, db, resident, data, formation.id)
     before = _snapshot(formation)
@@ -614,11 +643,11 @@ def submit_formation(*, ctx: NodeContext, db: Session, applicant: Applicant, for
     number a peer gave the case when it was filed there (crosscase), else a new one of ours."""
     formation = get_for_owner(db=db, applicant=applicant, formation_id=formation_id, lock=True)
     if formation.status != "draft":
-        raise conflict("This formation has been submitted already.", code="wrong-status")
+        raise conflict(N_("This formation has been submitted already."), code="wrong-status")
     _inactive_signatories(db, formation, ctx.region)
     name = db.get_one(RegisteredName, formation.name_id)
     if name.status != "reserved" or not _name_holds(name, _now(ctx)):
-        raise invalid("name_reservation_id", "The name reservation has lapsed; reserve the name again.")
+        raise invalid("name_reservation_id", N_("The name reservation has lapsed; reserve the name again."))
     now = _now(ctx)
     before = _snapshot(formation)
     formation.case_number = number or new_case_number(ctx, db, now)
@@ -652,11 +681,11 @@ def sign_articles(*, ctx: NodeContext, db: Session, applicant: Applicant, format
     formation, resident = get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
                                             region=ctx.region, lock=True)
     if resident is None or resident.number not in signatories(formation):
-        raise forbidden("You are not a signatory of this formation.")
+        raise forbidden(N_("You are not a signatory of this formation."))
     if resident.status != "active":
-        raise forbidden(f"Your e-residency is {resident.status}.")
+        raise forbidden(Message(N_("Your e-residency is %(status)s."), status=Message(resident.status)))
     if formation.status != "awaiting_signatures":
-        raise conflict("This formation is not waiting for signatures.", code="wrong-status")
+        raise conflict(N_("This formation is not waiting for signatures."), code="wrong-status")
     _inactive_signatories(db, formation, ctx.region)
     if document_sha256 != formation.articles_sha256:
         raise stale_articles(formation.articles_sha256)
@@ -670,10 +699,10 @@ def sign_articles(*, ctx: NodeContext, db: Session, applicant: Applicant, format
 
 def stale_articles(current_sha256: str | None) -> Problem:
     """A signature on other bytes than the current articles (they changed after the signer read them)."""
-    return Problem(409, "The articles have changed", code="stale-document",
-                   detail="The digest is not that of the current articles. Download them again, read them, "
-                          "and sign the digest of what you read.",
-                   errors=[FieldError("document_sha256", "not the SHA-256 of the current articles")],
+    return Problem(409, N_("The articles have changed"), code="stale-document",
+                   detail=N_("The digest is not that of the current articles. Download them again, read them, "
+                             "and sign the digest of what you read."),
+                   errors=[FieldError("document_sha256", N_("not the SHA-256 of the current articles"))],
                    extra={"current_sha256": current_sha256})
 
 
@@ -698,22 +727,26 @@ def signature_token(ctx: NodeContext, db: Session, resident: EResident, *, docum
 
 
 def record_signature(*, ctx: NodeContext, db: Session, formation: Formation, resident: EResident, token: str,
-                     payload: dict, actor: Actor) -> FormationSignature:
-    """Keep a signature (a JWS, ours or a peer's) on the current articles; the last one starts the case."""
+                     payload: dict, actor: Actor, holder: dict | None = None) -> FormationSignature:
+    """Keep a signature (a JWS, ours or a peer's) on the current articles; the last one starts the case.
+    `holder`: the signer made the JWS with their own key (holder_signatures.py): {"holder_jwk", "nonce"}."""
     now = _now(ctx)
     document_sha256 = payload["document"]["sha256"]
     row = FormationSignature(id=uuid.UUID(payload["jti"]), formation_id=formation.id, resident_id=resident.id,
                              e_resident_number=resident.number, revision=formation.revision,
                              document_sha256=document_sha256, credential_id=payload["signer"].get("credential_id"),
-                             signed_at=now, jws=token, status="valid")
+                             signed_at=now, jws=token, status="valid",
+                             **({"method": "holder", **holder} if holder else {"method": "node"}))
     try:
         with db.begin_nested():
             db.add(row)
     except IntegrityError:
-        raise conflict("You have signed these articles already.", code="already-signed") from None
+        raise conflict(N_("You have signed these articles already."), code="already-signed") from None
     record(db=db, actor=actor, region=ctx.region, action="formation.signed", entity_type="formation",
            entity_id=formation.id, at=now, after={"signer": resident.number, "document_sha256": document_sha256,
-                                                   "revision": formation.revision})
+                                                   "revision": formation.revision,
+                                                   **({"method": "holder", "credential_id": row.credential_id}
+                                                      if holder else {})})
     signed = set(db.scalars(select(FormationSignature.e_resident_number)
                             .where(FormationSignature.formation_id == formation.id,
                                    FormationSignature.status == "valid",
@@ -983,7 +1016,7 @@ def _status_entry(ctx: NodeContext, db: Session) -> StatusReference:
     allocates from the same sequence for the SD-JWT VCs)."""
     index = next_value(db, f"status-list:{credentials.STATUS_LIST}") - 1
     if index >= credentials.STATUS_LIST_SIZE:
-        raise Problem(503, "The status list is full", code="status-list-full")
+        raise Problem(503, N_("The status list is full"), code="status-list-full")
     return StatusReference(uri=credentials.status_list_uri(ctx), index=index)
 
 
@@ -1000,10 +1033,11 @@ def revocation_problems(reason: str, note: str) -> list[FieldError]:
     """What is wrong with a revocation's reason and note (each beside its field), or nothing."""
     problems = []
     if revocation.reason(reason) is None:
-        problems.append(FieldError("reason", f"Choose one of the reasons: {', '.join(revocation.reasons())}."))
+        problems.append(FieldError("reason", Message(N_("Choose one of the reasons: %(choices)s."),
+                                                     choices=", ".join(revocation.reasons()))))
     if len(note.strip()) < 5:
-        problems.append(FieldError("note", "Say in a sentence what happened (the founder and officials read it; "
-                                           "it is not published)."))
+        problems.append(FieldError("note", N_("Say in a sentence what happened (the founder and officials read it; "
+                                              "it is not published).")))
     return problems
 
 
@@ -1013,7 +1047,7 @@ def revoke_licence(*, ctx: NodeContext, db: Session, code: str, reason: str, not
     stops being registered. A second revocation is a 409 that changes nothing."""
     problems = revocation_problems(reason, note)
     if problems:
-        raise Problem(422, "The revocation is incomplete", detail=problems[0].reason, code="invalid-field",
+        raise Problem(422, N_("The revocation is incomplete"), detail=problems[0].reason, code="invalid-field",
                       errors=problems)
     chosen = revocation.reason(reason)
     assert chosen is not None  # checked above
@@ -1025,10 +1059,12 @@ def revoke_licence(*, ctx: NodeContext, db: Session, code: str, reason: str, not
     assert licence is not None  # found just above
     if licence.status == "revoked":
         assert licence.revoked_at is not None
-        raise Problem(409, "The licence is already revoked", code="already-revoked",
-                      detail=f"Licence {licence.uscc} was revoked on {licence.revoked_at.astimezone(CHINA).date()} "
-                             f"({licence.revocation_reason}). A revocation cannot be repeated or changed.",
-                      errors=[FieldError("uscc", "This licence is already revoked.")],
+        raise Problem(409, N_("The licence is already revoked"), code="already-revoked",
+                      detail=Message(N_("Licence %(uscc)s was revoked on %(date)s (%(reason)s). A revocation "
+                                        "cannot be repeated or changed."), uscc=licence.uscc,
+                                     date=licence.revoked_at.astimezone(CHINA).date(),
+                                     reason=licence.revocation_reason),
+                      errors=[FieldError("uscc", N_("This licence is already revoked."))],
                       extra={"uscc": licence.uscc, "revoked_at": licence.revoked_at.isoformat(),
                              "revocation_reason": licence.revocation_reason})
     now = _now(ctx)
@@ -1075,13 +1111,14 @@ def licence_by_uscc(db: Session, code: str) -> Licence:
     try:
         info = uscc.validate(code)
     except uscc.UsccError as exc:
-        raise Problem(422, "This is not a valid USCC", detail=exc.reason, code="invalid-uscc",
+        raise Problem(422, N_("This is not a valid USCC"), detail=exc.reason, code="invalid-uscc",
                       errors=[FieldError("uscc", exc.reason)], extra={"check": exc.check}) from None
     licence = db.scalar(select(Licence).where(Licence.uscc == info.code))
     if licence is None:
-        raise Problem(404, "No licence with this USCC", code="licence-not-found",
-                      detail="This region has not issued a business licence with this Unified Social Credit Code. "
-                             "It is not genuine here; a code of another region is checked on that region's page.",
+        raise Problem(404, N_("No licence with this USCC"), code="licence-not-found",
+                      detail=N_("This region has not issued a business licence with this Unified Social Credit "
+                                "Code. It is not genuine here; a code of another region is checked on that "
+                                "region's page."),
                       extra={"uscc": info.code, "genuine": False})
     return licence
 

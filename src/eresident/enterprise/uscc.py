@@ -18,6 +18,9 @@ from typing import TextIO
 
 from stdnum.cn import uscc as _stdnum_uscc
 
+from eresident.i18n import N_
+from eresident.kit.errors import Message
+
 __all__ = [
     "ALPHABET",
     "AUTHORITIES",
@@ -146,7 +149,8 @@ SERIAL_CAPACITY = len(ALPHABET) ** _SERIAL_DIGITS  # 27,512,614,111 per node
 
 
 class UsccError(ValueError):
-    """An invalid USCC. ``reason`` is a plain-English sentence that can be shown to a person;
+    """An invalid USCC. ``reason`` is a plain-English sentence that can be shown to a person (a
+    `Message`, so pages translate it; as a string it is English);
     ``check`` is a short machine code (length, charset, authority, entity_type, division,
     organisation_check, check_character)."""
 
@@ -208,25 +212,29 @@ def _normalise(code: str) -> str:
 def division_problem(division: str) -> str | None:
     """Why a six-digit GB/T 2260 code is not well-formed, or None if it is."""
     if len(division) != 6 or not division.isascii() or not division.isdigit():
-        return f"the administrative division code {division} is not well-formed: it must be six digits"
+        return _not_well_formed(division, Message(N_("it must be six digits")))
     province, prefecture, county = division[:2], division[2:4], division[4:]
     if province not in PROVINCES:
-        return (f"the administrative division code {division} is not well-formed: "
-                f"{province} is not a province-level code of GB/T 2260")
+        return _not_well_formed(division, Message(N_("%(province)s is not a province-level code of GB/T 2260"),
+                                                  province=province))
     if province in _PROVINCE_ONLY and division[2:] != "0000":
-        return (f"the administrative division code {division} is not well-formed: "
-                f"{province} has no subdivisions in GB/T 2260, so it must be {province}0000")
+        return _not_well_formed(division, Message(N_("%(province)s has no subdivisions in GB/T 2260, so it must "
+                                                     "be %(province)s0000"), province=province))
     if province in _MUNICIPALITIES and prefecture not in _MUNICIPALITY_PREFECTURES:
-        return (f"the administrative division code {division} is not well-formed: "
-                f"{PROVINCES[province][0]} is a municipality, its second pair is 00, 01, 02 or 03, "
-                f"not {prefecture}")
+        return _not_well_formed(division, Message(N_("%(municipality)s is a municipality, its second pair is 00, "
+                                                     "01, 02 or 03, not %(pair)s"),
+                                                  municipality=PROVINCES[province][0], pair=prefecture))
     if not (prefecture <= "70" or prefecture == "90"):
-        return (f"the administrative division code {division} is not well-formed: "
-                f"the prefecture pair {prefecture} is outside GB/T 2260's ranges (01-70, 90)")
+        return _not_well_formed(division, Message(N_("the prefecture pair %(pair)s is outside GB/T 2260's "
+                                                     "ranges (01-70, 90)"), pair=prefecture))
     if prefecture == "00" and county != "00":
-        return (f"the administrative division code {division} is not well-formed: "
-                f"a province-level code ends in 0000")
+        return _not_well_formed(division, Message(N_("a province-level code ends in 0000")))
     return None
+
+
+def _not_well_formed(division: str, why: Message) -> Message:
+    return Message(N_("the administrative division code %(division)s is not well-formed: %(why)s"),
+                   division=division, why=why)
 
 
 def validate(code: str) -> UsccInfo:
@@ -235,25 +243,29 @@ def validate(code: str) -> UsccInfo:
     Spaces and hyphens are ignored, lower case and full-width characters are accepted.
     """
     if not isinstance(code, str):
-        raise UsccError("a USCC is a text of 18 characters", "format")
+        raise UsccError(Message(N_("a USCC is a text of 18 characters")), "format")
     number = _normalise(code)
     if len(number) != _USCC_LENGTH:
-        raise UsccError(f"a USCC has 18 characters; this one has {len(number)}", "length")
+        raise UsccError(Message(N_("a USCC has 18 characters; this one has %(count)s"), count=len(number)),
+                        "length")
     if number[0] not in AUTHORITIES:
-        raise UsccError(f"position 1 (registration authority) '{number[0]}' is not a valid code; "
-                        f"valid codes are {', '.join(AUTHORITIES)}", "authority")
+        raise UsccError(Message(N_("position 1 (registration authority) '%(char)s' is not a valid code; valid "
+                                   "codes are %(codes)s"), char=number[0], codes=", ".join(AUTHORITIES)),
+                        "authority")
     for position, char in enumerate(number, start=1):
         if char not in ALPHABET:
-            why = (f"'{char}' is one of the letters I, O, Z, S and V that GB 32100 leaves out"
-                   if char in _EXCLUDED else f"'{char}' is not allowed")
-            raise UsccError(f"position {position}: {why}; a USCC uses the digits and the "
-                            "capital letters except I, O, Z, S and V", "charset")
+            why = (Message(N_("'%(char)s' is one of the letters I, O, Z, S and V that GB 32100 leaves out"),
+                           char=char)
+                   if char in _EXCLUDED else Message(N_("'%(char)s' is not allowed"), char=char))
+            raise UsccError(Message(N_("position %(position)s: %(why)s; a USCC uses the digits and the capital "
+                                       "letters except I, O, Z, S and V"), position=position, why=why), "charset")
 
     authority, entity_type = number[0], number[1]
     authority_en, authority_zh, types = AUTHORITIES[authority]
     if entity_type not in types:
-        raise UsccError(f"position 2 (entity type) '{entity_type}' is not valid for registration "
-                        f"authority {authority} ({authority_en}); valid codes are {', '.join(types)}",
+        raise UsccError(Message(N_("position 2 (entity type) '%(char)s' is not valid for registration authority "
+                                   "%(authority)s (%(label)s); valid codes are %(codes)s"), char=entity_type,
+                                authority=authority, label=authority_en, codes=", ".join(types)),
                         "entity_type")
 
     division = number[2:8]
@@ -264,14 +276,15 @@ def validate(code: str) -> UsccInfo:
     organisation = number[8:17]
     expected_org = organisation_check_character(organisation[:8])
     if organisation[8] != expected_org:
-        raise UsccError(f"the organisation code's own check character (GB 11714) is wrong: "
-                        f"for {organisation[:8]} it should be '{expected_org}' but is "
-                        f"'{organisation[8]}'", "organisation_check")
+        raise UsccError(Message(N_("the organisation code's own check character (GB 11714) is wrong: for "
+                                   "%(body)s it should be '%(expected)s' but is '%(found)s'"),
+                                body=organisation[:8], expected=expected_org, found=organisation[8]),
+                        "organisation_check")
 
     expected = check_character(number[:17])
     if number[17] != expected:
-        raise UsccError(f"the check character should be '{expected}' but is '{number[17]}'",
-                        "check_character")
+        raise UsccError(Message(N_("the check character should be '%(expected)s' but is '%(found)s'"),
+                                expected=expected, found=number[17]), "check_character")
 
     type_en, type_zh = types[entity_type]
     province_en, province_zh = PROVINCES[division[:2]]

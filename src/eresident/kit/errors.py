@@ -8,6 +8,8 @@ text with parameters is a `Message`, an English string that remembers its msgid 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -139,6 +141,33 @@ class Problem(Exception):
             body["errors"] = [e.to_dict() for e in self.errors]
         body.update(self.extra)
         return body
+
+
+class Refusals:
+    """Checks that do not depend on each other, each free to refuse: all of them run, and `settle()`
+    raises one problem holding every field error, so a person corrects a form in one pass. The
+    first refusal gives the problem its status, title, code and detail, as if it had been raised
+    alone. Use `with refusals.check():` around each independent check."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except Problem as problem:
+            self.problems.append(problem)
+
+    def settle(self) -> None:
+        if not self.problems:
+            return
+        first = self.problems[0]
+        if len(self.problems) == 1:
+            raise first
+        errors = [e for p in self.problems for e in (p.errors or [FieldError("", p.detail or p.title)])]
+        raise Problem(first.status, first.title, detail=first.detail, code=first.code, errors=errors,
+                      extra=first.extra)
 
 
 def invalid(field_name: str, reason: str, *, title: str = N_("Your request has an invalid field")) -> Problem:
