@@ -16,7 +16,7 @@ from eresident.audit.keys import load_checkpoint_key
 from eresident.audit.schemas import ConsistencyProofRead, InclusionProofRead, LicenceInclusionRead
 from eresident.deps import Ctx, DbSession
 from eresident.i18n import N_
-from eresident.kit.errors import Problem, invalid, not_found
+from eresident.kit.errors import Message, Problem, invalid, not_found
 
 api = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 licences = APIRouter(prefix="/api/v1/licences", tags=["audit"])
@@ -24,8 +24,8 @@ TEXT = "text/plain; charset=utf-8"
 
 
 def _no_checkpoint() -> Problem:
-    return Problem(404, "No checkpoint yet", code="no-checkpoint",
-                   detail="This node has not signed a checkpoint of its audit log yet.")
+    return Problem(404, N_("No checkpoint yet"), code="no-checkpoint",
+                   detail=N_("This node has not signed a checkpoint of its audit log yet."))
 
 
 def _tree_size(db, tree_size: int | None, first_needed: int) -> int:
@@ -34,9 +34,9 @@ def _tree_size(db, tree_size: int | None, first_needed: int) -> int:
         return tree_size
     latest = service.latest_checkpoint(db)
     if latest is None or latest.tree_size < first_needed:
-        raise Problem(409, "Not in a checkpoint yet", code="not-checkpointed",
-                      detail="The entry is newer than the latest signed checkpoint. Ask again after the "
-                             "next checkpoint, or give tree_size.")
+        raise Problem(409, N_("Not in a checkpoint yet"), code="not-checkpointed",
+                      detail=N_("The entry is newer than the latest signed checkpoint. Ask again after the "
+                                "next checkpoint, or give tree_size."))
     return latest.tree_size
 
 
@@ -65,8 +65,8 @@ def latest_checkpoint(db: DbSession) -> Response:
 def checkpoint_of_size(tree_size: Annotated[int, Path(ge=0, le=2**63 - 1)], db: DbSession) -> Response:
     checkpoint = service.checkpoint_of_size(db, tree_size)
     if checkpoint is None:
-        raise Problem(404, "No such checkpoint", code="no-checkpoint",
-                      detail=f"This node has not signed a checkpoint of size {tree_size}.")
+        raise Problem(404, N_("No such checkpoint"), code="no-checkpoint",
+                      detail=Message(N_("This node has not signed a checkpoint of size %(size)s."), size=tree_size))
     from eresident.audit.witness import cosigned_note
 
     return Response(cosigned_note(db, checkpoint), media_type=TEXT,
@@ -101,7 +101,7 @@ def inclusion_by_seq(db: DbSession, seq: Annotated[int, Query(ge=1)],
 def _inclusion(db, seq: int, tree_size: int | None, event_id: uuid.UUID | None) -> InclusionProofRead:
     size = _tree_size(db, tree_size, seq)
     if seq > size:
-        raise invalid("seq", f"seq {seq} is not in a tree of {size} entries")
+        raise invalid("seq", Message(N_("seq %(seq)s is not in a tree of %(size)s entries"), seq=seq, size=size))
     try:
         proof = service.inclusion_proof(db=db, seq=seq, tree_size=size, event_id=event_id)
     except merkle.ProofError as exc:
@@ -115,7 +115,8 @@ def consistency(db: DbSession, first: Annotated[int, Query(ge=1)],
                 second: Annotated[int | None, Query(ge=1)] = None) -> ConsistencyProofRead:
     size = _tree_size(db, second, first)
     if first > size:
-        raise invalid("first", f"first ({first}) is larger than second ({size})")
+        raise invalid("first", Message(N_("first (%(first)s) is larger than second (%(second)s)"), first=first,
+                                       second=size))
     try:
         proof = service.consistency_proof(db=db, first=first, second=size)
     except merkle.ProofError as exc:
@@ -134,15 +135,15 @@ def licence_inclusion(uscc: str, ctx: Ctx, db: DbSession) -> LicenceInclusionRea
     licence = licence_by_uscc(db, uscc)
     shown = publication.licence_issuance(ctx=ctx, db=db, licence=licence)
     if shown is None:
-        raise Problem(404, "Issuance not in the audit log", code="not-logged",
-                      detail="The audit log has no issuance event for this licence. The licence itself is "
-                             "genuine; report this to the region, whose audit log may have been damaged.",
+        raise Problem(404, N_("Issuance not in the audit log"), code="not-logged",
+                      detail=N_("The audit log has no issuance event for this licence. The licence itself is "
+                                "genuine; report this to the region, whose audit log may have been damaged."),
                       extra={"uscc": licence.uscc})
     if shown.pending:
-        raise Problem(409, "Not in a checkpoint yet", code="not-checkpointed",
-                      detail=f"The issuance is entry {shown.seq} of the audit log, newer than the latest signed "
-                             f"checkpoint (size {shown.latest_checkpoint_size}). Checkpoints are signed every "
-                             "minute or so: ask again then.",
+        raise Problem(409, N_("Not in a checkpoint yet"), code="not-checkpointed",
+                      detail=Message(N_("The issuance is entry %(seq)s of the audit log, newer than the latest "
+                                        "signed checkpoint (size %(size)s). Checkpoints are signed every minute or "
+                                        "so: ask again then."), seq=shown.seq, size=shown.latest_checkpoint_size),
                       extra={"state": "pending", "uscc": licence.uscc, "seq": shown.seq,
                              "latest_checkpoint_size": shown.latest_checkpoint_size})
     return LicenceInclusionRead.of(licence.uscc, shown)

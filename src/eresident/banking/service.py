@@ -31,7 +31,7 @@ from eresident.federation.service import describe_response, retry_delay
 from eresident.i18n import N_
 from eresident.identity.models import Applicant, EResident
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import FieldError, Problem, conflict, invalid, not_found
+from eresident.kit.errors import FieldError, Message, Problem, conflict, invalid, not_found
 from eresident.kit.mail import queue_mail
 
 log = structlog.get_logger("eresident.banking")
@@ -81,7 +81,7 @@ NEXT_STEP = {
 def bank_info(code: str) -> dict:
     info = BANKS.get(code)
     if info is None:
-        raise invalid("bank", f"unknown bank; partner banks: {', '.join(sorted(BANKS))}")
+        raise invalid("bank", Message(N_("unknown bank; partner banks: %(banks)s"), banks=", ".join(sorted(BANKS))))
     return info
 
 
@@ -101,11 +101,11 @@ def banks(ctx: NodeContext) -> list[dict]:
 def _check_consent(ctx: NodeContext, code: str, text_sha256: str, agree: bool) -> None:
     bank_info(code)
     if not agree:
-        raise invalid("agree", "the bank receives nothing without your explicit consent")
+        raise invalid("agree", N_("the bank receives nothing without your explicit consent"))
     if text_sha256 != consent_sha256(ctx, code):
-        raise Problem(422, "Consent to another text", code="invalid-field",
-                      detail="The consent must be to the current text: GET /api/v1/banks and send its SHA-256.",
-                      errors=[FieldError("consent_text_sha256", "not the SHA-256 of the current consent text")])
+        raise Problem(422, N_("Consent to another text"), code="invalid-field",
+                      detail=N_("The consent must be to the current text: GET /api/v1/banks and send its SHA-256."),
+                      errors=[FieldError("consent_text_sha256", N_("not the SHA-256 of the current consent text"))])
 
 
 # --------------------------------------------------------------------------- consent and request
@@ -116,8 +116,8 @@ def record_consent(*, ctx: NodeContext, db: Session, applicant: Applicant, forma
     _check_consent(ctx, bank, text_sha256, agree)
     formation = enterprise.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
     if formation.status in ("approved", "refused"):
-        raise conflict("The formation is decided: ask for the account on the company "
-                       "(POST /api/v1/companies/{uscc}/bank/requests).", code="wrong-status")
+        raise conflict(N_("The formation is decided: ask for the account on the company "
+                          "(POST /api/v1/companies/{uscc}/bank/requests)."), code="wrong-status")
     return _consent(ctx, db, formation.id, applicant.id, bank, actor)
 
 
@@ -167,8 +167,8 @@ def request_after_licence(*, ctx: NodeContext, db: Session, applicant: Applicant
         # Withdrawn before anything left: the bank never saw this request, so it can go out as new.
         return _requeue(ctx, db, existing, licence, formation, consent, actor)
     if existing is not None:
-        raise conflict(f"The company has asked {bank} already; see GET /api/v1/companies/{licence.uscc}/bank.",
-                       code="already-requested")
+        raise conflict(Message(N_("The company has asked %(bank)s already; see GET /api/v1/companies/%(uscc)s/bank."),
+                               bank=bank, uscc=licence.uscc), code="already-requested")
     return _create_request(ctx, db, licence, formation, consent, actor)
 
 
@@ -270,8 +270,10 @@ def withdraw_consent(*, ctx: NodeContext, db: Session, formation, bank: str, act
     if consent is None:
         raise not_found(N_("Consent to share with this bank"))
     if consent.withdrawn_at is not None:
-        raise conflict(f"The consent to share with {bank} was withdrawn at {protocol.iso(consent.withdrawn_at)}.",
-                       code="consent-withdrawn")
+        raise conflict(Message.with_english(  # the API keeps ISO 8601; a page writes the time for the reader
+            f"The consent to share with {bank} was withdrawn at {protocol.iso(consent.withdrawn_at)}.",
+            N_("The consent to share with %(bank)s was withdrawn at %(at)s."), bank=bank, at=consent.withdrawn_at),
+            code="consent-withdrawn")
     now = ctx.clock.now()
     consent.withdrawn_at = now
     req = db.scalar(select(BankRequest).where(BankRequest.consent_id == consent.id).with_for_update(key_share=True))
@@ -347,10 +349,10 @@ def book_video_call(*, ctx: NodeContext, db: Session, applicant: Applicant, uscc
                                                BankRequest.status == "video_call_required")
                      .with_for_update(key_share=True)).first()  # not one a withdrawal is stopping
     if req is None:
-        raise conflict("No bank is waiting for a video-call booking from this company.", code="wrong-status")
+        raise conflict(N_("No bank is waiting for a video-call booking from this company."), code="wrong-status")
     offered = (req.video_call or {}).get("slots", [])
     if slot not in offered:
-        raise invalid("slot", f"one of the offered slots: {', '.join(offered)}")
+        raise invalid("slot", Message(N_("one of the offered slots: %(slots)s"), slots=", ".join(offered)))
     now = ctx.clock.now()
     req.status, req.updated_at = "video_call_booking", now
     req.video_call = {**(req.video_call or {}), "requested_slot": slot}

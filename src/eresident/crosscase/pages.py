@@ -69,8 +69,7 @@ def _form(request: Request, ctx: NodeContext, db: Session, resident: EResident, 
 def _resident(db: Session, applicant, ctx: NodeContext) -> EResident:
     resident = enterprise.active_resident(db, applicant, ctx.region)
     if resident.region != ctx.region:
-        raise Problem(403, "Forbidden", code="forbidden",
-                      detail=f"File with your home region ({resident.region}): a region files for its own e-residents.")
+        raise Problem(403, N_("Forbidden"), code="forbidden", detail=service.home_region_only(resident.region))
     return resident
 
 

@@ -53,7 +53,7 @@ from eresident.i18n import N_
 from eresident.identity.models import Applicant, Application, EResident
 from eresident.identity.recognition import Recognition
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import Problem, conflict, forbidden, invalid, not_found
+from eresident.kit.errors import Message, Problem, conflict, forbidden, invalid, not_found
 from eresident.kit.ids import new_id
 
 log = structlog.get_logger("eresident.crosscase")
@@ -164,8 +164,9 @@ def _vouched_person(ctx: NodeContext, db: Session, number: str, where: str) -> d
     resident = db.scalar(select(EResident).where(EResident.number == number, EResident.region == ctx.region,
                                                  EResident.application_id.is_not(None)))
     if resident is None or resident.status != "active":
-        raise invalid(where, f"{number} is not an active e-resident of this region. A filing for another region "
-                             "names e-residents of the region where it is filed.")
+        raise invalid(where, Message(N_("%(number)s is not an active e-resident of this region. A filing for "
+                                        "another region names e-residents of the region where it is filed."),
+                                     number=number))
     app = db.get_one(Application, resident.application_id)
     credential = db.scalars(select(IssuedCredential).where(IssuedCredential.subject_type == "e_resident",
                                                            IssuedCredential.subject_id == resident.id,
@@ -186,18 +187,25 @@ def signatories_of(data: CrossCaseIn) -> list[str]:
     return list(dict.fromkeys(n for n in numbers if n))
 
 
+def home_region_only(region: str) -> Message:
+    """Why an e-resident recognised here from another region files with their home region instead."""
+    return Message(N_("File with your home region (%(region)s): a region files for its own e-residents."),
+                   region=region)
+
+
 def file_case(*, ctx: NodeContext, db: Session, applicant: Applicant, data: CrossCaseIn, actor: Actor) -> CrossRegionCase:
     """File here a service of another region: checked here, numbered here, sent there."""
     resident = enterprise.active_resident(db, applicant, ctx.region)
     if resident.region != ctx.region:
-        raise forbidden(f"File with your home region ({resident.region}): a region files for its own e-residents.")
+        raise forbidden(home_region_only(resident.region))
     if data.handling_region == ctx.region:
-        raise invalid("handling_region", "This region handles it itself: file it as a formation here.")
+        raise invalid("handling_region", N_("This region handles it itself: file it as a formation here."))
     if data.handling_region not in federation.peers(ctx):
-        raise invalid("handling_region", f"{data.handling_region} is not a region this node works with.")
+        raise invalid("handling_region", Message(N_("%(region)s is not a region this node works with."),
+                                                 region=data.handling_region))
     if not data.consent_to_transfer:
-        raise invalid("consent_to_transfer", "The filing can only be sent to the handling region with your "
-                                             "consent.")
+        raise invalid("consent_to_transfer", N_("The filing can only be sent to the handling region with your "
+                                                "consent."))
     persons: dict[str, dict] = {}
     for number, where in _persons_in(data):
         if number not in persons:
@@ -263,15 +271,15 @@ def sign(*, ctx: NodeContext, db: Session, applicant: Applicant, case_number: st
     entry = next((s for s in case.signatories if resident is not None
                   and s["e_resident_number"] == resident.number), None)
     if entry is None or resident is None:  # no resident here: no entry either
-        raise forbidden("You are not a signatory of this case.")
+        raise forbidden(N_("You are not a signatory of this case."))
     if resident.status != "active":
-        raise forbidden(f"Your e-residency is {resident.status}.")
+        raise forbidden(Message(N_("Your e-residency is %(status)s."), status=Message(resident.status)))
     if case.status != "awaiting_signatures" or case.articles_sha256 is None:
-        raise conflict("This case is not waiting for signatures.", code="wrong-status")
+        raise conflict(N_("This case is not waiting for signatures."), code="wrong-status")
     if document_sha256 != case.articles_sha256:
         raise enterprise.stale_articles(case.articles_sha256)
     if entry["signed_at"] is not None:
-        raise conflict("You have signed these articles already.", code="already-signed")
+        raise conflict(N_("You have signed these articles already."), code="already-signed")
     now = _now(ctx)
     roles = sorted(_roles_of(case.filing, resident.number))
     token, payload = enterprise.signature_token(ctx, db, resident, document_sha256=document_sha256,
@@ -539,7 +547,7 @@ def on_filed(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, A
 
 def _trusted_signature(ctx: NodeContext, home: str, token: str) -> dict:
     """The payload of the filing node's JWS over a signature, checked with its key from the trust list."""
-    from eresident.federation.recognition import _imported, _issuing_peer
+    from eresident.federation.recognition import trusted_peer_key
 
     try:
         header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
@@ -547,15 +555,13 @@ def _trusted_signature(ctx: NodeContext, home: str, token: str) -> dict:
         issuer, kid = str(unverified.get("iss", "")), str(header.get("kid", ""))
     except (ValueError, IndexError, AttributeError):
         raise invalid("payload/jws", "a compact JWS is expected") from None
-    peer = _issuing_peer(ctx, issuer)
+    peer, key = trusted_peer_key(ctx, issuer, kid)
     if peer is None or peer.region != home:
         raise invalid("payload/jws", f"the signature is not issued by {home}'s node")
-    key = peer.credential_key(issuer, kid)
     if key is None:
         raise invalid("payload/jws", "the signing key is not in the trust list (unknown or revoked)")
     try:
-        obj = jws.deserialize_compact(token, _imported(tuple(sorted((k, v) for k, v in key.items() if k != "revoked"))),
-                                      registry=sdjwt.jws_registry())
+        obj = jws.deserialize_compact(token, key, registry=sdjwt.jws_registry())
         claims = json.loads(obj.payload)
     except Exception:  # noqa: BLE001 - any defect in the token means "not a valid signature"
         raise invalid("payload/jws", "the signature does not verify") from None

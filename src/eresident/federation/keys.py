@@ -17,6 +17,7 @@ from pathlib import Path
 from joserfc.jwk import OKPKey
 
 from eresident.config import Settings
+from eresident.i18n import N_
 from eresident.kit.errors import Problem
 from eresident.kit.files import create_once, write_atomic
 
@@ -112,9 +113,9 @@ class NodeFederationKeys:
         """The newest key whose window covers now."""
         valid = [k for k in self.all(now) if k.covers(now)]
         if not valid:
-            raise Problem(503, "No valid federation key", code="no-federation-key",
-                          detail="Every federation key of this node is expired or not yet valid; "
-                                 "run `eresident federation keys add-next`.")
+            raise Problem(503, N_("No valid federation key"), code="no-federation-key",
+                          detail=N_("Every federation key of this node is expired or not yet valid; "
+                                    "run `eresident federation keys add-next`."))
         return max(valid, key=lambda k: k.not_before)
 
     def add_next(self, *, now: datetime, not_before: datetime, days: int) -> FederationKey:

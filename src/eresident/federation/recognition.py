@@ -54,7 +54,8 @@ from eresident.federation.trust import KID, Peer, TrustError, fingerprint
 from eresident.identity.models import Applicant, Application, CheckResult, Consent, EResident
 from eresident.identity.recognition import PeerPassportDigest, Recognition, RecognitionPeer
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import FieldError, Problem, conflict, invalid
+from eresident.i18n import N_
+from eresident.kit.errors import FieldError, Message, Problem, conflict, invalid
 from eresident.kit.files import create_once
 from eresident.kit.ids import new_id
 
@@ -226,7 +227,7 @@ def _nonce_ok(ctx: NodeContext, applicant_id: uuid.UUID, nonce: str) -> bool:
 
 
 def _refused(code: str, detail: str, status: int = 422, **extra) -> Problem:
-    return Problem(status, "The credential cannot be recognised", code=code, detail=detail,
+    return Problem(status, N_("The credential cannot be recognised"), code=code, detail=detail,
                    errors=[FieldError("credential", detail)], extra=extra)
 
 
@@ -267,11 +268,23 @@ def _resolver(ctx: NodeContext):
     def resolve(issuer: str, kid: str):
         if issuer == ctx.settings.base_url and kid == ctx.keys.kid:  # ours: refused after, as own-region
             return ctx.keys.signing.as_dict(private=False)
-        # Only the keys of the one peer whose own address is this issuer (trust.py enforces both).
-        peer = next((p for p in peers.values() if p.credential_issuer == issuer), None)
-        key = peer.credential_key(issuer, kid) if peer is not None else None
-        return None if key is None else _imported(tuple(sorted((k, v) for k, v in key.items() if k != "revoked")))
+        return _peer_key(peers, issuer, kid)[1]
     return resolve
+
+
+def _peer_key(peers: dict[str, Peer], issuer: str, kid: str):
+    """(the peer whose node issues as `issuer`, its trusted key `kid` imported once): only the keys of
+    the one peer whose own address is this issuer (trust.py enforces both); None for either not found."""
+    peer = next((p for p in peers.values() if p.credential_issuer == issuer), None)
+    key = peer.credential_key(issuer, kid) if peer is not None else None
+    if key is None:
+        return peer, None
+    return peer, _imported(tuple(sorted((k, v) for k, v in key.items() if k != "revoked")))
+
+
+def trusted_peer_key(ctx: NodeContext, issuer: str, kid: str):
+    """For other services checking a JWS a peer node signed (crosscase): see _peer_key."""
+    return _peer_key(_trusted_peers(ctx), issuer, kid)
 
 
 def _issuing_peer(ctx: NodeContext, issuer: str) -> Peer | None:
@@ -293,9 +306,10 @@ def fetch_status(ctx: NodeContext, peer: Peer, uri: str, *, client: httpx.Client
     except (httpx.HTTPError, OSError, sdjwt.CredentialError) as exc:
         reason = exc.message if isinstance(exc, sdjwt.CredentialError) else f"{type(exc).__name__}: {exc}"
         log.warning("recognition.status_unavailable", peer=peer.region, error=reason[:200])
-        raise Problem(503, "The issuing region's status list cannot be read", code="status-unavailable",
-                      detail=f"Region {peer.region} did not give a status for this credential now ({reason[:200]}); "
-                             "nothing was recorded. Try again later.") from None
+        raise Problem(503, N_("The issuing region's status list cannot be read"), code="status-unavailable",
+                      detail=Message(N_("Region %(region)s did not give a status for this credential now "
+                                        "(%(reason)s); nothing was recorded. Try again later."),
+                                     region=peer.region, reason=reason[:200])) from None
 
 
 def verify_presentation(*, ctx: NodeContext, presentation: str, client: httpx.Client | None = None) -> Presented:
@@ -312,33 +326,36 @@ def verify_presentation(*, ctx: NodeContext, presentation: str, client: httpx.Cl
             detail = f"The credential does not verify: {exc.message}."
         raise _refused(_REASON_CODES.get(exc.reason, "credential-invalid"), detail, reason=exc.reason) from None
     if cred.issuer == ctx.settings.base_url:
-        raise conflict("This credential was issued by this region: you are an e-resident here already.",
+        raise conflict(N_("This credential was issued by this region: you are an e-resident here already."),
                        code="own-region")
     peer = _issuing_peer(ctx, cred.issuer)
     claims = cred.payload
     number, region = claims.get("e_resident_number"), claims.get("region")
     if peer is None or region != peer.region or not isinstance(number, str) \
             or not number.startswith(f"{peer.region}-") or len(number) > 32:
-        raise _refused("credential-invalid", "The credential's region and number do not match its issuer.")
+        raise _refused("credential-invalid", N_("The credential's region and number do not match its issuer."))
     missing = [name for name in DISCLOSURES if not isinstance(cred.disclosed.get(name), str)]
     if missing:
-        raise _refused("credential-disclosure", f"Disclose {', '.join(missing)}: this region prints them on "
-                                                "the documents you sign.", missing=missing)
+        raise _refused("credential-disclosure", Message(N_("Disclose %(names)s: this region prints them on the "
+                                                           "documents you sign."), names=", ".join(missing)),
+                       missing=missing)
     reference = (cred.status or {}).get("status_list") or {}
     uri, index = reference.get("uri"), reference.get("idx")
     if not isinstance(uri, str) or not isinstance(index, int) or isinstance(index, bool) or index < 0:
-        raise _refused("credential-invalid", "The credential has no status list reference.")
+        raise _refused("credential-invalid", N_("The credential has no status list reference."))
     kb_payload = json.loads(base64.urlsafe_b64decode(presentation.rsplit("~", 1)[1].split(".")[1] + "=="))
     lst = fetch_status(ctx, peer, uri, client=client)
     try:
         value = lst.get(index)
     except (IndexError, ValueError):
-        raise _refused("credential-invalid", "The credential's status index is outside its status list.") from None
+        raise _refused("credential-invalid", N_("The credential's status index is outside its status list.")) from None
     status = STATUS_NAMES.get(value, "unknown")
     if status != "active":
-        raise Problem(409, "The credential is not active", code=f"credential-{status}",
-                      detail=f"Region {peer.region} reports this e-residency credential as {status}.",
-                      errors=[FieldError("credential", f"the issuing region reports it {status}")],
+        raise Problem(409, N_("The credential is not active"), code=f"credential-{status}",
+                      detail=Message(N_("Region %(region)s reports this e-residency credential as %(status)s."),
+                                     region=peer.region, status=Message(status)),
+                      errors=[FieldError("credential", Message(N_("the issuing region reports it %(status)s"),
+                                                               status=Message(status)))],
                       extra={"status": status})
     return Presented(peer=peer.region, number=number, credential_id=str(claims.get("jti", ""))[:64],
                      holder_thumbprint=sdjwt.jwk_thumbprint(cred.holder_jwk), status_list_uri=uri,
@@ -351,23 +368,24 @@ def recognise(*, ctx: NodeContext, db: Session, applicant: Applicant, presented:
               actor: Actor) -> Recognition:
     """Record the recognition (and the e-resident it stands for here), tell the home region."""
     if not _nonce_ok(ctx, applicant.id, presented.nonce):
-        raise _refused("credential-key-binding", "The key-binding nonce is not one this node gave your account in "
-                                                 "the last five minutes: ask for a new challenge.")
+        raise _refused("credential-key-binding", N_("The key-binding nonce is not one this node gave your account "
+                                                    "in the last five minutes: ask for a new challenge."))
     local = db.scalar(select(EResident.id).where(EResident.applicant_id == applicant.id,
                                                  EResident.region == ctx.region))
     if local is not None:
-        raise conflict("You are an e-resident of this region already.", code="already-e-resident")
+        raise conflict(N_("You are an e-resident of this region already."), code="already-e-resident")
     now = ctx.clock.now()
     rec = db.scalar(select(Recognition).where(Recognition.home_number == presented.number))
     mine = db.scalars(select(Recognition).where(Recognition.applicant_id == applicant.id)).all()
     if rec is not None and rec.applicant_id != applicant.id:
-        raise conflict("This e-residency is recognised for another account on this node.",
+        raise conflict(N_("This e-residency is recognised for another account on this node."),
                        code="recognised-elsewhere")
     if rec is None and mine:
-        raise conflict(f"Your account here already stands for e-resident {mine[0].home_number}.",
-                       code="already-recognised")
+        raise conflict(Message(N_("Your account here already stands for e-resident %(number)s."),
+                               number=mine[0].home_number), code="already-recognised")
     if rec is not None and rec.status == "revoked":
-        raise conflict(f"The e-residency {rec.home_number} was revoked by {rec.home_region}.", code="credential-revoked")
+        raise conflict(Message(N_("The e-residency %(number)s was revoked by %(region)s."), number=rec.home_number,
+                               region=rec.home_region), code="credential-revoked")
     fields = dict(credential_id=presented.credential_id, holder_thumbprint=presented.holder_thumbprint,
                   status_list_uri=presented.status_list_uri, status_index=presented.status_index,
                   family_name=presented.family_name, given_name=presented.given_name,
@@ -781,8 +799,8 @@ def _presented(body: RecognitionIn, request: Request, ctx: Ctx) -> Presented:
     parameters below put this dependency first, so a slow peer holds no write lock. The session
     itself is checked right after; a caller without any is turned away before any work."""
     if session_token(request)[0] is None:
-        raise Problem(401, "Sign in to continue", code="unauthenticated",
-                      detail="Your session has ended or you are not signed in.")
+        raise Problem(401, N_("Sign in to continue"), code="unauthenticated",
+                      detail=N_("Your session has ended or you are not signed in."))
     return verify_presentation(ctx=ctx, presentation=body.credential)
 
 

@@ -33,7 +33,7 @@ from eresident.federation.handlers import Incoming, payload_text, payload_time, 
 from eresident.federation.keys import iso, node_keys
 from eresident.i18n import N_
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import FieldError, Problem, conflict, invalid, not_found
+from eresident.kit.errors import FieldError, Message, Problem, conflict, invalid, not_found
 from eresident.officials import secondees
 from eresident.officials.models import ROLES, Official
 from eresident.officials.secondment_models import (
@@ -60,27 +60,27 @@ def _peer_actor(region: str) -> Actor:
 def _check_terms(*, ctx: NodeContext, term_start: datetime, term_end: datetime, roles: list[str],
                  department: str, purpose: str, prefix: str = "") -> None:
     if term_start.tzinfo is None:
-        raise invalid(f"{prefix}term_start", "a time with a zone")
+        raise invalid(f"{prefix}term_start", N_("a time with a zone"))
     if term_end.tzinfo is None:
-        raise invalid(f"{prefix}term_end", "a time with a zone")
+        raise invalid(f"{prefix}term_end", N_("a time with a zone"))
     if term_end <= term_start:
-        raise invalid(f"{prefix}term_end", "the term must end after it starts")
+        raise invalid(f"{prefix}term_end", N_("the term must end after it starts"))
     if term_end - term_start > MAX_TERM:
-        raise invalid(f"{prefix}term_end", "a term is at most three years")
+        raise invalid(f"{prefix}term_end", N_("a term is at most three years"))
     if term_end <= ctx.clock.now():
-        raise invalid(f"{prefix}term_end", "the term has already ended")
+        raise invalid(f"{prefix}term_end", N_("the term has already ended"))
     if not isinstance(roles, list) or not roles or len(roles) > len(ROLES):
-        raise invalid(f"{prefix}host_roles", "name at least one host role")
+        raise invalid(f"{prefix}host_roles", N_("name at least one host role"))
     for role in roles:
         if role not in SECONDABLE_ROLES:
-            raise invalid(f"{prefix}host_roles", f"{role!r} cannot be held on secondment; use "
-                                                 f"{', '.join(SECONDABLE_ROLES)}")
+            raise invalid(f"{prefix}host_roles", Message(N_("%(role)s cannot be held on secondment; use %(roles)s"),
+                                                         role=repr(role), roles=", ".join(SECONDABLE_ROLES)))
     if len(set(roles)) != len(roles):
-        raise invalid(f"{prefix}host_roles", "a role is named twice")
+        raise invalid(f"{prefix}host_roles", N_("a role is named twice"))
     if not isinstance(department, str) or not department.strip() or len(department) > 200:
-        raise invalid(f"{prefix}department", "a department of 1 to 200 characters")
+        raise invalid(f"{prefix}department", N_("a department of 1 to 200 characters"))
     if not isinstance(purpose, str) or not purpose.strip() or len(purpose) > 2000:
-        raise invalid(f"{prefix}purpose", "a purpose of 1 to 2000 characters")
+        raise invalid(f"{prefix}purpose", N_("a purpose of 1 to 2000 characters"))
 
 
 def _description(row: OutgoingSecondment, official: Official) -> dict:
@@ -100,25 +100,26 @@ def propose(*, ctx: NodeContext, db: Session, official_username: str, host_regio
     """Propose one of this region's officials to `host_region`; the proposal travels in this transaction."""
     official = db.scalar(select(Official).where(Official.username == official_username))
     if official is None:
-        raise invalid("official", f"no official {official_username!r} here")
+        raise invalid("official", Message(N_("no official %(username)s here"), username=repr(official_username)))
     if official.home_region != ctx.region or secondees.secondee_of(db, official.id) is not None:
-        raise invalid("official", "only this region's own officials can be seconded from here")
+        raise invalid("official", N_("only this region's own officials can be seconded from here"))
     if not official.active:
-        raise invalid("official", "this official is not active")
+        raise invalid("official", N_("this official is not active"))
     if len(official.username) > 54:  # the host names them `{username}@{home region}`, at most 64
-        raise invalid("official", "a username of at most 54 characters can be seconded")
+        raise invalid("official", N_("a username of at most 54 characters can be seconded"))
     if host_region == ctx.region:
-        raise invalid("host_region", "a secondment goes to another region")
+        raise invalid("host_region", N_("a secondment goes to another region"))
     if federation.trust_list(ctx).peer(host_region) is None:
-        raise invalid("host_region", f"region {host_region!r} is not in this node's trust list")
+        raise invalid("host_region", Message(N_("region %(region)s is not in this node's trust list"),
+                                             region=repr(host_region)))
     _check_terms(ctx=ctx, term_start=term_start, term_end=term_end, roles=host_roles, department=department,
                  purpose=purpose)
     overlapping = db.scalar(select(OutgoingSecondment.id).where(
         OutgoingSecondment.official_id == official.id, OutgoingSecondment.status.in_(OPEN),
         and_(OutgoingSecondment.term_start < term_end, OutgoingSecondment.term_end > term_start)).limit(1))
     if overlapping is not None:
-        raise conflict(f"{official.username} already has a secondment in that time ({overlapping}).",
-                       code="secondment-overlaps")
+        raise conflict(Message(N_("%(username)s already has a secondment in that time (%(overlapping)s)."),
+                               username=official.username, overlapping=overlapping), code="secondment-overlaps")
     now = ctx.clock.now()
     row = OutgoingSecondment(id=uuid.uuid4(), official_id=official.id, host_region=host_region,
                              term_start=term_start.astimezone(UTC), term_end=term_end.astimezone(UTC),
@@ -145,11 +146,11 @@ def withdraw(*, ctx: NodeContext, db: Session, secondment_id: uuid.UUID, reason:
     """End a proposed or accepted secondment now; the host stops the secondee's access when the
     message arrives, and this node stops vouching at once."""
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 2000:
-        raise invalid("reason", "say why, in 1 to 2000 characters")
+        raise invalid("reason", N_("say why, in 1 to 2000 characters"))
     row = outgoing(db, secondment_id)
     if row.status not in OPEN:
-        raise conflict(f"This secondment is {row.status}; only a proposed or accepted one can be withdrawn.",
-                       code="secondment-closed")
+        raise conflict(Message(N_("This secondment is %(status)s; only a proposed or accepted one can be "
+                                  "withdrawn."), status=row.status), code="secondment-closed")
     now = ctx.clock.now()
     before = row.status
     row.status, row.withdrawn_at, row.withdraw_reason = "withdrawn", now, reason.strip()
@@ -173,11 +174,13 @@ def issue_credential(*, ctx: NodeContext, db: Session, official: Official, secon
         raise not_found(N_("Secondment"))
     now = ctx.clock.now()
     if row.status != "accepted":
-        raise conflict(f"This secondment is {row.status}, not accepted: nothing to vouch for.",
-                       code="secondment-not-accepted")
+        raise conflict(Message(N_("This secondment is %(status)s, not accepted: nothing to vouch for."),
+                               status=row.status), code="secondment-not-accepted")
     if not row.term_start <= now < row.term_end:
-        raise conflict(f"The term runs {iso(row.term_start)} to {iso(row.term_end)}; it is not now.",
-                       code="secondment-not-in-term")
+        raise conflict(Message.with_english(  # the API keeps ISO 8601; a page writes the times for the reader
+            f"The term runs {iso(row.term_start)} to {iso(row.term_end)}; it is not now.",
+            N_("The term runs %(start)s to %(end)s; it is not now."), start=row.term_start, end=row.term_end),
+            code="secondment-not-in-term")
     key = node_keys(ctx.settings).signing_key(now)
     expires = min(now + CREDENTIAL_TTL, row.term_end)
     jti = secondees.new_credential_id()
@@ -212,11 +215,11 @@ def _answer(*, ctx: NodeContext, db: Session, secondment_id: uuid.UUID, accept: 
             actor: Actor) -> IncomingSecondment:
     row = incoming(db, secondment_id)
     if row.status != "proposed":
-        raise conflict(f"This secondment is {row.status}; only a proposed one can be answered.",
-                       code="secondment-closed")
+        raise conflict(Message(N_("This secondment is %(status)s; only a proposed one can be answered."),
+                               status=row.status), code="secondment-closed")
     now = ctx.clock.now()
     if accept and row.term_end <= now:
-        raise conflict("The proposed term has already ended.", code="secondment-not-in-term")
+        raise conflict(N_("The proposed term has already ended."), code="secondment-not-in-term")
     row.status = "accepted" if accept else "declined"
     row.answered_by, row.answered_at, row.answer_note = str(actor.id), now, note.strip() or None
     if accept:
@@ -238,12 +241,12 @@ def accept(*, ctx: NodeContext, db: Session, secondment_id: uuid.UUID, actor: Ac
 def decline(*, ctx: NodeContext, db: Session, secondment_id: uuid.UUID, reason: str,
             actor: Actor) -> IncomingSecondment:
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 2000:
-        raise invalid("reason", "say why, in 1 to 2000 characters")
+        raise invalid("reason", N_("say why, in 1 to 2000 characters"))
     return _answer(ctx=ctx, db=db, secondment_id=secondment_id, accept=False, note=reason, actor=actor)
 
 
 def _refused(code: str, detail: str) -> Problem:
-    return Problem(401, "The vouching credential is refused", detail=detail, code=code,
+    return Problem(401, N_("The vouching credential is refused"), detail=detail, code=code,
                    errors=[FieldError("credential", detail)])
 
 
@@ -252,11 +255,11 @@ def verify_credential(*, ctx: NodeContext, token: str) -> tuple[dict, str]:
     key valid now, typ and alg, issuer = the key's region, audience = this node, times.
     Returns (claims, issuer region)."""
     if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8000:
-        raise invalid("credential", "a compact JWS (three base64url parts)")
+        raise invalid("credential", N_("a compact JWS (three base64url parts)"))
     try:
         header = jws.extract_compact(token.encode("ascii")).headers()
     except (JoseError, ValueError, UnicodeError):
-        raise invalid("credential", "a compact JWS (three base64url parts)") from None
+        raise invalid("credential", N_("a compact JWS (three base64url parts)")) from None
     if header.get("typ") != CREDENTIAL_TYP or header.get("alg") != CREDENTIAL_ALG or "crit" in header:
         raise _refused("credential-type", f"expected typ {CREDENTIAL_TYP} and alg {CREDENTIAL_ALG}")
     now = ctx.clock.now()

@@ -105,7 +105,7 @@ def _change(request: Request, ctx: NodeContext, db: Session, admin: Official, of
 def _role(form: FormData, field: str) -> str:
     role = str(form.get("role", ""))
     if role not in ROLES:
-        raise Problem(422, "Choose a role", code="invalid-field", errors=[FieldError(field, "Choose a role.")])
+        raise Problem(422, N_("Choose a role"), code="invalid-field", errors=[FieldError(field, N_("Choose a role."))])
     return role
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from eresident.deps import Ctx, CurrentOfficial, DbSession
 from eresident.identity.schemas import OfficialLogin, TokenResponse
+from eresident.i18n import N_
 from eresident.kit.errors import Problem
 from eresident.officials import service
 from eresident.security import service as security
@@ -21,8 +22,8 @@ def login(body: OfficialLogin, request: Request, ctx: Ctx, db: DbSession) -> JSO
     official = service.authenticate(ctx=ctx, db=db, username=body.username, password=body.password,
                                     code=body.totp, client_ip=request.client.host if request.client else "")
     if official is None:
-        problem = Problem(401, "Wrong username, password or code", code="bad-credentials",
-                          detail="Check all three and try again. Each code works once.")
+        problem = Problem(401, N_("Wrong username, password or code"), code="bad-credentials",
+                          detail=N_("Check all three and try again. Each code works once."))
         return JSONResponse(problem.to_dict(request.url.path), status_code=401,
                             media_type="application/problem+json")
     now = ctx.clock.now()

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from eresident.audit.models import AuditEvent
 from eresident.audit.service import Actor, record
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import conflict
+from eresident.i18n import N_
+from eresident.kit.errors import Message, conflict
 from eresident.officials.models import Official, RoleGrant
 from eresident.officials.secondment_models import IncomingSecondment, OutgoingSecondment, Secondee
 from eresident.officials.service import TOTP_CONTEXT, actor_for, grant_role
@@ -56,8 +57,8 @@ def ensure_shadow(*, ctx: NodeContext, db: Session, incoming: IncomingSecondment
         return official
     username = shadow_username(incoming.home_username, incoming.home_region)
     if db.scalar(select(Official.id).where(Official.username == username)) is not None:
-        raise conflict(f"An official named {username!r} exists here already; it cannot stand for "
-                       f"a secondee.", code="official-exists")
+        raise conflict(Message(N_("An official named %(username)s exists here already; it cannot stand for a "
+                                  "secondee."), username=repr(username)), code="official-exists")
     now = ctx.clock.now()
     official = Official(id=uuid.uuid4(), username=username, display_name=incoming.display_name,
                         home_region=incoming.home_region, password_hash=UNUSABLE_PASSWORD,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from eresident.audit.service import Actor, record
 from eresident.i18n import N_
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import Problem, conflict, invalid, not_found
+from eresident.kit.errors import Message, Problem, conflict, invalid, not_found
 from eresident.officials.models import ROLES, Official, RoleGrant
 from eresident.officials.secondment_models import Secondee
 from eresident.security import service as security
@@ -33,10 +33,11 @@ def create_official(*, ctx: NodeContext, db: Session, username: str, display_nam
     if (why := password_problem(password)) is not None:
         raise invalid("password", why)
     if "@" in username:
-        raise invalid("username", "Leave out '@': it marks officials seconded from another region "
-                                  "(username@REGION).")
+        raise invalid("username", N_("Leave out '@': it marks officials seconded from another region "
+                                     "(username@REGION)."))
     if db.scalar(select(Official.id).where(Official.username == username)) is not None:
-        raise conflict(f"An official named {username!r} exists.", code="official-exists")
+        raise conflict(Message(N_("An official named %(username)s exists."), username=repr(username)),
+                       code="official-exists")
     secret = totp_secret or totp.new_secret()
     now = ctx.clock.now()
     official = Official(id=uuid.uuid4(), username=username, display_name=display_name,
@@ -75,10 +76,12 @@ def enrol_official(*, ctx: NodeContext, db: Session, username: str, display_name
 def grant_role(*, ctx: NodeContext, db: Session, official: Official, role: str, actor: Actor,
                region: str | None = None) -> RoleGrant:
     if role not in ROLES:
-        raise invalid("role", f"Unknown role {role!r}; use one of {', '.join(ROLES)}.")
+        raise invalid("role", Message(N_("Unknown role %(role)s; use one of %(roles)s."), role=repr(role),
+                                      roles=", ".join(ROLES)))
     region = region or ctx.region
     if any(g.role == role and g.region == region for g in official.roles):
-        raise conflict(f"{official.username} already holds {role} in {region}.", code="role-exists")
+        raise conflict(Message(N_("%(username)s already holds %(role)s in %(region)s."), username=official.username,
+                               role=role, region=region), code="role-exists")
     grant = RoleGrant(official_id=official.id, role=role, region=region, granted_at=ctx.clock.now())
     official.roles.append(grant)
     record(db=db, actor=actor, region=ctx.region, action="official.role_granted", entity_type="official",
@@ -91,9 +94,9 @@ def refuse_if_seconded(db: Session, official: Official) -> None:
     sign-in sets them from the accepted host roles and a withdrawal ends them, so an administrator's
     change would not last. (grant_role does not ask: the secondment itself grants through it.)"""
     if db.get(Secondee, official.id) is not None:
-        raise conflict(f"{official.username} is seconded from {official.home_region}: their roles and access "
-                       "follow the secondment, which ends at its term or when the home region withdraws it.",
-                       code="official-seconded")
+        raise conflict(Message(N_("%(username)s is seconded from %(region)s: their roles and access follow the "
+                                  "secondment, which ends at its term or when the home region withdraws it."),
+                               username=official.username, region=official.home_region), code="official-seconded")
 
 
 def revoke_role(*, ctx: NodeContext, db: Session, official: Official, role: str, actor: Actor,
@@ -103,11 +106,12 @@ def revoke_role(*, ctx: NodeContext, db: Session, official: Official, role: str,
     region = region or ctx.region
     grant = next((g for g in official.roles if g.role == role and g.region == region), None)
     if grant is None:
-        raise conflict(f"{official.username} does not hold {role} in {region}.", code="role-missing")
+        raise conflict(Message(N_("%(username)s does not hold %(role)s in %(region)s."), username=official.username,
+                               role=role, region=region), code="role-missing")
     if role == "admin" and region == ctx.region and actor.id == str(official.id):
-        raise Problem(409, "You cannot remove your own administrator role", code="own-admin-role",
-                      detail="You cannot remove your own administrator role: another administrator of this "
-                             "region must do it.")
+        raise Problem(409, N_("You cannot remove your own administrator role"), code="own-admin-role",
+                      detail=N_("You cannot remove your own administrator role: another administrator of this "
+                                "region must do it."))
     refuse_if_seconded(db, official)
     official.roles.remove(grant)
     db.delete(grant)
@@ -121,9 +125,9 @@ def set_active(*, ctx: NodeContext, db: Session, official: Official, active: boo
     if official.active == active:
         return official
     if not active and actor.id == str(official.id):
-        raise Problem(409, "You cannot deactivate your own account", code="own-account",
-                      detail="You cannot deactivate your own account: another administrator of this region "
-                             "must do it.")
+        raise Problem(409, N_("You cannot deactivate your own account"), code="own-account",
+                      detail=N_("You cannot deactivate your own account: another administrator of this region "
+                                "must do it."))
     refuse_if_seconded(db, official)
     now = ctx.clock.now()
     official.active = active

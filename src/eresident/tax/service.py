@@ -19,7 +19,7 @@ from eresident.enterprise import service as enterprise
 from eresident.i18n import N_
 from eresident.identity.models import Applicant
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import conflict, invalid, not_found
+from eresident.kit.errors import Message, conflict, invalid, not_found
 from eresident.kit.mail import queue_mail
 from eresident.kit.sequences import next_value
 from eresident.officials.models import Official, RoleGrant
@@ -58,11 +58,11 @@ def set_preferences(*, ctx: NodeContext, db: Session, applicant: Applicant, form
     """The founder's declaration for the tax registration, before the licence is issued."""
     formation = enterprise.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
     if formation.status in ("approved", "refused"):
-        raise conflict("The formation is decided: the tax registration is made (or not) already.",
+        raise conflict(N_("The formation is decided: the tax registration is made (or not) already."),
                        code="wrong-status")
     if apply_general and not reason.strip():
-        raise invalid("reason", "say why the company applies for general taxpayer status "
-                                "(for example: its customers need special VAT fapiao to deduct input tax)")
+        raise invalid("reason", N_("say why the company applies for general taxpayer status "
+                                   "(for example: its customers need special VAT fapiao to deduct input tax)"))
     now = ctx.clock.now()
     row = db.get(TaxPreference, formation.id)
     before = None if row is None else {"projected_annual_sales": str(row.projected_annual_sales),
@@ -167,11 +167,11 @@ def obligations(*, ctx: NodeContext, reg: TaxRegistration, since: date | None = 
                 until: date | None = None) -> list[rules.Obligation]:
     until = until or _today(ctx) + timedelta(days=400)
     if since is not None and until < since:
-        raise invalid("until", "until is before from")
+        raise invalid("until", N_("until is before from"))
     if (until - (since or reg.established_on)).days > 366 * 10:
         # a bound on the window asked for, not on the company's age: the reminder job asks about
         # the next days of companies of any age (found in review: it failed at about ten years)
-        raise invalid("until", "at most ten years of obligations at a time")
+        raise invalid("until", N_("at most ten years of obligations at a time"))
     return rules.obligations_for(established_on=reg.established_on, taxpayer_status=reg.taxpayer_status,
                                  working=calendar_of(reg), until=until, since=since)
 
@@ -218,7 +218,7 @@ DECISIONS = ("approve_general", "refuse_general")
 def decide(*, ctx: NodeContext, db: Session, registration_id: uuid.UUID, official: Official, decision: str,
            note: str, actor: Actor) -> TaxRegistration:
     if decision not in DECISIONS:
-        raise invalid("decision", f"one of {', '.join(DECISIONS)}")
+        raise invalid("decision", Message(N_("one of %(choices)s"), choices=", ".join(DECISIONS)))
     reg = get_case(db=db, registration_id=registration_id, region=ctx.region)
     before = {"taxpayer_status": reg.taxpayer_status, "status": reg.status}
     outcome = workflow.act(ctx=ctx, db=db, case=workflow.case_for(db, SUBJECT, reg.id), step="review",

@@ -26,6 +26,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from eresident.i18n import N_
+from eresident.kit.errors import Message
 from eresident.workflow.expressions import (
     FACT_TYPES,
     Expression,
@@ -479,7 +481,8 @@ class _Checker:
         if name in defn.steps:
             return True
         where = self._prefix(path)
-        self.add(path, f"{where}{what} '{name}' is not a step{_suggest(name, defn.steps)}")
+        self.add(path, Message(N_("%(where)s%(what)s '%(name)s' is not a step%(suggestion)s"), where=where, what=what,
+                               name=name, suggestion=_suggest(name, defn.steps)))
         return False
 
     def meaning(self, defn: ProcessDefinition) -> None:
@@ -616,11 +619,11 @@ class _Checker:
         reachable = _reach([defn.start], succ)
         for sid in steps:
             if sid not in reachable:
-                self.add(("steps", sid), f"step '{sid}' can never be reached from the start "
-                                         f"'{defn.start}'", key=True)
+                self.add(("steps", sid), Message(N_("step '%(step)s' can never be reached from the start "
+                                                    "'%(start)s'"), step=sid, start=defn.start), key=True)
         ends = [sid for sid, s in steps.items() if isinstance(s, EndStep)]
         if not ends:
-            self.add(("steps",), "the process has no end step (kind: end), so no case could finish",
+            self.add(("steps",), N_("the process has no end step (kind: end), so no case could finish"),
                      key=True)
             return
         pred: dict[str, list[str]] = {sid: [] for sid in steps}

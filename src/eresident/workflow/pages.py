@@ -3,6 +3,7 @@ one version with its source, map and changes, and the form that checks and publi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -10,7 +11,8 @@ from starlette.datastructures import FormData, UploadFile
 
 from eresident.deps import Ctx, DbSession, official_actor, require
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import FieldError, Problem
+from eresident.i18n import N_
+from eresident.kit.errors import FieldError, Message, Problem, translate
 from eresident.officials.models import Official
 from eresident.officials.service import has_role
 from eresident.pages import Form, problem_errors, redirect, render
@@ -51,20 +53,42 @@ def _submitted(form: FormData) -> tuple[str, str, list[FieldError]]:
     if isinstance(upload, UploadFile) and upload.filename:
         data = upload.file.read(MAX_SOURCE_CHARS * 4 + 1)
         if len(data) > MAX_SOURCE_CHARS * 4:
-            return "", upload.filename, [FieldError("file", "The file is too large for a process definition.")]
+            return "", upload.filename, [FieldError("file", N_("The file is too large for a process definition."))]
         try:
             return data.decode("utf-8-sig"), upload.filename, []
         except UnicodeDecodeError:
-            return "", upload.filename, [FieldError("file", "The file is not text in UTF-8 (YAML or JSON).")]
+            return "", upload.filename, [FieldError("file", N_("The file is not text in UTF-8 (YAML or JSON)."))]
     text = str(form.get("source", ""))
     if not text.strip():
-        return text, "", [FieldError("source", "Paste a definition or choose a file (YAML or JSON).")]
+        return text, "", [FieldError("source", N_("Paste a definition or choose a file (YAML or JSON)."))]
     return text, "<definition>", []
+
+
+def line_message(problem: SourceProblem) -> str:
+    """A problem with its line and column, as `str(problem)` words it, translated on pages (the problem's
+    own message is translated where the checker marks it)."""
+    if problem.line is None:
+        return problem.message
+    if problem.column is None:
+        return Message(N_("line %(line)s: %(message)s"), line=problem.line, message=problem.message)
+    return Message(N_("line %(line)s, column %(column)s: %(message)s"), line=problem.line, column=problem.column,
+                   message=problem.message)
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """A problem as the form lists it: its line (to quote the source) and its text in the page's language."""
+
+    line: int | None
+    text: str
+
+    def __str__(self) -> str:
+        return translate(self.text)
 
 
 def _line_errors(problems: list[SourceProblem]) -> list[FieldError]:
     """Each problem with its line, for the summary; every one links to the text box."""
-    return [FieldError("source", str(problem)) for problem in problems]
+    return [FieldError("source", line_message(problem)) for problem in problems]
 
 
 @router.get(BASE + "/publish")
@@ -84,7 +108,8 @@ def publish_page(request: Request, official: Publisher, ctx: Ctx, db: DbSession,
     try:
         defn = published.check(text, source_name=name)
     except DefinitionError as exc:
-        return _publish_form(request, 422, text=text, problems=exc.problems, lines=text.splitlines(),
+        return _publish_form(request, 422, text=text, lines=text.splitlines(),
+                             problems=[_Shown(p.line, line_message(p)) for p in exc.problems],
                              errors=_line_errors(exc.problems))
     if form.get("intent") == "publish":
         try:
@@ -92,7 +117,8 @@ def publish_page(request: Request, official: Publisher, ctx: Ctx, db: DbSession,
             return redirect(f"{BASE}/{row.process}/{row.version}")
         except Problem as exc:
             db.rollback()
-            errors = [FieldError("source", f"{e.field}: {e.reason}" if e.field else e.reason)
+            errors = [FieldError("source", Message(N_("%(field)s: %(reason)s"), field=e.field, reason=e.reason)
+                                 if e.field else e.reason)
                       for e in problem_errors(exc)]
             comparison = published.compare(db, defn)
             return _publish_form(request, exc.status, text=text, checked=defn, comparison=comparison,

@@ -36,8 +36,8 @@ def publish(*, ctx: NodeContext, db: Session, text: str, actor: Actor,
         with db.begin_nested():  # service.publish validates with the strict rules
             return service.publish(ctx=ctx, db=db, text=text, actor=actor, source_name=source_name)
     except IntegrityError:  # the same version published by someone else a moment ago
-        raise Problem(409, "This version is not newer than the published one", code="stale-version",
-                      detail="Someone published this version just now; reload to see it.") from None
+        raise Problem(409, N_("This version is not newer than the published one"), code="stale-version",
+                      detail=N_("Someone published this version just now; reload to see it.")) from None
 
 
 @dataclass(frozen=True)

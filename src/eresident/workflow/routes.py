@@ -35,7 +35,7 @@ Version = Annotated[int, Path(ge=1, le=2**31 - 1)]  # the column is a 32-bit int
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
     if value is not None and value.tzinfo is None:
-        raise invalid(name, "Give the time with its zone (Z or an offset such as +08:00).")
+        raise invalid(name, N_("Give the time with its zone (Z or an offset such as +08:00)."))
     return value
 
 

@@ -14,6 +14,8 @@ from datetime import datetime
 from math import isfinite
 from typing import Any, ClassVar, Protocol, overload
 
+from eresident.i18n import N_
+from eresident.kit.errors import Message, either
 from eresident.workflow.calendar import WorkingCalendar
 from eresident.workflow.definition import (
     AutoStep,
@@ -407,8 +409,9 @@ class CaseEnded(Effect):
 
 # --- facts ------------------------------------------------------------------------------------
 
-_FACT_WORDS = {"bool": "true or false", "int": "a whole number", "number": "a number",
-               "string": "text", "list[string]": "a list of texts", "list[number]": "a list of numbers"}
+_FACT_WORDS = {"bool": N_("true or false"), "int": N_("a whole number"), "number": N_("a number"),
+               "string": N_("text"), "list[string]": N_("a list of texts"),
+               "list[number]": N_("a list of numbers")}
 
 
 def _fact_ok(kind: str, value: Any) -> bool:
@@ -442,7 +445,9 @@ def check_facts(defn: ProcessDefinition, facts: Mapping[str, Any] | None) -> tup
             ignored.append(name)
             continue
         if value is not None and not _fact_ok(kind, value):
-            raise WorkflowError("invalid-fact", f"fact '{name}' must be {_FACT_WORDS[kind]}, not {value!r}")
+            raise WorkflowError("invalid-fact", Message(N_("fact '%(name)s' must be %(kind)s, not %(value)s"),
+                                                        name=name, kind=Message(_FACT_WORDS[kind]),
+                                                        value=repr(value)))
         clean[name] = list(value) if type(value) is tuple else value
     return clean, tuple(ignored)
 
@@ -482,8 +487,8 @@ class _Run:
     def enter(self, sid: str, scope: tuple[str, ...]) -> None:
         self.budget -= 1
         if self.budget < 0:
-            raise WorkflowError("runaway", f"more than {MAX_STEPS_PER_CALL} steps in one move: the "
-                                           "definition loops without waiting")
+            raise WorkflowError("runaway", Message(N_("more than %(limit)s steps in one move: the definition "
+                                                      "loops without waiting"), limit=MAX_STEPS_PER_CALL))
         state, now, step = self.state, self.now, self.steps[sid]
         state.counter += 1
         iid = f"s{state.counter}"
@@ -494,8 +499,8 @@ class _Run:
             seconds = self.compiled.deadline_seconds.get(sid)
             if seconds is not None:
                 if self.calendar is None:
-                    raise WorkflowError("calendar-required", f"step '{sid}' has a deadline: pass the "
-                                                             "process calendar")
+                    raise WorkflowError("calendar-required", Message(N_("step '%(step)s' has a deadline: pass "
+                                                                        "the process calendar"), step=sid))
                 due = datetime.fromtimestamp(self.calendar.add_seconds_ts(now.timestamp(), seconds),
                                              now.tzinfo)
             inst = StepInstance(iid, sid, kind, now, due, scope)
@@ -611,38 +616,41 @@ class _Run:
 
 def _aware(now: datetime) -> None:
     if now.tzinfo is None:
-        raise WorkflowError("naive-time", "times must be timezone-aware")
+        raise WorkflowError("naive-time", N_("times must be timezone-aware"))
 
 
 def _pinned(defn: ProcessDefinition, state: CaseState) -> None:
     if defn.process != state.process:
-        raise WorkflowError("wrong-process",
-                            f"this case runs process '{state.process}', not '{defn.process}'")
+        raise WorkflowError("wrong-process", Message(N_("this case runs process '%(process)s', not '%(given)s'"),
+                                                     process=state.process, given=defn.process))
     if defn.version != state.version:
-        raise WorkflowError("wrong-version", f"this case runs {state.process} version {state.version}; "
-                                             f"it was given version {defn.version}")
+        raise WorkflowError("wrong-version", Message(N_("this case runs %(process)s version %(version)s; it was "
+                                                        "given version %(given)s"), process=state.process,
+                                                     version=state.version, given=defn.version))
 
 
 def _open(defn: ProcessDefinition, state: CaseState) -> None:
     _pinned(defn, state)
     if state.outcome is not None:
-        raise WorkflowError("case-ended", f"the case has ended ({state.outcome})")
+        raise WorkflowError("case-ended", Message(N_("the case has ended (%(outcome)s)"), outcome=state.outcome))
 
 
 def _find(defn: ProcessDefinition, state: CaseState, step_id: str, instance_id: str | None) -> StepInstance:
     if instance_id is not None:
         inst = state.instance(instance_id)
         if inst is None or inst.step != step_id:
-            raise WorkflowError("step-not-active", f"step '{step_id}' ({instance_id}) is not open")
+            raise WorkflowError("step-not-active", Message(N_("step '%(step)s' (%(instance)s) is not open"),
+                                                           step=step_id, instance=instance_id))
         return inst
     found = [i for i in state.active if i.step == step_id]
     if not found:
-        where = ", ".join(repr(i.step) for i in state.active) or "no step"
-        label = defn.steps[step_id].label if step_id in defn.steps else step_id
-        raise WorkflowError("step-not-active", f"the case is not at '{label}' (it is at {where})")
+        where = ", ".join(repr(i.step) for i in state.active) or Message(N_("no step"))
+        label = Message(defn.steps[step_id].label) if step_id in defn.steps else step_id
+        raise WorkflowError("step-not-active", Message(N_("the case is not at '%(step)s' (it is at %(where)s)"),
+                                                       step=label, where=where))
     if len(found) > 1:
-        raise WorkflowError("ambiguous-step",
-                            f"step '{step_id}' is open more than once; give the instance id")
+        raise WorkflowError("ambiguous-step", Message(N_("step '%(step)s' is open more than once; give the "
+                                                         "instance id"), step=step_id))
     return found[0]
 
 
@@ -670,7 +678,8 @@ def _waiting(defn: ProcessDefinition, inst: StepInstance) -> WaitStep:
 def _task(defn: ProcessDefinition, inst: StepInstance) -> TaskStep:
     step = defn.steps[inst.step]
     if not isinstance(step, TaskStep):
-        raise WorkflowError("not-a-task", f"step '{inst.step}' is a {step.kind} step: no official acts on it")
+        raise WorkflowError("not-a-task", Message(N_("step '%(step)s' is a %(kind)s step: no official acts on it"),
+                                                  step=inst.step, kind=step.kind))
     return step
 
 
@@ -698,17 +707,21 @@ def _authorise(defn: ProcessDefinition, state: CaseState, step: TaskStep, inst: 
     if step.role not in roles:
         esc = step.escalate
         if not (inst.escalated and esc is not None and esc.reassign and esc.to_role in roles):
-            raise WorkflowError("wrong-role", f"'{step.label}' needs the role {step.role}")
+            raise WorkflowError("wrong-role", Message(N_("'%(step)s' needs the role %(role)s"),
+                                                      step=Message(step.label), role=step.role))
     if "any" not in step.region:
         allowed = compiled(defn).regions(step, state.region)
         if actor.region not in allowed:
-            raise WorkflowError("wrong-region", f"'{step.label}' is for officials acting in "
-                                                f"{' or '.join(allowed)}, not {actor.region}")
+            raise WorkflowError("wrong-region", Message(N_("'%(step)s' is for officials acting in %(regions)s, "
+                                                          "not %(region)s"), step=Message(step.label),
+                                                        regions=either(list(allowed)) if allowed else "",
+                                                        region=actor.region))
     for other in step.not_same_actor_as:
         if _acted_on(state, other, actor_id):
             other_label = defn.steps[other].label
-            raise WorkflowError("separation-of-duties", f"you acted on '{other_label}' in this case; a "
-                                                        f"different official must act on '{step.label}'")
+            raise WorkflowError("separation-of-duties", Message(
+                N_("you acted on '%(other)s' in this case; a different official must act on '%(step)s'"),
+                other=Message(other_label), step=Message(step.label)))
     return actor_id
 
 
@@ -720,6 +733,15 @@ def _open_seats(step: TaskStep, inst: StepInstance) -> int:
     return need - len(inst.claims)
 
 
+def _already_acted(step: TaskStep) -> Message:
+    return Message(N_("you already acted on '%(step)s' in this case"), step=Message(step.label))
+
+
+def _not_claimed(step: TaskStep) -> Message:
+    return Message(N_("claim '%(step)s' before you act on it: another official holds it, or nobody does"),
+                   step=Message(step.label))
+
+
 def check_allowed(defn: ProcessDefinition, state: CaseState, step_id: str, actor: ActorLike, *,
                   instance_id: str | None = None, claiming: bool = False) -> WorkflowError | None:
     """Why `actor` may not act on (or claim) the step now, or None when they may."""
@@ -729,15 +751,16 @@ def check_allowed(defn: ProcessDefinition, state: CaseState, step_id: str, actor
         step = _task(defn, inst)
         actor_id = _authorise(defn, state, step, inst, actor)
         if any(v.actor == actor_id for v in inst.votes):
-            raise WorkflowError("already-acted", f"you already acted on '{step.label}' in this case")
+            raise WorkflowError("already-acted", _already_acted(step))
         if claiming:
             if step.claim == "none":
-                raise WorkflowError("claims-disabled", f"'{step.label}' is not claimed; act on it directly")
+                raise WorkflowError("claims-disabled", Message(N_("'%(step)s' is not claimed; act on it directly"),
+                                                               step=Message(step.label)))
             if actor_id not in inst.claims and _open_seats(step, inst) <= 0:
-                raise WorkflowError("already-claimed", f"'{step.label}' is held by another official")
+                raise WorkflowError("already-claimed", Message(N_("'%(step)s' is held by another official"),
+                                                               step=Message(step.label)))
         elif step.claim == "required" and actor_id not in inst.claims:
-            raise WorkflowError("not-claimed", f"claim '{step.label}' before you act on it: another "
-                                               "official holds it, or nobody does")
+            raise WorkflowError("not-claimed", _not_claimed(step))
     except WorkflowError as exc:
         return exc
     return None
@@ -774,17 +797,18 @@ def act(defn: ProcessDefinition, state: CaseState, step_id: str, action: str, ac
     step = _task(defn, inst)
     spec = step.actions.get(action)
     if spec is None:
-        raise WorkflowError("unknown-action", f"'{action}' is not an action of '{step.label}' "
-                                              f"(actions: {', '.join(step.actions)})")
+        raise WorkflowError("unknown-action", Message(N_("'%(action)s' is not an action of '%(step)s' "
+                                                         "(actions: %(actions)s)"), action=action,
+                                                      step=Message(step.label), actions=", ".join(step.actions)))
     actor_id = _authorise(defn, state, step, inst, actor)
     for v in inst.votes:
         if v.actor == actor_id:
-            raise WorkflowError("already-acted", f"you already acted on '{step.label}' in this case")
+            raise WorkflowError("already-acted", _already_acted(step))
     if step.claim == "required" and actor_id not in inst.claims:
-        raise WorkflowError("not-claimed", f"claim '{step.label}' before you act on it: another official "
-                                           "holds it, or nobody does")
+        raise WorkflowError("not-claimed", _not_claimed(step))
     if spec.note_required and not (note or "").strip():
-        raise WorkflowError("note-required", f"'{spec.title or action}' needs a note saying why")
+        raise WorkflowError("note-required", Message(N_("'%(action)s' needs a note saying why"),
+                                                     action=Message(spec.title) if spec.title else action))
     if not inplace:
         state = state.copy()
         inst = _same_instance(state, inst.id)
@@ -830,7 +854,8 @@ def release(defn: ProcessDefinition, state: CaseState, step_id: str, actor: Acto
     step = _task(defn, inst)
     holder_id = str(holder) if holder is not None else str(actor.id)
     if holder_id not in inst.claims:
-        raise WorkflowError("not-claimant", f"only the official who claimed '{step.label}' can release it")
+        raise WorkflowError("not-claimant", Message(N_("only the official who claimed '%(step)s' can release it"),
+                                                    step=Message(step.label)))
     if not inplace:
         state = state.copy()
         inst = _same_instance(state, inst.id)
@@ -849,8 +874,9 @@ def signal(defn: ProcessDefinition, state: CaseState, event: str, now: datetime,
                  and (step_id is None or i.step == step_id)]
     if not listening:
         waiting = [f"{i.step} ({', '.join(_waiting(defn, i).on)})" for i in state.active if i.kind == "wait"]
-        raise WorkflowError("unexpected-event", f"the case is not waiting for '{event}'"
-                            + (f"; it waits for: {'; '.join(waiting)}" if waiting else ""))
+        raise WorkflowError("unexpected-event", Message(N_("the case is not waiting for '%(event)s'; it waits "
+                                                           "for: %(waiting)s"), event=event, waiting="; ".join(waiting))
+                            if waiting else Message(N_("the case is not waiting for '%(event)s'"), event=event))
     clean, ignored = check_facts(defn, facts)
     if not inplace:
         state = state.copy()

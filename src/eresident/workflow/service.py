@@ -21,7 +21,8 @@ from eresident.audit.service import Actor as AuditActor
 from eresident.audit.service import record
 from eresident.kit.context import NodeContext
 from eresident.kit.db import Driver, Prepared, driver
-from eresident.kit.errors import FieldError, Problem
+from eresident.i18n import N_
+from eresident.kit.errors import FieldError, Message, Problem
 from eresident.workflow import semantics
 from eresident.workflow.calendar import load_calendar
 from eresident.workflow.definition import DefinitionError, ProcessDefinition, load_definition
@@ -72,13 +73,14 @@ class Outcome:
     effects: list[semantics.Effect]
 
 
-_TITLES = {"separation-of-duties": "Four eyes: a different official must act",
-           "wrong-role": "Your role does not allow this", "wrong-region": "This is for another region's officials",
-           "note-required": "A note is required", "step-not-active": "The case is not at this step"}
+_TITLES = {"separation-of-duties": N_("Four eyes: a different official must act"),
+           "wrong-role": N_("Your role does not allow this"),
+           "wrong-region": N_("This is for another region's officials"),
+           "note-required": N_("A note is required"), "step-not-active": N_("The case is not at this step")}
 
 
 def problem_from(error: semantics.WorkflowError) -> Problem:
-    title = _TITLES.get(error.code, "This action is not possible now")
+    title = _TITLES.get(error.code, N_("This action is not possible now"))
     if error.code == "note-required":
         return Problem(422, title, detail=error.message, code="invalid-field",
                        errors=[FieldError("note", error.message)])
@@ -88,7 +90,7 @@ def problem_from(error: semantics.WorkflowError) -> Problem:
 def definition_problem(error: DefinitionError) -> Problem:
     errors = [FieldError(f"line {p.line}" + (f", column {p.column}" if p.column else ""), p.message)
               for p in error.problems]
-    return Problem(422, "The process definition is not valid", detail=str(error.problems[0]) if errors else "",
+    return Problem(422, N_("The process definition is not valid"), detail=str(error.problems[0]) if errors else "",
                    code="invalid-definition", errors=errors)
 
 
@@ -115,9 +117,10 @@ def publish(*, ctx: NodeContext, db: Session, text: str, actor: AuditActor,
     defn = validate(text, source_name=source_name)
     current = latest(db, defn.process)
     if current is not None and defn.version <= current.version:
-        raise Problem(409, "This version is not newer than the published one", code="stale-version",
-                      detail=f"{defn.process} v{current.version} is published; number the new one "
-                             f"{current.version + 1} or higher.")
+        raise Problem(409, N_("This version is not newer than the published one"), code="stale-version",
+                      detail=Message(N_("%(process)s v%(version)s is published; number the new one %(next)s or "
+                                        "higher."), process=defn.process, version=current.version,
+                                     next=current.version + 1))
     row = ProcessVersion(process=defn.process, version=defn.version, source=text, digest=defn.digest,
                          published_at=ctx.clock.now(), published_by=actor.id)
     db.add(row)
@@ -264,8 +267,8 @@ def _store(ctx: NodeContext, db: Db, case: AnyCase, defn: ProcessDefinition,
 
 def _check_version(changed: int) -> None:
     if changed != 1:  # another official changed this case since it was read
-        raise Problem(409, "Someone else acted on this case just now", code="case-changed",
-                      detail="Nothing was changed. Reload the case to see where it stands.")
+        raise Problem(409, N_("Someone else acted on this case just now"), code="case-changed",
+                      detail=N_("Nothing was changed. Reload the case to see where it stands."))
 
 
 def start_case(*, ctx: NodeContext, db: Db, process: str, subject_type: str, subject_id: uuid.UUID,
@@ -299,14 +302,14 @@ def start_case(*, ctx: NodeContext, db: Db, process: str, subject_type: str, sub
 def load_case(db: Db, case_id: uuid.UUID) -> CaseRow:
     row = driver(db).first(_CASE_BY_ID, {"id": case_id})
     if row is None:
-        raise Problem(404, "No such workflow case", code="not-found")
+        raise Problem(404, N_("No such workflow case"), code="not-found")
     return CaseRow(*row)
 
 
 def case_for(db: Db, subject_type: str, subject_id: uuid.UUID) -> CaseRow:
     row = driver(db).first(_CASE_BY_SUBJECT, {"subject_type": subject_type, "subject_id": subject_id})
     if row is None:
-        raise Problem(404, "No workflow case for this subject", code="not-found")
+        raise Problem(404, N_("No workflow case for this subject"), code="not-found")
     return CaseRow(*row)
 
 
