@@ -77,7 +77,10 @@ def assert_secure_response(r) -> None:
 def assert_safe_html(r) -> None:
     text = r.text
     assert re.search(r'<html lang="[a-z]{2}', text)
-    assert "<script" not in text.lower()  # CSP forbids inline script; none is needed
+    # CSP forbids inline script; none is needed. The only script is a file of our own (the photo
+    # page's upload progress), loaded by address.
+    text = re.sub(r'<script src="/static/[a-z-]+\.js" defer></script>', "", text)
+    assert "<script" not in text.lower()
     assert r.headers["cache-control"] == "no-store"
 
 
@@ -170,7 +173,7 @@ def test_pages_from_sign_up_to_decision(demo):
     my = applicant.get("/my")
     assert my.status_code == 200 and 'href="/apply"' in my.text
 
-    form = applicant.get("/apply")
+    form = applicant.get("/apply/one-page")
     assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text
     done = applicant.post("/apply", apply_fields(person), files=photo())
     assert done.status_code == 200, done.text

@@ -161,10 +161,12 @@ def choose_language(request: Request, lang: str = "en", next: str = "/") -> Resp
 
 
 def _include_domain_pages() -> None:
+    from eresident.identity.apply_pages import router as application_pages
     from eresident.identity.pages import router as identity_pages
     from eresident.sites.pages import router as site_pages
 
     router.include_router(identity_pages)
+    router.include_router(application_pages)  # after identity_pages: /apply/one-page before /apply/{slug}
     router.include_router(site_pages)
 
 

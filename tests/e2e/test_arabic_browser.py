@@ -18,7 +18,7 @@ import pytest
 from eresident.identity.mrz import make_td3
 from eresident.seed import DEMO_PASSWORD
 from tests.e2e.conftest import ARTIFACTS
-from tests.factories import png_bytes
+from tests.factories import pdf_bytes, png_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -94,26 +94,96 @@ def test_an_arabic_reader_applies_follows_the_case_and_downloads_the_credential(
     expect(page.get_by_role("heading", level=1)).to_have_text("إقامتك الإلكترونية")
     shot(page, "my-empty")
 
-    # Apply: every field found by its Arabic label.
+    # Apply through the task list: one section per page, every control found by its Arabic label.
     page.get_by_role("link", name="قدّم طلب الإقامة الإلكترونية").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("قدّم طلب الإقامة الإلكترونية")
+    expect(page.locator("#task-about-you-status")).to_have_text("لم يبدأ")
+    expect(page.get_by_role("link", name="راجع إجاباتك")).to_have_count(0)  # not before every section is done
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(page, "apply-tasks")
+
+    def open_section(name: str) -> None:
+        page.get_by_role("link", name=name, exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(name)
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+
+    def save(slug: str) -> None:
+        page.get_by_role("button", name="احفظ وتابع").click()
+        expect(page).to_have_url(f"{node.base_url}/apply")
+        expect(page.locator(f"#task-{slug}-status")).to_have_text("مكتمل")
+
+    open_section("معلومات عنك")
     page.get_by_label("اللقب", exact=True).fill("HADDAD")
     page.get_by_label("الاسم", exact=True).fill("YASMINA")
     page.get_by_label("تاريخ الميلاد", exact=True).fill("1988-06-02")
     page.get_by_label("الجنس كما في جواز السفر", exact=True).select_option("F")
     page.get_by_label("الجنسية", exact=True).select_option("DZ")
     page.get_by_label("بلد الإقامة", exact=True).select_option("DZ")
-    page.get_by_label("رقم الهاتف", exact=True).fill("+213 41 33 22 11")
+    shot(page, "apply-about-you")
+    save("about-you")
+
+    # A phone number without its country code: the reason in Arabic, beside the field and in the summary.
+    open_section("الاتصال")
+    page.get_by_label("رقم الهاتف", exact=True).fill("041 33 22 11")
     page.get_by_label("عنوان السكن", exact=True).fill("12 Boulevard de la Soummam, Oran")
+    page.get_by_role("button", name="احفظ وتابع").click()
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("هناك مشكلة")
+    expect(summary.locator("a[href='#phone']")).to_have_count(1)
+    expect(page.locator("#phone-error")).not_to_contain_text("Enter the number")
+    expect(page.get_by_label("عنوان السكن", exact=True)).to_have_value("12 Boulevard de la Soummam, Oran")
+    shot(page, "apply-contact-error")
+    page.get_by_label("رقم الهاتف", exact=True).fill("+213 41 33 22 11")
+    save("contact")
+    expect(page.locator("#task-about-you-status")).to_have_text("مكتمل")  # nothing else was lost
+
+    open_section("جواز السفر")
     page.get_by_label("رقم جواز السفر", exact=True).fill(PASSPORT)
     page.get_by_label("تاريخ انتهاء الصلاحية", exact=True).fill("2032-01-10")
     page.get_by_label("المنطقة المقروءة آليًا", exact=True).fill(MRZ)
+    shot(page, "apply-passport")
+    save("passport")
+
+    # With JavaScript the photo goes with upload progress (XMLHttpRequest); a refused file comes back as
+    # the page with the reason beside the field, and the next choice goes through.
+    open_section("الصورة والوثائق")
+    expect(page.locator("#upload-progress")).to_be_hidden()
+    not_a_photo = tmp_path / "photo-really-a-pdf.png"
+    not_a_photo.write_bytes(pdf_bytes())
+    page.locator("#photo").set_input_files(str(not_a_photo))
+    with page.expect_request(lambda r: r.url.endswith("/apply/documents") and r.method == "POST") as sent:
+        page.get_by_role("button", name="احفظ وتابع").click()
+    assert sent.value.resource_type == "xhr", sent.value.resource_type
+    expect(page.get_by_role("alert").locator("a[href='#photo']")).to_have_count(1)
+    expect(page.locator("#photo-error")).to_contain_text("PDF")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    shot(page, "apply-documents-error")
     page.locator("#photo").set_input_files(str(photo))
+    save("documents")
+    expect(page.locator("#task-contact-status")).to_have_text("مكتمل")  # the refused file lost nothing
+
+    open_section("سبب الطلب")
     page.get_by_label("الغرض من الإقامة الإلكترونية", exact=True).fill("أصدّر التمور وزيت الزيتون وأريد تأسيس شركة تجارية.")
+    save("purpose")
+    open_section("مكان التحقق من الهوية")
     page.get_by_label("مركز الخدمة للتحقق من هويتك", exact=True).select_option(label="MK Space Algiers, Algiers")
+    save("site")
+    open_section("الموافقة")
     for purpose in ("processing", "sensitive_data", "cross_region_sharing"):
         page.locator(f"#consents-{purpose}").check()
-    shot(page, "apply-filled")
+    shot(page, "apply-consent")
+    save("consent")
+    shot(page, "apply-tasks-complete")
+
+    # Check your answers, each with a link to change it (named for screen readers), then send.
+    page.get_by_role("link", name="راجع إجاباتك").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("راجع إجاباتك قبل تقديم الطلب")
+    expect(page.locator("main")).to_contain_text("HADDAD")
+    expect(page.locator("main")).to_contain_text(PASSPORT)
+    expect(page.locator("main")).to_contain_text("الجزائر")
+    expect(page.get_by_role("link", name="تغيير اللقب")).to_have_attribute("href", "/apply/about-you#surname")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(page, "apply-check")
     page.get_by_role("button", name="قدّم الطلب").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("تم تقديم الطلب")
     case_number = page.get_by_role("status").locator("strong").inner_text().strip()

@@ -205,15 +205,7 @@ def _refused_for(kb: Keyboard, button: str, field: str, shots, name: str) -> Non
 def _forgot_to_choose(kb: Keyboard, button: str, group: str, shots, name: str) -> None:
     """Send the form without a choice: refused, the error summary has the focus, its link leads to
     the first choice, and Space selects it."""
-    kb.button(button)
-    kb.follow()
-    f = kb.visible("after a refused form")
-    assert "error-summary" in f["cls"], f"the error summary does not have the focus: {f}"
-    shots(kb.page, name)
-    f = kb.press("Tab", "the summary's link")
-    assert f["href"] == f"#{group}", f
-    kb.page.keyboard.press("Enter")
-    assert kb.visible("after the summary's link")["id"] == group
+    _refused_for(kb, button, group, shots, name)
     kb.page.keyboard.press("Space")
     assert kb.focus()["checked"], f"{group} is not selected"
 

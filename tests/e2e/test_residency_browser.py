@@ -192,7 +192,10 @@ def test_applicant_becomes_e_resident_in_the_browser(browser, live_node, shots, 
         expect(page.get_by_role("heading", level=1)).to_have_text("Your e-residency")
         shots(page, "my-no-application")
         page.get_by_role("link", name="Apply for e-residency").click()
-        expect(page).to_have_url(f"{node.base_url}/apply")
+        expect(page).to_have_url(f"{node.base_url}/apply")  # the task list; this journey uses the one page
+        expect(page.get_by_role("heading", level=1)).to_have_text("Apply for e-residency")
+        page.get_by_role("link", name="Or fill in everything on one page").click()
+        expect(page).to_have_url(f"{node.base_url}/apply/one-page")
         expect(page.get_by_role("heading", level=1)).to_have_text("Apply for e-residency")
         shots(page, "apply-empty")
 
@@ -238,7 +241,7 @@ def test_applicant_becomes_e_resident_in_the_browser(browser, live_node, shots, 
         documents_before = node.count("documents")
 
         # --- 3c. The same form posted again (as back + resubmit does): 409, nothing changes ----
-        page.goto("/apply")
+        page.goto("/apply/one-page")
         _fill_application(page, mrz=MRZ, photo=photo)
         page.locator("form[action='/apply'] input[name=csrf_token]").evaluate(
             "(el, token) => { el.value = token; }", used_token)

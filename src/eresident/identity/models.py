@@ -147,3 +147,16 @@ class ScreeningEntity(Base):
     entity_id: Mapped[str] = mapped_column(String(200))
     data: Mapped[dict] = mapped_column(JSON)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApplicationDraft(Base):
+    """An application being filled in section by section (identity/drafts.py): one per applicant. The
+    answers hold a passport number and MRZ, so the whole JSON is encrypted at rest."""
+
+    __tablename__ = "application_drafts"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    applicant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applicants.id"), unique=True)
+    answers_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    photo_document_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
+    supporting_document_ids: Mapped[list] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -19,12 +19,14 @@ from eresident.i18n import N_
 from eresident.identity import accounts, countries, presenters, service
 from eresident.identity.consents import CONSENTS
 from eresident.identity.schemas import ApplicationCreate
+from eresident.identity.timeline import timeline
 from eresident.kit.errors import FieldError, Message, Problem
 from eresident.officials import service as officials
 from eresident.officials.models import Official
 from eresident.pages import (Form, problem_errors, redirect, render, set_session_cookie, validate_partly,
                              validation_errors)
 from eresident.security import service as security
+from eresident.security.permissions import roles_for
 from eresident.sites import service as sites
 from eresident.workflow import service as workflow
 from eresident.workflow.models import WorkItem
@@ -136,6 +138,7 @@ def my_page(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSessi
         read = presenters.application_read(db, app)
         site = sites.site_by_code(db, read.site_code)
         rows.append({"app": read, "site": site, "appointment": sites.current_appointment(db, app.id),
+                     "timeline": timeline(ctx, db, app),
                      "slots": sites.free_slots(ctx=ctx, db=db, site=site)[:40]
                      if app.status == "awaiting_identity_check" else []})
     return render(request, "my.html", rows=rows, confirmed=applicant.email_confirmed_at is not None,
@@ -147,7 +150,7 @@ def _apply_context(ctx, db, values: dict) -> dict:
             "sites": sites.sites_of_region(db, ctx.region)}
 
 
-@router.get("/apply")
+@router.get("/apply/one-page")  # GET /apply is the task list (identity/apply_pages.py); POST /apply stays
 def apply_form(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbSession):
     return render(request, "apply.html", **_apply_context(ctx, db, {}))
 
@@ -164,6 +167,25 @@ async def _upload(ctx, db, applicant, form: FormData, field: str, kind: str, req
     return documents.accept_upload(db=db, store=ctx.files, owner_type="applicant", owner_id=applicant.id,
                                    kind=kind, filename=upload.filename, declared_type=upload.content_type,
                                    data=data, max_bytes=limit, now=ctx.clock.now(), field=field)
+
+
+async def take_uploads(ctx, db, applicant, form: FormData, *, photo_required: bool
+                       ) -> tuple[dict[str, uuid.UUID | None], list[FieldError], int]:
+    """The photo and the supporting document of a form, each stored if it passes the checks: their ids
+    (None when not sent or refused), the refusals, and the status to answer them with (422, or an
+    upload's own: 413 for a file too large)."""
+    errors: list[FieldError] = []
+    status = 422
+    uploaded: dict[str, uuid.UUID | None] = {}
+    for field, required in (("photo", photo_required), ("supporting", False)):
+        try:
+            doc = await _upload(ctx, db, applicant, form, field, field, required)
+            uploaded[field] = doc.id if doc is not None else None
+        except Problem as problem:
+            errors += problem_errors(problem)
+            status = problem.status if status == 422 else status
+            uploaded[field] = None
+    return uploaded, errors, status
 
 
 _FIELDS = ("surname", "given_names", "native_name", "birth_date", "sex", "nationality", "residence_country",
@@ -198,17 +220,7 @@ async def _application_from_form(ctx, db, applicant, form: FormData, values: dic
     people need not choose it again. The status is 422, or an upload's own (413 for a file too large)."""
     if keep_photo is None and values.get("photo_document_id"):
         keep_photo = values["photo_document_id"]
-    errors: list[FieldError] = []
-    status = 422
-    uploaded: dict[str, uuid.UUID | None] = {}
-    for field, required in (("photo", keep_photo is None), ("supporting", False)):
-        try:
-            doc = await _upload(ctx, db, applicant, form, field, field, required)
-            uploaded[field] = doc.id if doc is not None else None
-        except Problem as problem:
-            errors += problem_errors(problem)
-            status = problem.status if status == 422 else status
-            uploaded[field] = None
+    uploaded, errors, status = await take_uploads(ctx, db, applicant, form, photo_required=keep_photo is None)
     if uploaded["photo"] is not None:
         values["photo_document_id"] = str(uploaded["photo"])
     photo = uploaded["photo"] or keep_photo
@@ -338,8 +350,11 @@ def worklist(request: Request, official: CurrentOfficial, ctx: Ctx, db: DbSessio
                                         official_id=str(official.id), now=now, page=wanted[role]))
               for role in sorted(roles & set(titles))]
     pages = {q.role: q.page for _title, q in queues}
+    # The links to other areas, for the permissions their pages require (security/permissions.py).
+    may = {p: bool(roles & roles_for(p)) for p in ("dashboard.read", "enterprise.read", "officials.manage",
+                                                     "workflow.read")}
     return render(request, "worklist.html", queues=queues, pages=pages, roles=sorted(roles), official=official,
-                  now=now)
+                  now=now, may=may)
 
 
 def _process_map(ctx, db, app) -> dict:
