@@ -40,6 +40,13 @@ def test_a_new_application_waits_for_the_applicants_identity_check(node):
     assert lines[3][1] == "Next Decision by an approver of Liangjiang New Area"
     assert lines[4][1] == "Next Decision: approved or refused Liangjiang New Area"
 
+    # Once the appointment is booked, the step waits on the service site, not on the applicant.
+    app_id = api.client.get("/api/v1/applications", headers=bearer(token)).json()[0]["id"]
+    assert api.book_first_slot(token, app_id).status_code == 201
+    now = timeline_of(my_page(node, token))[1][1]
+    assert "Your appointment is booked (below): the service site records the check." in now
+    assert "waiting for you" not in now
+
 
 def test_the_timeline_follows_the_case_through_review_and_a_question(node):
     api = Api(node)
