@@ -56,8 +56,13 @@ clean:
 # and the API fuzzing with a larger budget. Reports go to test-artifacts/reliability/.
 SOAK_KILLS ?= 30
 SOAK_MINUTES ?= 20
+FUZZ_SCENARIOS ?= 300
+SOAK_FAULT_ROUNDS ?= 5
 soak: install system-deps
 	ERESIDENT_SOAK_KILLS=$(SOAK_KILLS) $(BIN)/pytest -q -s -p no:randomly --timeout $$(( $(SOAK_MINUTES) * 60 )) \
 		tests/reliability/test_crash.py tests/federation/test_two_nodes.py tests/federation/test_cross_region_two_nodes.py
-	ERESIDENT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -s --timeout $$(( $(SOAK_MINUTES) * 60 )) \
-		tests/reliability/test_fuzz_api.py tests/reliability/test_bad_input.py
+	ERESIDENT_SOAK_FAULT_ROUNDS=$(SOAK_FAULT_ROUNDS) $(BIN)/pytest -q -s -p no:randomly --timeout $$(( $(SOAK_MINUTES) * 60 )) \
+		tests/reliability/test_faults.py
+	ERESIDENT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ERESIDENT_FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) $(BIN)/pytest -q -s \
+		--timeout $$(( $(SOAK_MINUTES) * 60 )) tests/reliability/test_fuzz_api.py tests/reliability/test_fuzz_stateful.py \
+		tests/reliability/test_bad_input.py

@@ -16,19 +16,11 @@ from eresident.banking import service as banking
 from tests.banking.conftest import real_time
 from tests.enterprise.test_formation import Founders, formation_body, submit_and_sign
 from tests.factories import Api, bearer
+from tests.live import wait_for
 
 pytestmark = pytest.mark.slow
 
 
-def wait_for(check, timeout: float = 20.0, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(every)
 
 
 def consent(api) -> dict:

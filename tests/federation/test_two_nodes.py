@@ -21,7 +21,7 @@ from eresident.config import Settings
 from eresident.federation import service
 from eresident.federation.models import OutboxMessage
 from eresident.kit.context import build_context
-from tests.live import free_port
+from tests.live import free_port, stop_process
 
 pytestmark = pytest.mark.slow
 
@@ -84,13 +84,7 @@ class Proc:
 
     def stop(self) -> None:
         for proc in (self.server, self.worker):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop_process(proc)
 
 
 def wait_until(condition, timeout: float, what: str) -> None:

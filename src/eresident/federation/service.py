@@ -32,7 +32,8 @@ from eresident.federation.keys import iso, node_keys
 from eresident.federation.models import InboxMessage, OutboxMessage
 from eresident.federation.trust import TrustedKey, TrustError, TrustList, load_trust_at, trust_path
 from eresident.kit.context import NodeContext
-from eresident.kit.errors import Problem, conflict, invalid, not_found
+from eresident.i18n import N_
+from eresident.kit.errors import Message, Problem, conflict, invalid, not_found
 from eresident.kit.ids import new_id
 
 log = structlog.get_logger("eresident.federation")
@@ -48,7 +49,7 @@ def trust_list(ctx: NodeContext) -> TrustList:
     try:  # the path once per node (it is asked on every message and credential check), the file's stamp each time
         return load_trust_at(ctx.lazy("federation.trust_path", lambda: trust_path(ctx.settings)))
     except TrustError as exc:  # fail closed, and say why: the operator must fix the file
-        raise Problem(503, "The trust list cannot be read", code="trust-list-invalid", detail=str(exc)) from None
+        raise Problem(503, N_("The trust list cannot be read"), code="trust-list-invalid", detail=str(exc)) from None
 
 
 def peers(ctx: NodeContext) -> list[str]:
@@ -61,18 +62,19 @@ def peers(ctx: NodeContext) -> list[str]:
 def enqueue(*, ctx: NodeContext, db: Session, peer: str, kind: str, payload: dict) -> OutboxMessage:
     """Queue a message to `peer` in the caller's transaction: it is sent only if that commits."""
     if not KIND.match(kind) or len(kind) > 64:
-        raise invalid("kind", "a message kind is dotted lower-case words, e.g. case.status")
+        raise invalid("kind", N_("a message kind is dotted lower-case words, e.g. case.status"))
     if peer == ctx.region:
-        raise invalid("peer", "a node does not send messages to itself")
+        raise invalid("peer", N_("a node does not send messages to itself"))
     if trust_list(ctx).peer(peer) is None:
-        raise Problem(409, "Unknown peer", code="unknown-peer",
-                      detail=f"Region {peer!r} is not in this node's trust list.")
+        raise Problem(409, N_("Unknown peer"), code="unknown-peer",
+                      detail=Message(N_("Region %(region)s is not in this node's trust list."), region=repr(peer)))
     try:
         encoded = json.dumps(payload, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError):
-        raise invalid("payload", "the payload must be plain JSON") from None
+        raise invalid("payload", N_("the payload must be plain JSON")) from None
     if not isinstance(payload, dict) or len(encoded) > MAX_PAYLOAD_BYTES:
-        raise invalid("payload", f"the payload is a JSON object of at most {MAX_PAYLOAD_BYTES} bytes")
+        raise invalid("payload", Message(N_("the payload is a JSON object of at most %(limit)s bytes"),
+                                         limit=MAX_PAYLOAD_BYTES))
     now = ctx.clock.now()
     row = OutboxMessage(id=new_id(), peer_region=peer, kind=kind, payload=json.loads(encoded),
                         created_at=now, attempts=0, next_attempt_at=now)
@@ -228,6 +230,8 @@ def describe_response(response: httpx.Response) -> str:
     if isinstance(body, dict) and isinstance(body.get("type"), str):
         code = body["type"].rsplit("/", 1)[-1]
         return f"HTTP {response.status_code} {code}: {body.get('detail') or body.get('title', '')}"
+    if 200 <= response.status_code < 300:  # a success status is not the acknowledgement: say why it failed
+        return f"HTTP {response.status_code} but not an acknowledgement of this message: {response.text[:200]!r}"
     return f"HTTP {response.status_code}: {response.text[:200]!r}"
 
 
@@ -465,7 +469,7 @@ def requeue(*, ctx: NodeContext, db: Session, actor: Actor, message_ids: list[uu
     """Make dead messages due again (named ones, or every dead one to `peer`), each with a fresh
     allowance and an audit event. A message that is not dead is refused: nothing is requeued then."""
     if (message_ids is None) == (peer is None):
-        raise invalid("message_ids", "name the messages, or a peer whose dead messages to requeue")
+        raise invalid("message_ids", N_("name the messages, or a peer whose dead messages to requeue"))
     query = select(OutboxMessage).order_by(OutboxMessage.created_at).with_for_update()
     if peer is not None:
         rows = list(db.scalars(query.where(_DEAD, OutboxMessage.peer_region == peer)))
@@ -475,12 +479,12 @@ def requeue(*, ctx: NodeContext, db: Session, actor: Actor, message_ids: list[uu
         found = {row.id for row in rows}
         for message_id in message_ids:
             if message_id not in found:
-                raise not_found(f"Message {message_id}")
+                raise not_found(Message(N_("Message %(id)s"), id=message_id))
         for row in rows:
             if row.dead_at is None or row.delivered_at is not None:
-                state = "delivered" if row.delivered_at is not None else "still being tried"
-                raise conflict(f"Message {row.id} is not dead ({state}): only a dead message is requeued.",
-                               code="message-not-dead")
+                state = N_("delivered") if row.delivered_at is not None else N_("still being tried")
+                raise conflict(Message(N_("Message %(id)s is not dead (%(state)s): only a dead message is "
+                                          "requeued."), id=row.id, state=Message(state)), code="message-not-dead")
     now = ctx.clock.now()
     for row in rows:
         assert row.dead_at is not None  # only dead letters are requeued (checked above)
