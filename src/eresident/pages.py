@@ -30,6 +30,14 @@ TEMPLATES = Jinja2Templates(env=jinja2.Environment(
 # The translation functions read the language render() activated for this request (i18n.activate).
 TEMPLATES.env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
     gettext=i18n.gettext, ngettext=i18n.ngettext, newstyle=True)
+def _region_name(code: str) -> str:
+    """A region's name in the page's language: its Chinese name on Chinese pages, else English."""
+    names = REGIONS.get(code)
+    if names is None:
+        return code
+    return names[1] if i18n.current().code == "zh" else names[0]
+
+
 TEMPLATES.env.filters.update(
     country=i18n.country,
     countries_in_language=i18n.countries_in_language,
@@ -37,7 +45,7 @@ TEMPLATES.env.filters.update(
     local=i18n.local_time,
     date=i18n.local_date,
     number=i18n.number,
-    region_name=lambda code: REGIONS.get(code, (code,))[0],
+    region_name=lambda code: _region_name(code),
     message=translate,  # a refusal's title or detail (kit.errors) in the page's language
 )
 router = APIRouter(include_in_schema=False)

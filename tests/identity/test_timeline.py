@@ -33,7 +33,7 @@ def test_a_new_application_waits_for_the_applicants_identity_check(node):
     assert api.submit(token).status_code == 201
     lines = timeline_of(my_page(node, token))
     assert [state for state, _ in lines] == ["done", "now", "next", "next", "next"]
-    assert lines[0][1].startswith("Done Application submitted") and "by you" in lines[0][1]
+    assert lines[0][1].startswith("Done Application submitted") and "by you, the applicant" in lines[0][1]
     assert lines[1][1].startswith("Now Identity check at the overseas service site")
     assert "This step is waiting for you." in lines[1][1]
     assert lines[2][1] == "Next Review by a reviewer of Liangjiang New Area"
