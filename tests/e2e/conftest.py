@@ -118,3 +118,23 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
+
+
+def reader_page(browser, node, *, folder: str, locale: str, accept_language: str):
+    """A fresh browser context for a person who reads `locale` (its Accept-Language too), downloads
+    allowed, and a `shot(page, name)` that numbers full-page screenshots in test-artifacts/e2e/<folder>/
+    (emptied first). Returns (context, page, shot)."""
+    target = ARTIFACTS / folder
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob("*.png"):
+        old.unlink()
+    numbers = iter(range(1, 100))
+
+    def shot(page, name: str) -> None:
+        page.screenshot(path=str(target / f"{next(numbers):02d}-{name}.png"), full_page=True)
+
+    context = browser.new_context(base_url=node.base_url, locale=locale, accept_downloads=True,
+                                  extra_http_headers={"Accept-Language": accept_language},
+                                  viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    return context, context.new_page(), shot

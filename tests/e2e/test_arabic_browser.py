@@ -17,7 +17,7 @@ import pytest
 
 from eresident.identity.mrz import make_td3
 from eresident.seed import DEMO_PASSWORD
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import reader_page
 from tests.factories import pdf_bytes, png_bytes
 
 pytestmark = pytest.mark.slow
@@ -54,21 +54,9 @@ def test_an_arabic_reader_applies_follows_the_case_and_downloads_the_credential(
     from playwright.sync_api import expect
 
     node = live_node
-    folder = ARTIFACTS / "arabic"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
-    shots = iter(range(1, 100))
-
-    def shot(page, name: str) -> None:
-        page.screenshot(path=str(folder / f"{next(shots):02d}-{name}.png"), full_page=True)
-
+    context, page, shot = reader_page(browser, node, folder="arabic", locale="ar", accept_language="ar")
     photo = tmp_path / "photo.png"
     photo.write_bytes(png_bytes(8, 8))
-    context = browser.new_context(base_url=node.base_url, locale="ar", accept_downloads=True,
-                                  extra_http_headers={"Accept-Language": "ar"}, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
 
     # The start page: Arabic, right to left, no sideways scrolling.
     page.goto("/")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from eresident.identity.mrz import make_td3
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import reader_page
 from tests.e2e.test_arabic_browser import _officials_approve
 from tests.factories import png_bytes
 
@@ -32,22 +32,10 @@ def test_a_chinese_reader_applies_follows_the_timeline_and_downloads_the_credent
     from playwright.sync_api import expect
 
     node = live_node
-    folder = ARTIFACTS / "chinese"
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
-    shots = iter(range(1, 100))
-
-    def shot(page, name: str) -> None:
-        page.screenshot(path=str(folder / f"{next(shots):02d}-{name}.png"), full_page=True)
-
+    context, page, shot = reader_page(browser, node, folder="chinese", locale="zh-CN",
+                                      accept_language="zh-CN,zh;q=0.9")
     photo = tmp_path / "photo.png"
     photo.write_bytes(png_bytes(8, 8))
-    context = browser.new_context(base_url=node.base_url, locale="zh-CN", accept_downloads=True,
-                                  extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"},
-                                  viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
 
     page.goto("/")
     expect(page.locator("html")).to_have_attribute("lang", "zh")
