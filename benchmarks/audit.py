@@ -41,6 +41,12 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from _harness import create_database, unreachable  # noqa: E402  (benchmarks/_harness.py)
+
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TARGET_COST = 0.30
 
@@ -63,26 +69,16 @@ class Backends:
 
     def __init__(self, tmp: Path, pg_url: str | None, run_id: str):
         self.tmp, self.pg_url, self.run_id = tmp, pg_url, run_id
-        self.made: list[str] = []
+        self.drops: list = []  # one for each PostgreSQL database made
         self.counter = 0
 
-    def _pg_admin(self):
-        from sqlalchemy.engine import make_url
-
-        u = make_url(self.pg_url)
-        if u.drivername in ("postgresql", "postgres"):
-            u = u.set(drivername="postgresql+psycopg")
-        return u
-
     def pg_available(self) -> bool:
-        import psycopg
-
         try:
-            admin = self._pg_admin().set(drivername="postgresql").render_as_string(hide_password=False)
-            with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
-                conn.execute("SELECT 1")
-        except Exception as exc:  # noqa: BLE001 - report and skip
-            print(f"note: PostgreSQL is not reachable ({str(exc).strip()[:120]}); skipping it.")
+            why = unreachable(self.pg_url)
+        except Exception as exc:  # noqa: BLE001 - a URL that is not one, say: report and skip
+            why = str(exc).strip()[:120]
+        if why is not None:
+            print(f"note: PostgreSQL is not reachable ({why}); skipping it.")
             return False
         return True
 
@@ -93,28 +89,14 @@ class Backends:
         if kind == "sqlite":
             url = f"sqlite:///{self.tmp / f'audit-{self.counter}.db'}"
         else:
-            import psycopg
-
-            name = f"bench_audit_{self.run_id}_{self.counter}"
-            u = self._pg_admin()
-            with psycopg.connect(u.set(drivername="postgresql").render_as_string(hide_password=False),
-                                 autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            self.made.append(name)
-            url = u.set(database=name).render_as_string(hide_password=False)
+            url, _dsn, drop = create_database(self.pg_url, f"bench_audit_{self.run_id}_{self.counter}")
+            self.drops.append(drop)
         upgrade(url)
         return url
 
     def drop_all(self) -> None:
-        if not self.made:
-            return
-        import psycopg
-
-        admin = self._pg_admin().set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            for name in self.made:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self.made.clear()
+        while self.drops:
+            self.drops.pop(0)()
 
 
 # -- 1. append throughput ------------------------------------------------------------------

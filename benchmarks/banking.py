@@ -84,7 +84,7 @@ def in_process(settings, database, formations: int) -> dict:
     from eresident.enterprise import service as enterprise
     from eresident.seed import seed_demo
     from eresident.tax import service as tax
-    from tests.enterprise.test_formation import formation_body, submit_and_sign
+    from tests.enterprise.helpers import formation_body, submit_and_sign
     from tests.factories import Api, Person, bearer
 
     import enterprise as enterprise_bench  # benchmarks/enterprise.py: harmless trade names

@@ -55,6 +55,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from _harness import pg_database  # noqa: E402  (benchmarks/_harness.py)
+
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TARGET_MS = 200.0
 REGION, PEER = "LJ", "TF"
@@ -834,33 +836,6 @@ def run_backend(url: str, tmp: Path, args, run_id: str) -> dict:
         database.dispose()
 
 
-def pg_database(url: str, run_id: str):
-    """(SQLAlchemy URL, drop) of a fresh bench_<run_id> database, or None with a note."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    if u.drivername in ("postgresql", "postgres"):
-        u = u.set(drivername="postgresql+psycopg")
-    admin = u.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        print(f"note: PostgreSQL at {u.render_as_string()} is not reachable ({str(exc).strip()[:120]}); "
-              "skipping it.", flush=True)
-        return None
-    name = f"bench_{run_id}"
-    with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return u.set(database=name).render_as_string(hide_password=False), drop
-
-
 def report(backends: dict[str, dict], failed: list[str], args, started: datetime, load: tuple) -> list[str]:
     cores = os.cpu_count() or 1
     out = ["", f"pages benchmark — {started:%Y-%m-%d %H:%M} UTC, {cores} cores, {args.cases:,} cases, "
@@ -938,7 +913,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.only in (None, "postgres"):
                 pg = pg_database(args.postgres, run_id)
                 if pg is not None:
-                    url, drop = pg
+                    url, _dsn, drop = pg
                     try:
                         backends["postgres"] = run_backend(url, tmp / "data-postgres", args, run_id)
                     except Exception as exc:  # noqa: BLE001

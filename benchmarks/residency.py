@@ -48,6 +48,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import loadgen  # noqa: E402  (benchmarks/loadgen.py)
+from _harness import pg_database  # noqa: E402  (benchmarks/_harness.py)
 
 PY = sys.executable
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -449,31 +450,8 @@ def run_backend(be: Backend, args, tmp: Path, procs: Procs, run_id: str, first: 
 # -- PostgreSQL --------------------------------------------------------------------------------
 
 def pg_backend(url: str, run_id: str) -> Backend | None:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    if u.drivername in ("postgresql", "postgres"):
-        u = u.set(drivername="postgresql+psycopg")
-    admin = u.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        print(f"note: PostgreSQL at {u.render_as_string()} is not reachable ({str(exc).strip()[:120]}); "
-              "skipping it.")
-        return None
-    name = f"bench_{run_id}"
-    with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    db = u.set(database=name)
-    return Backend("postgres", db.render_as_string(hide_password=False),
-                   db.set(drivername="postgresql").render_as_string(hide_password=False), drop)
+    pg = pg_database(url, run_id)
+    return None if pg is None else Backend("postgres", *pg)
 
 
 # -- report ------------------------------------------------------------------------------------

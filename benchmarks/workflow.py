@@ -42,6 +42,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+from _harness import pg_database  # noqa: E402  (benchmarks/_harness.py)
+
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TARGET_RATIO = 2.0
 TARGET_SIM_SECONDS = 10.0  # per 100,000 cases
@@ -234,9 +240,9 @@ def run_pure(cases: int) -> tuple[int, int, float]:
         data = state.to_json()
         n = len(effects)
         for run in (lambda s, t: semantics.signal(defn, s, "identity_checked", t, cal),
-                    lambda s, t: semantics.claim(defn, s, "review", reviewer, t),
-                    lambda s, t: semantics.act(defn, s, "review", "recommend_approve", reviewer, t, cal),
-                    lambda s, t: semantics.act(defn, s, "decision", "approve", approver, t, cal)):
+                    lambda s, t, who=reviewer: semantics.claim(defn, s, "review", who, t),
+                    lambda s, t, who=reviewer: semantics.act(defn, s, "review", "recommend_approve", who, t, cal),
+                    lambda s, t, who=approver: semantics.act(defn, s, "decision", "approve", who, t, cal)):
             now += timedelta(minutes=1)
             state, effects = run(semantics.CaseState.from_json(data), now)
             data = state.to_json()
@@ -257,37 +263,6 @@ def run_simulation(version: int, days: int):
 
     return simulate(load_packaged(f"e-residency.v{version}"), arrivals_per_day=274, days=days, seed=7,
                     **ERESIDENCY_SCENARIO)
-
-
-# -- PostgreSQL ----------------------------------------------------------------------------------
-
-def pg_database(url: str, run_id: str):
-    """(SQLAlchemy URL, driver DSN, drop) of a fresh bench_<run_id> database, or None with a note."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    if u.drivername in ("postgresql", "postgres"):
-        u = u.set(drivername="postgresql+psycopg")
-    admin = u.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        print(f"note: PostgreSQL at {u.render_as_string()} is not reachable ({str(exc).strip()[:120]}); "
-              "skipping it.", flush=True)
-        return None
-    name = f"bench_{run_id}"
-    with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    db = u.set(database=name)
-    return (db.render_as_string(hide_password=False),
-            db.set(drivername="postgresql").render_as_string(hide_password=False), drop)
 
 
 # -- main ----------------------------------------------------------------------------------------

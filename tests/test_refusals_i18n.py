@@ -14,7 +14,7 @@ import pytest
 
 from eresident import i18n
 from tests.banking.test_bank import company, consent
-from tests.enterprise.test_formation import NAME_EN, NAME_ZH, Founders
+from tests.enterprise.helpers import NAME_EN, NAME_ZH, Founders
 from tests.enterprise.test_pages import form_data
 from tests.factories import Api, bearer
 from tests.federation.test_cross_region_cases import page_form
@@ -109,7 +109,7 @@ def test_formation_refusals_follow_the_language_and_the_api_keeps_its_english(no
         prohibited = shown(r.text, "business_scope-BS030")
         assert prohibited.startswith("BS030 ") and ("：" in prohibited if lang == "zh" else ": " in prohibited)
 
-    from tests.enterprise.test_formation import formation_body
+    from tests.enterprise.helpers import formation_body
 
     r = api.client.post("/api/v1/formations", headers=bearer(founder_token),
                         json=formation_body(reservation, founder, founder))
@@ -162,7 +162,7 @@ def test_a_cross_region_filing_for_this_region_is_refused_in_the_readers_languag
                      page_form(founder, supervisor, handling_region=node.ctx.region))
         assert r.status_code == 422 and in_summary(r.text, "handling_region") == wanted
 
-    from tests.enterprise.test_formation import formation_body
+    from tests.enterprise.helpers import formation_body
 
     body = formation_body("", founder, supervisor)
     body.pop("name_reservation_id")

@@ -26,7 +26,7 @@ from eresident.seed import seed_demo
 from tests.audit import rfc9162 as ref
 from tests.audit.helpers import raw_sql, reference_entry
 from tests.audit.test_witnessing import check_cosignature, deliver_all, public_key, run_cli, split_note
-from tests.enterprise.test_formation import Founders, formation_body, reserve, submit_and_sign
+from tests.enterprise.helpers import Founders, formation_body, reserve, submit_and_sign
 from tests.factories import Api, bearer
 
 COMPANIES = [("重庆星海科技有限公司", "Chongqing Xinghai Technology Co., Ltd."),

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eresident.banking import protocol
 from eresident.banking import service as banking
 from tests.banking.conftest import real_time
-from tests.enterprise.test_formation import Founders, formation_body, submit_and_sign
+from tests.enterprise.helpers import Founders, formation_body, submit_and_sign
 from tests.factories import Api, bearer
 from tests.live import wait_for
 

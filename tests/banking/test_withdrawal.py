@@ -12,7 +12,7 @@ from eresident.banking import service as banking
 from eresident.banking.models import BankConsent, BankOutboxMessage
 from eresident.seed import seed_demo
 from tests.banking.test_bank import bank_view, company, consent
-from tests.enterprise.test_formation import Founders, formation_body, reserve, submit_and_sign
+from tests.enterprise.helpers import Founders, formation_body, reserve, submit_and_sign
 from tests.factories import Api, bearer
 from tests.live import free_port
 

@@ -21,7 +21,7 @@ from eresident.crypto.pki import create_region_pki, export_root_pem
 from eresident.documents.licence_pdf import StatusReference, render_licence, signed_metadata
 from eresident.documents.report_pdf import ReportData, ReportInvestor, ReportOwner, render_report
 from tests.documents.test_licence_pdf import make_licence_data, need, pdf_text
-from tests.enterprise.test_formation import nss_database
+from tests.enterprise.helpers import nss_database
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 USCC = "91500000MA60AB1C2X"

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e.test_residency_browser import Console, _new_context, focused
-from tests.enterprise.test_formation import nss_database
+from tests.enterprise.helpers import nss_database
 from tests.factories import Person, application_payload, png_bytes
 
 pytestmark = pytest.mark.slow

@@ -29,9 +29,9 @@ from eresident.credentials.models import IssuedCredential
 from eresident.enterprise.holder_signatures import HOLDER_SIGNATURE_TYP
 from eresident.enterprise.models import Formation, FormationSignature
 from eresident.federation.trust import TrustList, parse_node_keys
-from tests.enterprise.test_formation import Founders, formation_body, reserve
+from tests.enterprise.helpers import Founders, formation_body, reserve
 from tests.enterprise.test_pages import signed_in
-from tests.factories import Api, bearer
+from tests.factories import bearer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,11 +96,6 @@ def refused(r, status: int, code: str, field: str) -> dict:
     assert body["type"].endswith("/" + code), body
     assert body["errors"][0]["field"] == field and body["errors"][0]["reason"], body
     return body
-
-
-@pytest.fixture
-def api(node) -> Api:
-    return Api(node)
 
 
 @pytest.fixture

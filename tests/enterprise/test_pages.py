@@ -9,7 +9,7 @@ import re
 import pytest
 
 from eresident.enterprise.models import Formation, FormationSignature, RegisteredName
-from tests.enterprise.test_formation import NAME_EN, NAME_ZH, Founders, count
+from tests.enterprise.helpers import NAME_EN, NAME_ZH, Founders, count
 from tests.factories import Api
 from tests.test_pages import Browser
 

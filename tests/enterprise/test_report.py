@@ -11,7 +11,7 @@ from eresident.crypto.pades import verify_pdf
 from eresident.crypto.pki import load_root_certificates
 from eresident.documents.licence_pdf import signed_metadata
 from tests.documents.test_licence_pdf import need, pdf_text
-from tests.enterprise.test_formation import formation_body, nss_database, reserve, submit_and_sign
+from tests.enterprise.helpers import formation_body, nss_database, reserve, submit_and_sign
 from tests.factories import Api, bearer
 
 

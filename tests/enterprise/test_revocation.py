@@ -24,14 +24,9 @@ from eresident.enterprise.models import Licence, RegisteredName
 from eresident.officials.models import Official
 from eresident.officials.service import create_official
 from eresident.seed import DEMO_PASSWORD
-from tests.enterprise.test_formation import formation_body, reserve, submit_and_sign
+from tests.enterprise.helpers import count, formation_body, reserve, submit_and_sign
 from tests.factories import Api, bearer
 from tests.test_pages import Browser, csrf_of
-
-
-@pytest.fixture
-def api(node) -> Api:
-    return Api(node)
 
 
 def registrar(api: Api, username: str = "lj-registrar", roles: tuple[str, ...] = ("registrar",)) -> str:
@@ -62,11 +57,6 @@ def revoke(api, token, code, **body):
     return api.client.post(f"/api/v1/official/licences/{code}/revoke", headers=bearer(token),
                            json={"reason": "court_order", "note": "Judgment (2026) Yu 01 Min Chu 123 of the "
                                                                   "Chongqing court.", **body})
-
-
-def count(node, model) -> int:
-    with node.ctx.database.session(write=False) as db:
-        return db.scalar(select(func.count()).select_from(model))
 
 
 def licence_row(node, code) -> Licence:

@@ -453,7 +453,7 @@ def test_script_typed_into_an_application_is_escaped_on_every_page_that_shows_it
 
 def test_script_in_the_company_form_is_refused_or_escaped_on_every_page(make_node):
     from eresident.seed import seed_demo
-    from tests.enterprise.test_formation import NAME_EN, NAME_ZH, Founders
+    from tests.enterprise.helpers import NAME_EN, NAME_ZH, Founders
     from tests.enterprise.test_pages import form_data, signed_in
 
     node = make_node(demo=True)

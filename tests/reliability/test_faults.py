@@ -438,7 +438,7 @@ def bank_side(database_url, tmp_path):
 
 def test_faults_to_the_bank_lose_nothing_open_nothing_twice_and_show(bank_side, database_url, capsys):
     from tests.banking.test_bank import company
-    from tests.enterprise.test_formation import Founders
+    from tests.enterprise.helpers import Founders
 
     side = bank_side
     founders = Founders(side.api)

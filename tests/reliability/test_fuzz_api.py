@@ -34,7 +34,7 @@ from eresident.kit.errors import PROBLEM_JSON
 from eresident.officials.models import ROLES
 from eresident.officials.service import create_official
 from eresident.security.service import start_session
-from tests.enterprise.test_formation import formation_body
+from tests.enterprise.helpers import formation_body
 from tests.factories import Api, Person, bearer
 from tests.reliability.test_permissions import POLICY, Caller, allowed
 

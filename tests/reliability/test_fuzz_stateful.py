@@ -28,7 +28,7 @@ from pypinyin import lazy_pinyin
 from schemathesis.core.failures import FailureGroup
 
 from eresident.security.service import resolve_session
-from tests.enterprise.test_formation import formation_body
+from tests.enterprise.helpers import formation_body
 from tests.factories import Api, Person, application_payload, png_bytes
 from tests.reliability.test_fuzz_api import ARTIFACTS, CHECKS, Tally, World, build_world, fuzz_operation
 

@@ -18,7 +18,7 @@ import structlog
 
 from eresident.kit.jobs import run_due
 from eresident.kit.logging import configure
-from tests.enterprise.test_formation import NAME_EN, NAME_ZH, formation_body, submit_and_sign
+from tests.enterprise.helpers import NAME_EN, NAME_ZH, formation_body, submit_and_sign
 from tests.factories import Api, Person, bearer
 
 PASSPORT, EMAIL, BIRTH = "PX7654321", "leila.haddad.private@example.dz", date(1987, 6, 23)

@@ -7,8 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from eresident.audit.service import Actor
 from eresident.enterprise.models import Formation, FormationSignature, Licence
@@ -18,26 +17,10 @@ from eresident.tax import service as tax
 from eresident.tax.models import TaxRegistration, TaxReminder
 from eresident.workflow import load_calendar
 from eresident.workflow import service as workflow
-from tests.enterprise.test_formation import Founders, formation_body, reserve, submit_and_sign
-from tests.factories import Api, bearer
+from tests.enterprise.helpers import Founders, count, formation_body, reserve, submit_and_sign
+from tests.factories import bearer
 
 PROCESSES = workflow.PACKAGED
-
-
-@pytest.fixture
-def api(node) -> Api:
-    return Api(node)
-
-
-@pytest.fixture
-def people(api):
-    founders = Founders(api)
-    return founders, founders.new("BENALI"), founders.new("HADDAD")
-
-
-def count(node, model) -> int:
-    with node.ctx.database.session(write=False) as db:
-        return db.scalar(select(func.count()).select_from(model))
 
 
 def start_formation(api, people, **overrides) -> tuple[str, str, str]:
