@@ -166,10 +166,13 @@ def worker() -> None:
 @app.command("seed-demo")
 def seed_demo_cmd() -> None:
     """Create demo officials, the region's service site and the sample sanctions list."""
-    from eresident.seed import seed_demo
+    from eresident.seed import seed_demo, seed_demo_partner
 
-    for row in seed_demo(_context()):
+    ctx = _context()
+    for row in seed_demo(ctx):
         typer.echo(f"{row['username']}: {', '.join(row['roles'])}")
+    partner = seed_demo_partner(ctx.settings)
+    typer.echo(f"demo Chinese partner: {partner['name']} (USCC {partner['uscc']}), certificate {partner['certificate']}")
 
 
 def node_env(region: str, root: Path) -> dict[str, str]:
@@ -220,6 +223,7 @@ def up(var: Path = Path("var")) -> None:
                          f"ERESIDENT_DATA_DIR=var/{region} ERESIDENT_DATABASE_URL=sqlite:///var/{region}/eresident.db "
                          f".venv/bin/eresident admin totp {user}")
     lines += secondee_lines(seconded)
+    lines += partner_lines(var)
     lines += ["", "Applicants sign up on the start page; on this demo node the confirmation link is shown "
               "on the page (no mail server).", "Press Ctrl-C to stop."]
     typer.echo("\n".join(lines))
@@ -247,6 +251,27 @@ def up(var: Path = Path("var")) -> None:
     except KeyboardInterrupt:
         stop()
     stop()
+
+
+def partner_lines(var: Path) -> list[str]:
+    """What `up` prints about the demo Chinese partner of each region (seed.seed_demo_partner)."""
+    import json
+
+    from eresident.seed import DEMO_PARTNER_DIR
+
+    lines = []
+    for region in DEMO_PORTS:
+        about = var / region / DEMO_PARTNER_DIR / "partner.json"
+        if about.exists():
+            info = json.loads(about.read_text(encoding="utf-8"))
+            folder = f"var/{region}/{DEMO_PARTNER_DIR}"
+            lines.append(f"  {region}: {info['name']}, USCC {info['uscc']}: .venv/bin/eresident signature "
+                         f"partner-sign ARTICLES.pdf --key {folder}/partner-key.pem --cert {folder}/partner-cert.pem "
+                         f"--chain {folder}/ca-root.pem --out SIGNED.pdf")
+    if lines:
+        lines = ["", "Demo Chinese partner companies for a joint venture (their CA is a demo, trusted only by the "
+                     "demo nodes); sign the articles they are sent with:"] + lines
+    return lines
 
 
 def secondee_lines(seconded: dict | None) -> list[str]:

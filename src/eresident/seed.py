@@ -1,5 +1,6 @@
 """Demo data for `make run`: officials with known logins, one overseas service site per region,
-the synthetic sanctions list, and (once both nodes run) a secondment from LJ to TF. Idempotent:
+the synthetic sanctions list, a demo Chinese partner company (with a stand-in CA) for joint
+ventures, and (once both nodes run) a secondment from LJ to TF. Idempotent:
 running it twice changes nothing."""
 
 from __future__ import annotations
@@ -7,13 +8,14 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from eresident.audit.service import Actor
-from eresident.identity.screening_store import SAMPLE_LIST, import_list
 from eresident.identity.models import ScreeningEntity
+from eresident.identity.screening_store import SAMPLE_LIST, import_list
 from eresident.kit.context import NodeContext
 from eresident.officials import service as officials
 from eresident.officials.models import Official
@@ -71,6 +73,40 @@ def seed_demo(ctx: NodeContext) -> list[dict]:
         if db.scalar(select(ScreeningEntity.id).limit(1)) is None:
             import_list(db=db, list_name="sample", path=SAMPLE_LIST, now=ctx.clock.now())
     return created
+
+
+# --- a demo Chinese partner for joint ventures -------------------------------------------------
+
+DEMO_PARTNERS = {"LJ": ("重庆山城贸易有限公司", "500112", 8101), "TF": ("成都锦城商贸有限公司", "510116", 8102)}
+DEMO_PARTNER_DIR = "demo-partner"
+
+
+def seed_demo_partner(settings) -> dict:
+    """Demo only: a stand-in Chinese CA on the node's domestic trust list, and one Chinese company
+    with its organisation key and certificate under DATA_DIR/demo-partner/, so that a joint venture
+    can be tried end to end on `make run` (the founder names this company as the partner; its
+    signature is made with `eresident signature partner-sign`). Idempotent."""
+    import json
+
+    from eresident.crypto.demo_ca import DemoCA, write_identity
+    from eresident.enterprise import partners, uscc
+
+    name, division, serial = DEMO_PARTNERS.get(settings.region, DEMO_PARTNERS["LJ"])
+    directory = Path(settings.data_dir) / DEMO_PARTNER_DIR
+    about = directory / "partner.json"
+    if about.exists():
+        return json.loads(about.read_text(encoding="utf-8"))
+    ca = DemoCA.create()
+    ca.save(directory)
+    code = uscc.issue(division_code=division, serial=serial)
+    key_path, cert_path = write_identity(directory, *ca.organisation(name, code))
+    trust = partners.trust_dir(settings)
+    trust.mkdir(parents=True, exist_ok=True)
+    (trust / "demo-chinese-ca.pem").write_bytes(ca.root_pem())
+    info = {"name": name, "uscc": code, "key": str(key_path), "certificate": str(cert_path),
+            "ca_root": str(directory / "ca-root.pem")}
+    about.write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
+    return info
 
 
 # --- the demo secondment (`eresident up`) -------------------------------------------------------

@@ -10,96 +10,18 @@ import hashlib
 import json
 import subprocess
 import threading
-from pathlib import Path
 
-import pytest
 from joserfc import jws
 from joserfc.jwk import KeySet
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from eresident.crypto.pades import verify_pdf
 from eresident.crypto.pki import load_root_certificates
 from eresident.crypto.sdjwt import jws_registry
 from eresident.enterprise import uscc
 from eresident.enterprise.models import Formation, FormationSignature, RegisteredName
-from tests.factories import Api, Person, bearer
-
-NAME_ZH, NAME_EN = "重庆星海科技有限公司", "Chongqing Xinghai Technology Co., Ltd."
-
-
-class Founders:
-    """E-residents made through the e-residency journey (review and decision by two officials)."""
-
-    def __init__(self, api: Api):
-        self.api = api
-
-    def official(self, username: str) -> str:
-        return self.api.session_of(username)
-
-    def new(self, surname: str = "BENALI") -> tuple[str, str]:
-        return self.api.e_resident(Person(surname=surname))
-
-
-def formation_body(reservation_id: str, founder: str, supervisor: str, **overrides) -> dict:
-    body = {
-        "name_reservation_id": reservation_id, "registered_capital": "1000000", "currency": "USD",
-        "business_scope": ["BS001", "BS002", "BS007"], "address": {"kind": "service_site"},
-        "investors": [{"kind": "natural", "e_resident_number": founder, "share_percent": "100"}],
-        "legal_representative": {"e_resident_number": founder},
-        "directors": [{"e_resident_number": founder}],
-        "supervisor": {"e_resident_number": supervisor},
-        "beneficial_owners": [{"name": "Amina BENALI", "country": "DZ", "e_resident_number": founder,
-                               "share_percent": "100"}],
-    }
-    body.update(overrides)
-    return body
-
-
-def count(node, model) -> int:
-    with node.ctx.database.session(write=False) as db:
-        return db.scalar(select(func.count()).select_from(model))
-
-
-@pytest.fixture
-def api(node) -> Api:
-    return Api(node)
-
-
-@pytest.fixture
-def people(api):
-    """Two e-residents: the founder (investor, legal representative, director) and the supervisor."""
-    founders = Founders(api)
-    founder_token, founder = founders.new("BENALI")
-    supervisor_token, supervisor = founders.new("HADDAD")
-    return founders, (founder_token, founder), (supervisor_token, supervisor)
-
-
-def reserve(api, token, name_zh=NAME_ZH, name_en=NAME_EN):
-    return api.client.post("/api/v1/names/reservations", headers=bearer(token),
-                           json={"name_zh": name_zh, "name_en": name_en})
-
-
-def submit_and_sign(api, formation_id: str, signers: list[str]) -> dict:
-    r = api.client.post(f"/api/v1/formations/{formation_id}/submit", headers=bearer(signers[0]))
-    assert r.status_code == 200, r.text
-    assert r.json()["status"] == "awaiting_signatures"
-    for token in signers:
-        pdf = api.client.get(f"/api/v1/formations/{formation_id}/articles", headers=bearer(token))
-        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-        r = api.client.post(f"/api/v1/formations/{formation_id}/signatures", headers=bearer(token),
-                            json={"document_sha256": hashlib.sha256(pdf.content).hexdigest()})
-        assert r.status_code == 201, r.text
-    return api.client.get(f"/api/v1/formations/{formation_id}", headers=bearer(signers[0])).json()
-
-
-def nss_database(directory: Path, root_pem: bytes) -> Path:
-    directory.mkdir(parents=True)
-    (directory / "root.pem").write_bytes(root_pem)
-    subprocess.run(["certutil", "-N", "-d", f"sql:{directory}", "--empty-password"], check=True,
-                   capture_output=True)
-    subprocess.run(["certutil", "-A", "-d", f"sql:{directory}", "-n", "region root", "-t", ",C,", "-i",
-                    str(directory / "root.pem")], check=True, capture_output=True)
-    return directory
+from tests.enterprise.helpers import NAME_EN, NAME_ZH, count, formation_body, nss_database, reserve, submit_and_sign
+from tests.factories import bearer
 
 
 def test_standard_formation_is_approved_automatically_and_the_licence_verifies(api, node, people, tmp_path):
@@ -343,38 +265,6 @@ def test_a_change_after_signing_invalidates_the_signatures(api, node, people):
     with node.ctx.database.session(write=False) as db:
         statuses = sorted(db.scalars(select(FormationSignature.status)))
     assert statuses == ["superseded", "valid", "valid"]
-
-
-def test_restricted_scope_goes_to_officials_who_approve_it(api, node, people):
-    founders, (founder_token, founder), (supervisor_token, supervisor) = people
-    reservation = reserve(api, founder_token).json()
-    r = api.client.post("/api/v1/formations", headers=bearer(founder_token),
-                        json=formation_body(reservation["id"], founder, supervisor,
-                                            business_scope=["BS001", "BS028"]))
-    assert r.status_code == 201, r.text
-    restricted = r.json()["restricted_scope"]
-    assert [x["code"] for x in restricted] == ["BS028"] and "joint venture" in restricted[0]["conditions_en"]
-    formation = submit_and_sign(api, r.json()["id"], [founder_token, supervisor_token])
-    assert formation["status"] == "awaiting_review" and formation["uscc"] is None
-
-    reviewer, approver = founders.official("lj-reviewer"), founders.official("lj-approver")
-    work = api.client.get("/api/v1/formation-cases", headers=bearer(reviewer)).json()
-    assert [w["id"] for w in work] == [formation["id"]] and work[0]["open_step"] == "review"
-    case = api.client.get(f"/api/v1/formation-cases/{formation['id']}", headers=bearer(reviewer)).json()
-    assert case["facts"]["restricted_items"] == 1
-    base = f"/api/v1/formation-cases/{formation['id']}"
-    assert api.client.post(f"{base}/claim", headers=bearer(reviewer)).json()["status"] == "in_review"
-    r = api.client.post(f"{base}/recommend", headers=bearer(reviewer),
-                        json={"recommendation": "approve", "note": "Conditions explained to the founder."})
-    assert r.json()["status"] == "awaiting_decision"
-    # Four eyes: the reviewer cannot also decide (lacks the role here; the engine checks the person too).
-    assert api.client.post(f"{base}/decide", headers=bearer(reviewer), json={"decision": "approve"}).status_code == 403
-    r = api.client.post(f"{base}/decide", headers=bearer(approver), json={"decision": "approve"})
-    assert r.status_code == 200 and r.json()["status"] == "approved" and r.json()["uscc"]
-    # Another e-resident never sees this formation's case data.
-    assert api.client.get(f"/api/v1/formations/{formation['id']}/licence",
-                          headers=bearer(supervisor_token)).status_code == 404
-    assert api.client.get(f"/api/v1/licences/{r.json()['uscc']}").json()["current"] is True
 
 
 def test_a_founder_cannot_learn_who_an_e_resident_number_belongs_to(api, node, people):

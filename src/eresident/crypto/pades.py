@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
+from pyhanko.pdf_utils import generic
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import SignatureCoverageLevel, validate_pdf_signature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
@@ -25,7 +26,8 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from eresident.crypto.pki import DOCUMENT_SIGNING_EKU, PkiError, RegionPKI
 
-__all__ = ["REASONS", "USCC_KEYWORD", "PdfVerdict", "sign_pdf", "uscc_from_keywords", "verify_pdf"]
+__all__ = ["REASONS", "USCC_KEYWORD", "ApprovalVerdict", "PdfVerdict", "sign_approval", "sign_pdf",
+           "uscc_from_keywords", "verify_approval", "verify_pdf"]
 
 log = logging.getLogger(__name__)
 
@@ -308,3 +310,218 @@ def verify_pdf(
     detail = "signature valid, signer trusted, " + (
         "validation data or metadata added after signing" if modified else "document unchanged")
     return PdfVerdict(True, None, detail, **checks)
+
+
+# ---------------------------------------------------------------------------------------------
+# Approval signatures on a document someone else drew up (a Chinese partner signing the articles
+# with a certificate from a Chinese CA)
+
+# Where a certificate's subject carries the holder's registration number: serialNumber (2.5.4.5),
+# as Chinese CAs write a USCC or an ID number, or organizationIdentifier (2.5.4.97, ETSI EN 319 412-1,
+# "NTRCN-<USCC>").
+_IDENTIFIER_OIDS = (x509.NameOID.SERIAL_NUMBER, x509.ObjectIdentifier("2.5.4.97"))
+_SEMANTICS_PREFIXES = ("NTRCN-", "NTR-CN-", "IDCCN-")
+
+
+@dataclass(frozen=True)
+class ApprovalVerdict:
+    """What a registry learns from a signed copy of its document: whether the signature is a valid,
+    trusted signature on exactly that document and nothing else, and who made it."""
+
+    valid: bool
+    reason: str | None  # one of REASONS, or "not-the-document" | "several-signatures"
+    detail: str
+    signer_subject: str | None = None
+    signer_name: str | None = None  # O, else CN
+    signer_identifiers: tuple[str, ...] = ()  # registration numbers in the subject
+    signer_fingerprint: str | None = None
+    issuer_subject: str | None = None
+    signing_time: datetime | None = None
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["signing_time"] = self.signing_time.isoformat() if self.signing_time else None
+        data["signer_identifiers"] = list(self.signer_identifiers)
+        return data
+
+
+def subject_identifiers(cert: x509.Certificate) -> tuple[str, ...]:
+    """The registration numbers (USCC, ID number) a certificate's subject names, without the ETSI
+    semantics prefix."""
+    found = []
+    for oid in _IDENTIFIER_OIDS:
+        for attribute in cert.subject.get_attributes_for_oid(oid):
+            value = str(attribute.value).strip().upper()
+            for prefix in _SEMANTICS_PREFIXES:
+                value = value.removeprefix(prefix)
+            if value and value not in found:
+                found.append(value)
+    return tuple(found)
+
+
+def _subject_name(cert: x509.Certificate) -> str | None:
+    for oid in (x509.NameOID.ORGANIZATION_NAME, x509.NameOID.COMMON_NAME):
+        values = cert.subject.get_attributes_for_oid(oid)
+        if values:
+            return str(values[0].value)
+    return None
+
+
+def sign_approval(pdf: bytes, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate,
+                  chain: list[x509.Certificate] | tuple[()] = (), *, field_name: str = "PartnerSignature",
+                  reason: str = "Approved / 同意", signing_time: datetime | None = None) -> bytes:
+    """An approval signature (PAdES B-B, not a certification) added to `pdf` as an incremental
+    update: what a signer's CA client does. Used by `eresident partner sign` and the tests."""
+    signer = signers.SimpleSigner(
+        signing_cert=_asn1_cert(cert), signing_key=_asn1_key(key),
+        cert_registry=SimpleCertificateStore.from_certs([_asn1_cert(c) for c in chain]))
+    meta = signers.PdfSignatureMetadata(field_name=field_name, reason=reason, md_algorithm="sha256",
+                                        subfilter=fields.SigSeedSubFilter.PADES)
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    certs = sum(len(c.public_bytes(serialization.Encoding.DER)) for c in (cert, *chain))
+    out = _ClockedPdfSigner(meta, signer=signer, signing_time=signing_time).sign_pdf(
+        writer, bytes_reserved=(certs + 4096 + 511) // 512 * 512)
+    return out.getvalue()
+
+
+# What the update that adds a signature may change in objects the document already had: the catalog
+# gains the form (and pyHanko writes the version, extensions and XMP metadata), a page gains the
+# signature's widget; the Info dictionary is metadata and never drawn. Anything else (a page's
+# contents or resources, the page tree, a font) would change what the signer's copy shows.
+_SIGNING_MAY_CHANGE = {"catalog": {"/AcroForm", "/Version", "/Extensions", "/Metadata"}, "page": {"/Annots"}}
+
+
+def _only_adds_a_signature(reader: PdfFileReader, base: int) -> bool:
+    """Whether revision base+1 only adds a signature to revision `base`: no object freed, no object
+    of the document rewritten beyond _SIGNING_MAY_CHANGE, and every annotation it adds a signature
+    widget. (pyHanko's own diff policy reviews changes after a signature, not the signer's own
+    update, and cannot compare against a document without a form.)"""
+    xrefs = reader.xrefs
+    if xrefs.refs_freed_in_revision(base + 1):
+        return False
+    old, new = reader.get_historical_resolver(base), reader.get_historical_resolver(base + 1)
+    root, info = old.trailer_view.raw_get("/Root"), old.trailer_view.raw_get("/Info")
+    if new.trailer_view.raw_get("/Root") != root:
+        return False
+    pages = {}
+    for page in _pages(root.get_object()["/Pages"]):
+        pages[page.idnum] = page
+    for ref in xrefs.explicit_refs_in_revision(base + 1):
+        if xrefs.get_historical_ref(ref, base) is None:
+            continue  # a new object: only reachable through the changes checked here
+        if info is not None and ref.idnum == info.idnum:
+            continue
+        if ref.idnum == root.idnum:
+            allowed = _SIGNING_MAY_CHANGE["catalog"]
+        elif ref.idnum in pages:
+            allowed = _SIGNING_MAY_CHANGE["page"]
+        else:
+            return False
+        before, after = old.get_object(ref), new.get_object(ref)
+        if not isinstance(before, generic.DictionaryObject) or not isinstance(after, generic.DictionaryObject):
+            return False
+        for key in set(before) | set(after):
+            if key not in allowed and _raw(before, key) != _raw(after, key):
+                return False
+        if ref.idnum in pages and not _annotations_added_are_signatures(before, after):
+            return False
+    return True
+
+
+def _raw(dictionary: generic.DictionaryObject, key: str):
+    """A value as written (an indirect reference stays a reference), or None when absent."""
+    return dictionary.raw_get(key) if key in dictionary else None
+
+
+def _pages(node_ref, depth: int = 0) -> list:
+    """The references of the page objects under a page-tree node."""
+    node = node_ref.get_object() if hasattr(node_ref, "get_object") else node_ref
+    kids = _raw(node, "/Kids") if isinstance(node, generic.DictionaryObject) else None
+    if kids is None or depth > 32:
+        return []
+    found = []
+    for kid in kids.get_object():
+        obj = kid.get_object()
+        if obj.get("/Type") == "/Pages":
+            found += _pages(kid, depth + 1)
+        else:
+            found.append(kid.reference if hasattr(kid, "reference") else kid)
+    return found
+
+
+def _annotations_added_are_signatures(before: generic.DictionaryObject, after: generic.DictionaryObject) -> bool:
+    old = list(before["/Annots"]) if "/Annots" in before else []
+    new = list(after["/Annots"]) if "/Annots" in after else []
+    if new[:len(old)] != old:
+        return False
+    for annotation in new[len(old):]:
+        widget = annotation.get_object()
+        if widget.get("/Subtype") != "/Widget" or widget.get("/FT") != "/Sig":
+            return False
+    return True
+
+
+def verify_approval(signed: bytes, document: bytes, trust_roots: list[x509.Certificate], *,
+                    at: datetime | None = None) -> ApprovalVerdict:
+    """Whether `signed` is exactly `document` with one approval signature appended, valid, by a
+    certificate that chains to `trust_roots` (digital signature or non-repudiation usage), and
+    nothing changed besides: the signer's revision may only add the signature (pyHanko's diff
+    analysis of that revision against the document's), and nothing may follow it. Never raises
+    on hostile input."""
+    if len(signed) <= len(document) or not signed.startswith(document):
+        return ApprovalVerdict(False, "not-the-document",
+                               "the file is not the document with a signature added to it")
+    try:
+        reader = PdfFileReader(io.BytesIO(signed), strict=False)
+        if reader.encrypted:
+            return ApprovalVerdict(False, "encrypted", "the PDF is encrypted")
+        signatures = list(reader.embedded_regular_signatures)
+        base = PdfFileReader(io.BytesIO(document), strict=False).xrefs.total_revisions - 1
+        if reader.xrefs.total_revisions != base + 2:
+            return ApprovalVerdict(False, "modified", "the file must be the document with exactly one update "
+                                                      "added: the signature")
+    except Exception as exc:  # noqa: BLE001 - untrusted upload: any parse failure is "malformed"
+        log.info("signed pdf unreadable: %s: %s", type(exc).__name__, exc)
+        return ApprovalVerdict(False, "malformed", f"not a readable PDF ({type(exc).__name__})")
+    if not signatures:
+        return ApprovalVerdict(False, "unsigned", "the PDF has no signature")
+    if len(signatures) > 1:
+        return ApprovalVerdict(False, "several-signatures", "the file carries more than one signature: sign the "
+                                                            "document once, as downloaded")
+    embedded = signatures[0]
+    context = ValidationContext(trust_roots=[_asn1_cert(root) for root in trust_roots], allow_fetching=False,
+                                revocation_mode="soft-fail", moment=at)
+    usage = KeyUsageConstraints(key_usage={"non_repudiation", "digital_signature"}, match_all_key_usages=False)
+    try:
+        status = validate_pdf_signature(embedded, signer_validation_context=context, key_usage_settings=usage)
+        only_signature = _only_adds_a_signature(reader, base)
+    except Exception as exc:  # noqa: BLE001 - a broken CMS blob is the uploader's problem
+        log.info("approval signature unreadable: %s: %s", type(exc).__name__, exc)
+        return ApprovalVerdict(False, "malformed", f"the signature cannot be validated ({type(exc).__name__})")
+    who: dict = {}
+    try:
+        cert = x509.load_der_x509_certificate(status.signing_cert.dump())
+        who = {"signer_subject": cert.subject.rfc4514_string(), "signer_name": _subject_name(cert),
+               "signer_identifiers": subject_identifiers(cert),
+               "signer_fingerprint": cert.fingerprint(hashes.SHA256()).hex(),
+               "issuer_subject": cert.issuer.rfc4514_string(), "signing_time": status.signer_reported_dt}
+    except ValueError:
+        pass
+    if not status.intact:
+        return ApprovalVerdict(False, "digest", "the signed content was altered", **who)
+    if not status.valid:
+        return ApprovalVerdict(False, "signature", "the signature does not verify", **who)
+    if status.coverage != SignatureCoverageLevel.ENTIRE_FILE or embedded.signed_revision != base + 1:
+        return ApprovalVerdict(False, "modified", "the file was changed after it was signed, or the signature "
+                                                  "does not sign the document as it was given", **who)
+    if not only_signature:
+        return ApprovalVerdict(False, "modified", "the signer's copy changes the document's content, not only "
+                                                  "adds a signature", **who)
+    if not status.trusted:
+        indication = status.trust_problem_indic
+        code = indication.name if indication is not None else "NO_CERTIFICATE_CHAIN_FOUND"  # type: ignore[attr-defined]
+        why = _TRUST_PROBLEMS.get(code, code).replace("a trusted region root", "a trusted certification authority")
+        return ApprovalVerdict(False, "untrusted", f"the signer's certificate is not trusted: {why} ({code})",
+                               **who)
+    return ApprovalVerdict(True, None, "a valid approval signature by a trusted certificate on exactly this "
+                                       "document", **who)

@@ -32,7 +32,9 @@ from eresident.config import REGIONS
 from eresident.crypto.pades import USCC_KEYWORD
 
 __all__ = [
+    "COMPANY_TYPE_JV",
     "COMPANY_TYPE_WFOE",
+    "COMPANY_TYPES",
     "LicenceData",
     "FontSet",
     "StatusReference",
@@ -46,6 +48,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 COMPANY_TYPE_WFOE = ("外商独资有限责任公司", "Limited liability company (wholly foreign-owned)")
+COMPANY_TYPE_JV = ("有限责任公司（中外合资）", "Limited liability company (Sino-foreign joint venture)")
+COMPANY_TYPES = {"wfoe": COMPANY_TYPE_WFOE, "jv": COMPANY_TYPE_JV}
 
 CURRENCIES_ZH = {
     "CNY": "元人民币", "USD": "美元", "EUR": "欧元", "GBP": "英镑", "HKD": "港元", "JPY": "日元",

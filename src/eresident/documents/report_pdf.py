@@ -39,7 +39,7 @@ MARGIN = 20 * mm
 
 @dataclass(frozen=True)
 class ReportInvestor:
-    kind: str  # natural | legal
+    kind: str  # natural | legal | domestic_company
     name: str
     country: str  # ISO 3166-1 alpha-2
     registration_number: str | None  # a company investor's; a person is named, not numbered
@@ -208,7 +208,8 @@ def _story(d: ReportData, s: _Styles) -> list:
     rows = []
     for inv in d.investors:
         zh, en = _country(inv.country)
-        kind = ("自然人", "Natural person") if inv.kind == "natural" else ("法人", "Legal person")
+        kind = {"natural": ("自然人", "Natural person"), "domestic_company": ("中方法人", "Chinese legal person")}.get(
+            inv.kind, ("法人", "Legal person"))
         rows.append([
             [_p(inv.name, s.cell)] + ([_p(f"No. {inv.registration_number}", s.label_en)]
                                       if inv.registration_number else []),

@@ -1,5 +1,6 @@
-"""Articles of association (公司章程) of a wholly foreign-owned limited company, from a bilingual
-standard template, as PDF. The signatories sign the SHA-256 of exactly these bytes."""
+"""Articles of association (公司章程) of a wholly foreign-owned limited company or of a joint venture
+with a Chinese partner, from a bilingual standard template, as PDF. The signatories sign the SHA-256
+of exactly these bytes; a Chinese partner signs the file itself with its certificate."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Investor:
     country: str
     share_percent: Decimal
     contribution: Decimal
+    uscc: str | None = None  # a Chinese partner's Unified Social Credit Code
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class ArticlesData:
     case_number: str
     revision: int
     drawn_up_on: date
+    joint_venture: bool = False
 
 
 def _styles():
@@ -66,10 +69,30 @@ def _pct(value: Decimal) -> str:
 
 def _articles(d: ArticlesData) -> list[tuple[str, str, str]]:
     """(heading, Chinese text, English text) per article."""
-    investors_zh = "；".join(f"{i.name}（{i.country}），认缴出资{capital_zh(i.contribution, d.currency)}，"
+    def who_zh(i: Investor) -> str:
+        return f"{i.name}（中方，统一社会信用代码{i.uscc}）" if i.uscc else f"{i.name}（{i.country}）"
+
+    def who_en(i: Investor) -> str:
+        return f"{i.name} (Chinese party, USCC {i.uscc})" if i.uscc else f"{i.name} ({i.country})"
+
+    investors_zh = "；".join(f"{who_zh(i)}，认缴出资{capital_zh(i.contribution, d.currency)}，"
                             f"占注册资本{_pct(i.share_percent)}" for i in d.investors)
-    investors_en = "; ".join(f"{i.name} ({i.country}), subscribing {capital_en(i.contribution, d.currency)}, "
+    investors_en = "; ".join(f"{who_en(i)}, subscribing {capital_en(i.contribution, d.currency)}, "
                             f"{_pct(i.share_percent)} of the registered capital" for i in d.investors)
+    if d.joint_venture:
+        type_zh = "公司为中外合资的有限责任公司，依照《中华人民共和国公司法》《中华人民共和国外商投资法》设立。"
+        type_en = ("The company is a Sino-foreign joint venture limited liability company formed under the Company "
+                   "Law and the Foreign Investment Law of the People's Republic of China.")
+        signing_zh = ("中方股东以登记机关信任列表所列电子认证服务机构签发的单位证书，对本文件作电子签名（PAdES），"
+                      "不得改动本文件内容。")
+        signing_en = (" Each Chinese party signs this file itself with its organisation certificate from a "
+                      "certification authority on the registration authority's trust list (PAdES), without "
+                      "changing its content.")
+    else:
+        type_zh = "公司为外商独资的有限责任公司，依照《中华人民共和国公司法》《中华人民共和国外商投资法》设立。"
+        type_en = ("The company is a wholly foreign-owned limited liability company formed under the Company Law "
+                   "and the Foreign Investment Law of the People's Republic of China.")
+        signing_zh = signing_en = ""
     term_zh = f"{d.term_years}年" if d.term_years else "长期"
     term_en = f"{d.term_years} years" if d.term_years else "long-term (no fixed end)"
     return [
@@ -77,10 +100,7 @@ def _articles(d: ArticlesData) -> list[tuple[str, str, str]]:
          f"公司名称：{d.name_zh}。", f"The name of the company is {d.name_zh} ({d.name_en})."),
         ("第二条 住所 / Article 2 Domicile",
          f"公司住所：{d.address_zh}。", f"The company is domiciled at {d.address_en}."),
-        ("第三条 类型 / Article 3 Type",
-         "公司为外商独资的有限责任公司，依照《中华人民共和国公司法》《中华人民共和国外商投资法》设立。",
-         "The company is a wholly foreign-owned limited liability company formed under the Company Law "
-         "and the Foreign Investment Law of the People's Republic of China."),
+        ("第三条 类型 / Article 3 Type", type_zh, type_en),
         ("第四条 注册资本 / Article 4 Registered capital",
          f"公司注册资本为{capital_zh(d.registered_capital, d.currency)}，股东应自公司成立之日起五年内缴足。",
          f"The registered capital is {capital_en(d.registered_capital, d.currency)}; shareholders pay it in "
@@ -113,10 +133,10 @@ def _articles(d: ArticlesData) -> list[tuple[str, str, str]]:
          "its licence is revoked, and is then liquidated according to law."),
         ("第十四条 电子签署 / Article 14 Electronic signature",
          "本章程由全体签署人以电子方式签署：每位签署人确认本文件的SHA-256摘要，登记机关以其密钥对签署记录"
-         "进行签名。中英文本如有不一致，以中文本为准。",
+         "进行签名。" + signing_zh + "中英文本如有不一致，以中文本为准。",
          "These articles are signed electronically by every signatory: each confirms the SHA-256 digest of "
-         "this file and the registration authority signs a record of it with its key. If the Chinese and "
-         "English texts differ, the Chinese text prevails."),
+         "this file and the registration authority signs a record of it with its key." + signing_en
+         + " If the Chinese and English texts differ, the Chinese text prevails."),
     ]
 
 

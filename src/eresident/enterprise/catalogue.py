@@ -4,6 +4,7 @@ both samples a region replaces), and the check of a chosen scope against them.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,6 +31,10 @@ class Measure:
     codes: tuple[str, ...]
     zh: str
     en: str
+    # Conditions on the company's structure that the formation check enforces (the rest of the
+    # conditions text is for the registrar): only as a joint venture; foreign investors' share cap.
+    joint_venture_only: bool = False
+    max_foreign_share: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,11 @@ def negative_list() -> tuple[str, dict[str, Measure]]:
     by_code: dict[str, Measure] = {}
     for level in ("restricted", "prohibited"):  # prohibited wins if a code were in both
         for entry in data.get(level) or ():
+            conditions = entry.get("conditions") or {}
+            cap = conditions.get("max_foreign_share")
             measure = Measure(id=entry["id"], level=level, codes=tuple(entry["codes"]), zh=entry["zh"],
-                              en=entry["en"])
+                              en=entry["en"], joint_venture_only=bool(conditions.get("joint_venture_only")),
+                              max_foreign_share=Decimal(str(cap)) if cap is not None else None)
             for code in measure.codes:
                 by_code[code] = measure
     return str(data.get("version", "")), by_code

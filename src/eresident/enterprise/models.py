@@ -40,7 +40,8 @@ class RegisteredName(Base):
 
 
 class Formation(Base):
-    """An application to form a company (first: a wholly foreign-owned limited company)."""
+    """An application to form a company: a wholly foreign-owned limited company, or a joint venture
+    with a Chinese partner company."""
 
     __tablename__ = "formations"
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -49,7 +50,7 @@ class Formation(Base):
     owner_applicant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("applicants.id"), index=True)
     owner_resident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("e_residents.id"))
     name_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("registered_names.id"))
-    company_type: Mapped[str] = mapped_column(String(16))  # wfoe
+    company_type: Mapped[str] = mapped_column(String(16))  # wfoe | jv (a joint venture with a Chinese partner)
     status: Mapped[str] = mapped_column(String(32), index=True)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     registered_capital: Mapped[Decimal] = mapped_column(Numeric(20, 2))
@@ -90,7 +91,7 @@ class FormationParty(Base):
     formation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("formations.id"), index=True)
     role: Mapped[str] = mapped_column(String(32))
     position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16))  # natural | legal
+    kind: Mapped[str] = mapped_column(String(16))  # natural | legal | domestic_company (USCC in registration_number)
     name: Mapped[str] = mapped_column(String(300))
     country: Mapped[str] = mapped_column(String(2))
     e_resident_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -121,6 +122,30 @@ class FormationSignature(Base):
     method: Mapped[str] = mapped_column(String(16), default="node", server_default="node")  # node | holder
     holder_jwk: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     nonce: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+
+
+class FormationPartnerSignature(Base):
+    """A Chinese partner's signature on the articles (a joint venture): the articles PDF with the
+    partner's approval signature appended (PAdES), made with a certificate from a certification
+    authority on the region's domestic trust list whose subject carries the partner's USCC. The
+    signed PDF is kept as a document; a third party checks it with pdfsig or pyHanko and the CA's
+    root. A later change of the formation supersedes it (migration 0017)."""
+
+    __tablename__ = "formation_partner_signatures"
+    __table_args__ = (UniqueConstraint("formation_id", "uscc", "document_sha256"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    formation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("formations.id"), index=True)
+    uscc: Mapped[str] = mapped_column(String(18))
+    name: Mapped[str] = mapped_column(String(300))  # the partner, as the formation names it
+    revision: Mapped[int] = mapped_column(Integer)
+    document_sha256: Mapped[str] = mapped_column(String(64))  # the articles signed
+    signed_document_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("documents.id"))
+    signed_sha256: Mapped[str] = mapped_column(String(64))
+    signer_subject: Mapped[str] = mapped_column(Text)
+    signer_fingerprint: Mapped[str] = mapped_column(String(64))
+    issuer_subject: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the node accepted it
+    status: Mapped[str] = mapped_column(String(16))  # valid | superseded
 
 
 class Licence(Base):

@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from eresident.deps import Ctx, CurrentApplicant, DbSession, applicant_actor, official_actor, require
 from eresident.documents.licence_pdf import CURRENCIES_ZH
 from eresident.documents.service import download
-from eresident.enterprise import catalogue, holder_signatures, revocation, service
+from eresident.enterprise import catalogue, holder_signatures, partners, revocation, service
 from eresident.enterprise.models import Formation, RegisteredName
 from eresident.enterprise.schemas import FormationIn, NameRequest
 from eresident.i18n import N_
@@ -74,7 +75,7 @@ def _scope_errors(errors: list[FieldError], codes: list[str]) -> list[FieldError
 
 
 INVESTOR_FIELDS = ("e_resident_number", "name", "country", "registration_number", "signatory_e_resident_number",
-                   "owner_name", "owner_country", "share_percent")  # a row with none of these is left out
+                   "partner_name", "uscc", "owner_name", "owner_country", "share_percent")  # a row with none of these is left out
 TERM_HINT = N_("Enter the number of years, a whole number from 1 to 70, or choose no fixed term.")
 
 
@@ -99,6 +100,15 @@ def _investors(db: Session, ctx: NodeContext, values: dict) -> tuple[list[dict],
         share = values.get(at + "share_percent", "")
         amount = _share(share)
         holds = amount is not None and amount >= service.BENEFICIAL_OWNER_THRESHOLD
+        if values.get(at + "kind") == "domestic_company":
+            investors.append({"kind": "domestic_company", "name": values.get(at + "partner_name") or None,
+                              "registration_number": values.get(at + "uscc", "").upper() or None,
+                              "share_percent": share})
+            if values.get(at + "owner_name") or values.get(at + "owner_country"):
+                owners.append({"name": values.get(at + "owner_name", ""),
+                               "country": values.get(at + "owner_country", "").upper(), "share_percent": share})
+                rows.append(i)
+            continue
         if values.get(at + "kind") == "legal":
             investors.append({"kind": "legal", "name": values.get(at + "name") or None,
                               "country": values.get(at + "country", "").upper() or None,
@@ -136,6 +146,7 @@ def _formation_body(db: Session, ctx: NodeContext, values: dict, scope: list[str
     address = {"kind": kind} if kind == "service_site" else \
         {"kind": kind, "zh": values.get("address/zh") or None, "en": values.get("address/en") or None}
     return {"name_reservation_id": values.get("name_reservation_id", ""),
+            "company_type": values.get("company_type") or "wfoe",
             "registered_capital": values.get("registered_capital", "").replace(",", ""),
             "currency": values.get("currency", ""), "business_scope": scope, "address": address,
             "term_years": _term_years(values), "investors": investors,
@@ -153,7 +164,7 @@ def _form_values(formation: Formation) -> tuple[dict, list[str]]:
                     "registered_capital": f"{formation.registered_capital.normalize():f}",
                     "currency": formation.currency, "address/kind": formation.address_kind,
                     "term/kind": "years" if formation.term_years else "indefinite",
-                    "term_years": str(formation.term_years or "")}
+                    "term_years": str(formation.term_years or ""), "company_type": formation.company_type}
     if formation.address_kind == "own":
         values["address/zh"], values["address/en"] = formation.address_zh, formation.address_en
     by_role: dict[str, list] = {}
@@ -165,7 +176,12 @@ def _form_values(formation: Formation) -> tuple[dict, list[str]]:
         at = f"investors/{i}/"
         values[at + "share_percent"] = f"{p.share_percent.normalize():f}"
         values[at + "kind"] = p.kind
-        if p.kind == "legal":
+        if p.kind == "domestic_company":
+            values.update({at + "partner_name": p.name, at + "uscc": p.registration_number or ""})
+            if behind:
+                owner = behind.pop(0)
+                values[at + "owner_name"], values[at + "owner_country"] = owner.name, owner.country
+        elif p.kind == "legal":
             values.update({at + "name": p.name, at + "country": p.country,
                            at + "registration_number": p.registration_number or "",
                            at + "signatory_e_resident_number": p.e_resident_number or ""})
@@ -223,12 +239,24 @@ def _refused(exc: ValidationError | Problem, codes: list[str], *, values: dict |
     errors = [FieldError("term_years", TERM_HINT) if e.field == "term_years" else e for e in errors]
     if values is not None:
         errors = _owner_errors(errors, values, owner_rows or [])
+        errors = [_partner_field(e, values) for e in errors]
     if len(errors) > 1:  # owners are derived from the investors: fix those first
         errors = [e for e in errors if not e.field.startswith("beneficial_owners")] or errors
     return status, errors
 
 
 _OWNER_FIELDS = {"name": "owner_name", "country": "owner_country", "share_percent": "share_percent"}
+_PARTNER_FIELDS = {"name": "partner_name", "registration_number": "uscc"}
+
+
+def _partner_field(error: FieldError, values: dict) -> FieldError:
+    """A Chinese partner's name and USCC have inputs of their own on the form (the API calls them
+    name and registration_number, as for a foreign company)."""
+    parts = error.field.split("/")
+    if len(parts) == 3 and parts[0] == "investors" and parts[2] in _PARTNER_FIELDS \
+            and values.get(f"investors/{parts[1]}/kind") == "domestic_company":
+        return FieldError(f"investors/{parts[1]}/{_PARTNER_FIELDS[parts[2]]}", error.reason)
+    return error
 
 
 def _owner_errors(errors: list[FieldError], values: dict, owner_rows: list[int]) -> list[FieldError]:
@@ -245,7 +273,7 @@ def _owner_errors(errors: list[FieldError], values: dict, owner_rows: list[int])
                       else e.reason)
             out.append(FieldError(f"investors/{row}/{field}", reason))
         else:
-            unnamed = [i for i in range(ROWS) if values.get(f"investors/{i}/kind") == "legal"
+            unnamed = [i for i in range(ROWS) if values.get(f"investors/{i}/kind") in ("legal", "domestic_company")
                        and not values.get(f"investors/{i}/owner_name")
                        and (_share(values.get(f"investors/{i}/share_percent", "")) or 0)
                        >= service.BENEFICIAL_OWNER_THRESHOLD]
@@ -400,6 +428,8 @@ def _case_page(request: Request, ctx: NodeContext, db: Session, applicant, forma
     scope = catalogue.check_scope([s.code for s in formation.scope])
     licence = service.licence_of(db, formation)
     return render(request, "company.html", status, errors=errors, formation=formation, shown=shown,
+                  partners=partners.partners_of(ctx if formation.owner_applicant_id == applicant.id else None, db,
+                                                formation),
                   name=db.get(RegisteredName, formation.name_id), licence=licence,
                   reason=revocation.reason(licence.revocation_reason) if licence else None,
                   owner=formation.owner_applicant_id == applicant.id, resident=resident,
@@ -586,3 +616,44 @@ def official_licence(formation_id: uuid.UUID, official: CaseReader, ctx: Ctx, db
 def official_report(formation_id: uuid.UUID, official: CaseReader, ctx: Ctx, db: DbSession):
     formation = service.get_case(db=db, formation_id=formation_id, region=ctx.region)
     return download(ctx, db, formation.report_pdf_document_id, "Report")
+
+
+# --------------------------------------------------------------------------- a Chinese partner signs
+
+def _partner_page(request: Request, ctx: NodeContext, db: Session, party_id: uuid.UUID, token: str, *,
+                  status: int = 200, errors: list[FieldError] | None = None, done: bool = False):
+    formation, party = partners.by_invitation(ctx=ctx, db=db, party_id=party_id, token=token)
+    info = partners.invitation(ctx, db, formation, party)
+    signed = partners.signature_of(db, formation, party)
+    return render(request, "partner_sign.html", status, info=info, errors=errors, done=done and info["signed"],
+                  signed_at=signed.signed_at if signed else None, base=f"/partner-signing/{party_id}/{token}")
+
+
+@router.get("/partner-signing/{party_id}/{token}")
+def partner_page(request: Request, party_id: uuid.UUID, token: str, ctx: Ctx, db: DbSession, signed: str = ""):
+    """The page the founder's link opens for the Chinese partner: no account, the link is the key."""
+    return _partner_page(request, ctx, db, party_id, token, done=signed == "1")
+
+
+@router.get("/partner-signing/{party_id}/{token}/articles.pdf")
+def partner_articles(party_id: uuid.UUID, token: str, ctx: Ctx, db: DbSession):
+    formation, _party = partners.by_invitation(ctx=ctx, db=db, party_id=party_id, token=token)
+    return download(ctx, db, formation.articles_document_id, "Articles")
+
+
+@router.post("/partner-signing/{party_id}/{token}")
+def partner_upload(request: Request, party_id: uuid.UUID, token: str, ctx: Ctx, db: DbSession,
+                   form: FormData = Form):
+    upload = form.get("file")
+    data = upload.file.read(partners.MAX_SIGNED_BYTES + 1) if isinstance(upload, StarletteUpload) else b""
+    if not data:
+        return _partner_page(request, ctx, db, party_id, token, status=422,
+                             errors=[FieldError("file", N_("Choose the signed articles (a PDF file) to upload."))])
+    try:
+        partners.sign(ctx=ctx, db=db, party_id=party_id, token=token, data=data)
+    except Problem as exc:
+        if exc.status == 404:
+            raise
+        db.rollback()
+        return _partner_page(request, ctx, db, party_id, token, status=exc.status, errors=problem_errors(exc))
+    return redirect(f"/partner-signing/{party_id}/{token}?signed=1")

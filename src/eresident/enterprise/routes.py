@@ -17,11 +17,11 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from eresident.deps import (Ctx, CurrentApplicant, DbSession, applicant_actor, mark_csrf_public, official_actor,
                             require)
 from eresident.documents.service import download
-from eresident.enterprise import catalogue, holder_signatures, service
+from eresident.enterprise import catalogue, holder_signatures, partners, service
 from eresident.enterprise.models import Formation, Licence, RegisteredName
 from eresident.enterprise import revocation
 from eresident.enterprise.schemas import (CredentialRequest, DecisionIn, FormationIn, FormationRead, LicenceStatus,
-                                          NameRequest, PartyRead, RecommendationIn, RestrictedItem, RevocationIn,
+                                          NameRequest, PartnerRead, PartyRead, RecommendationIn, RestrictedItem, RevocationIn,
                                           RevocationRead, SignatureRead, SignRequest)
 from eresident.i18n import N_
 from eresident.kit.context import NodeContext
@@ -46,6 +46,12 @@ def _reservation(row: RegisteredName) -> dict:
             "needs_review": row.needs_review}
 
 
+def _mine(ctx: NodeContext, db: Session, applicant, formation: Formation) -> FormationRead:
+    """The formation as the signed-in applicant (its owner, or a signatory) may see it."""
+    return formation_read(db, formation, viewer=_viewer(db, applicant, ctx.region), ctx=ctx,
+                          owner=formation.owner_applicant_id == applicant.id)
+
+
 def _viewer(db: Session, applicant, region: str) -> str | None:
     """The applicant's e-resident number here (their own or a recognised one), for what they may see."""
     from eresident.identity import service as identity
@@ -55,8 +61,9 @@ def _viewer(db: Session, applicant, region: str) -> str | None:
 
 
 def formation_read(db: Session, formation: Formation, *, viewer: str | None = None,
-                   official: bool = False) -> FormationRead:
-    """The formation as `viewer` (an e-resident number) may see it; officials see every party."""
+                   official: bool = False, ctx: NodeContext | None = None, owner: bool = False) -> FormationRead:
+    """The formation as `viewer` (an e-resident number) may see it; officials see every party; the
+    owner (given `ctx`) also gets the links to pass on to Chinese partners."""
     name = db.get_one(RegisteredName, formation.name_id)
     licence = service.licence_of(db, formation)
     signed = sorted({s.e_resident_number for s in service.signatures_of(db, formation)
@@ -80,6 +87,7 @@ def formation_read(db: Session, formation: Formation, *, viewer: str | None = No
                            e_resident_number=p.e_resident_number, registration_number=p.registration_number,
                            share_percent=p.share_percent, contribution=p.contribution) for p in formation.parties],
         signatories=service.signatories(formation), signed_by=signed, articles_sha256=formation.articles_sha256,
+        partners=[PartnerRead(**p) for p in partners.partners_of(ctx if owner else None, db, formation)],
         uscc=licence.uscc if licence else None, licence_url=f"{base}/licence" if licence else None,
         licence_status=licence.status if licence else None,
         report_url=f"{base}/report" if formation.report_document_id else None,
@@ -133,20 +141,21 @@ def business_scope() -> dict:
 def create(body: FormationIn, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> FormationRead:
     formation = service.create_formation(ctx=ctx, db=db, applicant=applicant, data=body,
                                          actor=applicant_actor(applicant))
-    return formation_read(db, formation, viewer=_viewer(db, applicant, ctx.region))
+    return _mine(ctx, db, applicant, formation)
 
 
 @router.get("/formations", response_model=list[FormationRead], summary="My formations")
 def mine(applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> list[FormationRead]:
     viewer = _viewer(db, applicant, ctx.region)
-    return [formation_read(db, f, viewer=viewer) for f in service.formations_of(db=db, applicant=applicant)]
+    return [formation_read(db, f, viewer=viewer, ctx=ctx, owner=True)
+            for f in service.formations_of(db=db, applicant=applicant)]
 
 
 @router.get("/formations/{formation_id}", response_model=FormationRead, summary="One of my formations")
 def one(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> FormationRead:
     formation, _ = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
                                              region=ctx.region)
-    return formation_read(db, formation, viewer=_viewer(db, applicant, ctx.region))
+    return _mine(ctx, db, applicant, formation)
 
 
 @router.put("/formations/{formation_id}", response_model=FormationRead,
@@ -155,7 +164,7 @@ def change(formation_id: uuid.UUID, body: FormationIn, applicant: CurrentApplica
            db: DbSession) -> FormationRead:
     formation = service.update_formation(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id,
                                          data=body, actor=applicant_actor(applicant))
-    return formation_read(db, formation, viewer=_viewer(db, applicant, ctx.region))
+    return _mine(ctx, db, applicant, formation)
 
 
 @router.post("/formations/{formation_id}/submit", response_model=FormationRead,
@@ -163,7 +172,7 @@ def change(formation_id: uuid.UUID, body: FormationIn, applicant: CurrentApplica
 def submit(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> FormationRead:
     formation = service.submit_formation(ctx=ctx, db=db, applicant=applicant, formation_id=formation_id,
                                          actor=applicant_actor(applicant))
-    return formation_read(db, formation, viewer=_viewer(db, applicant, ctx.region))
+    return _mine(ctx, db, applicant, formation)
 
 
 @router.get("/formations/{formation_id}/articles", summary="The articles of association (PDF) to read and sign",
@@ -200,6 +209,55 @@ def signatures(formation_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx, d
     formation, _ = service.get_for_signatory(db=db, applicant=applicant, formation_id=formation_id,
                                              region=ctx.region)
     return [SignatureRead.model_validate(s, from_attributes=True) for s in service.signatures_of(db, formation)]
+
+
+# --- a Chinese partner's signature (joint ventures): the invitation link is the authority --------
+
+@router.get("/partner-signing/{party_id}/{token}", summary="A Chinese partner's invitation to sign the articles")
+def partner_invitation(party_id: uuid.UUID, token: str, ctx: Ctx, db: DbSession) -> dict:
+    formation, party = partners.by_invitation(ctx=ctx, db=db, party_id=party_id, token=token)
+    base = f"/api/v1/partner-signing/{party_id}/{token}"
+    return {**partners.invitation(ctx, db, formation, party), "articles_url": f"{base}/articles", "post_to": base}
+
+
+@router.get("/partner-signing/{party_id}/{token}/articles", summary="The articles a Chinese partner signs (PDF)",
+            response_class=Response, responses=PDF_RESPONSE)
+def partner_articles(party_id: uuid.UUID, token: str, ctx: Ctx, db: DbSession) -> Response:
+    formation, _party = partners.by_invitation(ctx=ctx, db=db, party_id=party_id, token=token)
+    return download(ctx, db, formation.articles_document_id, "Articles")
+
+
+@router.post("/partner-signing/{party_id}/{token}", status_code=201,
+             summary="Upload the articles signed with the partner's organisation certificate (PAdES)")
+def partner_sign(party_id: uuid.UUID, token: str, ctx: Ctx, db: DbSession, file: UploadFile = File(...)) -> dict:
+    data = file.file.read(partners.MAX_SIGNED_BYTES + 1)
+    row = partners.sign(ctx=ctx, db=db, party_id=party_id, token=token, data=data)
+    return {"uscc": row.uscc, "revision": row.revision, "document_sha256": row.document_sha256,
+            "signed_sha256": row.signed_sha256, "signer_subject": row.signer_subject,
+            "issuer_subject": row.issuer_subject, "signed_at": row.signed_at.isoformat()}
+
+
+# The capability is the unguessable link, not a cookie: a forged cross-site post would need it.
+mark_csrf_public(router.routes[-1])
+
+
+def _partner_copy(ctx: NodeContext, db: Session, formation: Formation, code: str) -> Response:
+    data = partners.signed_copy(ctx, db, formation, code)
+    if data is None:
+        raise Problem(404, N_("No signed copy"), code="not-found",
+                      detail=N_("This partner has not signed the current articles."))
+    return Response(data, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="articles-signed-{code}.pdf"',
+                             "Cache-Control": "private, no-store"})
+
+
+@router.get("/formations/{formation_id}/partner-signatures/{uscc}",
+            summary="A Chinese partner's signed copy of the articles (PDF, checkable with pdfsig and the CA root)",
+            response_class=Response, responses=PDF_RESPONSE)
+def partner_copy(formation_id: uuid.UUID, uscc: str, applicant: CurrentApplicant, ctx: Ctx,
+                 db: DbSession) -> Response:
+    formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
+    return _partner_copy(ctx, db, formation, uscc)
 
 
 @router.get("/formations/{formation_id}/licence", summary="The signed business licence (PDF)",
@@ -255,6 +313,13 @@ def case(formation_id: uuid.UUID, official: CaseReader, ctx: Ctx, db: DbSession)
     return {**_case_row(db, formation), "facts": service.facts(db, formation) if formation.status != "draft" else {},
             "signatures": [SignatureRead.model_validate(s, from_attributes=True).model_dump(mode="json")
                            for s in service.signatures_of(db, formation)]}
+
+
+@router.get("/formation-cases/{formation_id}/partner-signatures/{uscc}",
+            summary="A Chinese partner's signed copy of the articles in a case (PDF)",
+            response_class=Response, responses=PDF_RESPONSE)
+def case_partner_copy(formation_id: uuid.UUID, uscc: str, official: CaseReader, ctx: Ctx, db: DbSession) -> Response:
+    return _partner_copy(ctx, db, service.get_case(db=db, formation_id=formation_id, region=ctx.region), uscc)
 
 
 @router.post("/formation-cases/{formation_id}/claim", response_model=FormationRead)

@@ -24,14 +24,21 @@ class NameRequest(_In):
 
 
 class Investor(_In):
-    kind: Literal["natural", "legal"] = "natural"
+    """natural: an e-resident, who signs. legal: a foreign company, for which an e-resident signs.
+    domestic_company: the Chinese partner of a joint venture (its Chinese name and USCC in
+    registration_number), which signs the articles itself with its organisation certificate."""
+
+    kind: Literal["natural", "legal", "domestic_company"] = "natural"
     e_resident_number: str | None = Field(default=None, min_length=6, max_length=32,
                                           pattern=r"^[A-Z]{2,8}-ER-\d{4}-\d{6}$",
                                           description="A natural person: their e-resident number (they sign)")
     name: str | None = Field(default=None, min_length=1, max_length=300,
-                             description="A company investor: its registered name")
+                             description="A company investor: its registered name (a Chinese partner: in Chinese, "
+                                         "as on its business licence)")
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$", description="A company investor: ISO 3166-1")
-    registration_number: str | None = Field(default=None, min_length=1, max_length=64)
+    registration_number: str | None = Field(default=None, min_length=1, max_length=64,
+                                            description="A company investor: its registration number (a Chinese "
+                                                        "partner: its 18-character USCC)")
     signatory_e_resident_number: str | None = Field(default=None, min_length=6, max_length=32,
                                                     pattern=r"^[A-Z]{2,8}-ER-\d{4}-\d{6}$",
                                                     description="A company investor: who signs for it")
@@ -59,7 +66,9 @@ class Address(_In):
 
 class FormationIn(_In):
     name_reservation_id: uuid.UUID
-    company_type: Literal["wfoe"] = "wfoe"
+    company_type: Literal["wfoe", "jv"] = Field(
+        default="wfoe", description="wfoe: wholly foreign-owned; jv: a joint venture with at least one Chinese partner "
+                                    "company (investor kind domestic_company)")
     registered_capital: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     business_scope: list[str] = Field(min_length=1, max_length=20, description="Codes from /api/v1/business-scope")
@@ -144,6 +153,16 @@ class SignatureRead(BaseModel):
     holder_jwk: dict | None = None  # the public key that made a holder signature
 
 
+class PartnerRead(BaseModel):
+    """A Chinese partner of a joint venture and its signature on the current articles."""
+
+    name: str
+    uscc: str
+    signed: bool
+    signing_url: str | None = None  # the owner's invitation link for the partner (None for others)
+    signer_subject: str | None = None  # the certificate that signed, once signed
+
+
 class FormationRead(BaseModel):
     id: uuid.UUID
     case_number: str | None
@@ -164,6 +183,7 @@ class FormationRead(BaseModel):
     parties: list[PartyRead]
     signatories: list[str]
     signed_by: list[str]
+    partners: list[PartnerRead] = []
     articles_sha256: str | None
     uscc: str | None
     licence_url: str | None

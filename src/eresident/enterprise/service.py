@@ -26,15 +26,15 @@ from eresident.credentials.models import IssuedCredential
 from eresident.crypto import sdjwt, statuslist
 from eresident.crypto.pades import PdfVerdict, sign_pdf, verify_pdf
 from eresident.crypto.pki import RegionPKI, load_or_create_pki, load_root_certificates
-from eresident.documents.licence_pdf import (CURRENCIES_ZH, LicenceData, StatusReference, render_licence,
-                                             signed_metadata)
+from eresident.documents.licence_pdf import (COMPANY_TYPES, CURRENCIES_ZH, LicenceData, StatusReference,
+                                             render_licence, signed_metadata)
 from eresident.documents.models import Document
 from eresident.documents.report_pdf import ReportData, ReportInvestor, ReportOwner, render_report
 from eresident.documents.service import store_generated
 from eresident.enterprise import catalogue, names, revocation, uscc
 from eresident.enterprise.articles import ArticlesData, Investor, render_articles
-from eresident.enterprise.models import (Formation, FormationParty, FormationScopeItem, FormationSignature,
-                                         Licence, RegisteredName)
+from eresident.enterprise.models import (Formation, FormationParty, FormationPartnerSignature, FormationScopeItem,
+                                         FormationSignature, Licence, RegisteredName)
 from eresident.enterprise.name_index import (FREED, REGISTERED, RESERVED, NameEntry, NameIndex,
                                              normalise_trade_name)
 from eresident.enterprise.schemas import FormationIn
@@ -328,6 +328,7 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
             raise invalid("currency", Message(N_("Use one of: %(choices)s."),
                                               choices=", ".join(sorted(CURRENCIES_ZH))))
 
+    scope: catalogue.ScopeCheck | None = None
     with refusals.check():
         if len(set(data.business_scope)) != len(data.business_scope):
             raise invalid("business_scope", N_("Each business-scope item may be chosen once."))
@@ -387,7 +388,12 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
                                               country=_alpha2(person.nationality), e_resident_number=key,
                                               share_percent=inv.share_percent, contribution=contribution))
                 add_signatory(key)
+            elif inv.kind == "domestic_company":
+                key = _domestic_partner(data, inv, where, contribution, parties)
             else:
+                if inv.country == "CN":
+                    raise invalid(f"{where}/kind", N_("A company registered in China is a Chinese partner: choose "
+                                                      "a joint venture and the kind domestic_company."))
                 for attr in ("name", "country", "registration_number", "signatory_e_resident_number"):
                     if not getattr(inv, attr):
                         raise invalid(f"{where}/{attr}", N_("A company investor needs its name, country, "
@@ -404,6 +410,9 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
             if key in seen_investors:
                 raise invalid(where, N_("This investor is listed twice."))
             seen_investors.add(key)
+
+    with refusals.check():
+        _check_structure(data, scope)
 
     def officer(role: str, number: str, where: str) -> None:
         with refusals.check():
@@ -443,7 +452,7 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
                                                               "owner."),
                                                            number=inv.e_resident_number,
                                                            share=f"{inv.share_percent.normalize():f}"))
-        company_share = sum((i.share_percent for i in data.investors if i.kind == "legal"), Decimal(0))
+        company_share = sum((i.share_percent for i in data.investors if i.kind != "natural"), Decimal(0))
         natural_numbers = {i.e_resident_number for i in data.investors if i.kind == "natural"}
         behind_companies = [o for o in owners
                             if not o.e_resident_number or o.e_resident_number not in natural_numbers]
@@ -451,12 +460,71 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
             raise invalid("beneficial_owners", N_("Company investors hold 25% or more: list the natural persons who "
                                                   "ultimately own or control them."))
     refusals.settle()
+    assert scope is not None  # settle() raised otherwise
     for owner in owners:
         parties.append(FormationParty(role="beneficial_owner", kind="natural", name=owner.name, country=owner.country,
                                       e_resident_number=owner.e_resident_number, share_percent=owner.share_percent))
     for position, party in enumerate(parties):
         party.position = position
     return _Checked(name=name, scope=scope, address=address, parties=parties, signatories=signatories)
+
+
+def _domestic_partner(data: FormationIn, inv, where: str, contribution: Decimal,
+                      parties: list[FormationParty]) -> str:
+    """A Chinese partner company of a joint venture: its name and a USCC that can exist. It signs
+    the articles itself, with its organisation certificate (partners.py), so no e-resident signs for
+    it. Returns its key among the investors."""
+    if data.company_type != "jv":
+        raise invalid(f"{where}/kind", N_("A wholly foreign-owned company has only foreign investors. To include a "
+                                          "Chinese partner company, form a joint venture (company type jv)."))
+    if not inv.name:
+        raise invalid(f"{where}/name", N_("Give the Chinese partner's registered name in Chinese, as on its "
+                                          "business licence."))
+    if not inv.registration_number:
+        raise invalid(f"{where}/registration_number", N_("Give the Chinese partner's Unified Social Credit Code "
+                                                         "(18 characters, on its business licence)."))
+    if inv.country not in (None, "CN"):
+        raise invalid(f"{where}/country", N_("A Chinese partner is a company registered in China (CN)."))
+    if inv.signatory_e_resident_number:
+        raise invalid(f"{where}/signatory_e_resident_number",
+                      N_("A Chinese partner signs the articles itself, with its organisation certificate: leave the "
+                         "e-resident who signs for it empty."))
+    try:
+        code = uscc.validate(inv.registration_number).code
+    except uscc.UsccError as exc:
+        raise invalid(f"{where}/registration_number", exc.reason) from None
+    parties.append(FormationParty(role="investor", kind="domestic_company", name=inv.name, country="CN",
+                                  registration_number=code, share_percent=inv.share_percent,
+                                  contribution=contribution))
+    return f"CN:{code}"
+
+
+def _check_structure(data: FormationIn, scope: catalogue.ScopeCheck | None) -> None:
+    """A joint venture has a Chinese partner and a foreign investor; a restricted business whose
+    conditions are on the structure (the negative list says "only as a joint venture", "foreign
+    share at most 50%") is refused when the formation does not meet them, naming the item."""
+    domestic = sum((i.share_percent for i in data.investors if i.kind == "domestic_company"), Decimal(0))
+    foreign = sum((i.share_percent for i in data.investors if i.kind != "domestic_company"), Decimal(0))
+    if data.company_type == "jv":
+        if not domestic:
+            raise invalid("investors", N_("A joint venture needs at least one Chinese partner company among its "
+                                          "investors (kind domestic_company)."))
+        if not foreign:
+            raise invalid("investors", N_("A joint venture needs at least one foreign investor."))
+    errors = []
+    for position, item, measure in scope.restricted if scope is not None else ():
+        if measure.joint_venture_only and data.company_type != "jv":
+            errors.append(FieldError(f"business_scope/{position}", Message(
+                N_("%(code)s %(item)s is open to foreign investment only as a joint venture with a Chinese partner: "
+                   "%(measure)s"), code=item.code, item=item.en, measure=measure.en)))
+        elif measure.max_foreign_share is not None and foreign > measure.max_foreign_share:
+            errors.append(FieldError(f"business_scope/{position}", Message(
+                N_("%(code)s %(item)s: foreign investors may hold at most %(limit)s%%, here they hold %(share)s%%. "
+                   "%(measure)s"), code=item.code, item=item.en, limit=f"{measure.max_foreign_share.normalize():f}",
+                share=f"{foreign.normalize():f}", measure=measure.en)))
+    if errors:
+        raise Problem(422, N_("The negative list's conditions for this business are not met"),
+                      detail=errors[0].reason, code="restricted-scope-conditions", errors=errors)
 
 
 def _alpha2(alpha3: str) -> str:
@@ -595,12 +663,16 @@ def _supersede_signatures(db: Session, formation: Formation) -> int:
     result = cast(CursorResult, db.execute(update(FormationSignature).where(
         FormationSignature.formation_id == formation.id, FormationSignature.status == "valid")
         .values(status="superseded")))
-    return result.rowcount or 0
+    partners = cast(CursorResult, db.execute(update(FormationPartnerSignature).where(
+        FormationPartnerSignature.formation_id == formation.id, FormationPartnerSignature.status == "valid")
+        .values(status="superseded")))
+    return (result.rowcount or 0) + (partners.rowcount or 0)
 
 
 def _investor(party: FormationParty) -> Investor:
     assert party.share_percent is not None and party.contribution is not None  # set on every investor
-    return Investor(party.name, party.country, party.share_percent, party.contribution)
+    return Investor(party.name, party.country, party.share_percent, party.contribution,
+                    uscc=party.registration_number if party.kind == "domestic_company" else None)
 
 
 def _names_of(formation: Formation, role: str) -> list[str]:
@@ -619,9 +691,11 @@ def _draw_articles(ctx: NodeContext, db: Session, formation: Formation) -> None:
         investors=tuple(_investor(p) for p in formation.parties if p.role == "investor"),
         legal_representative=_names_of(formation, "legal_representative")[0],
         directors=tuple(_names_of(formation, "director")), supervisor=_names_of(formation, "supervisor")[0],
-        signatories=tuple(f"{by_number.get(n, n)} (e-resident {n})" for n in signatories(formation)),
+        signatories=tuple(f"{by_number.get(n, n)} (e-resident {n})" for n in signatories(formation))
+        + tuple(f"{p.name} (Chinese party, USCC {p.registration_number}, signs with its organisation certificate)"
+                for p in partner_parties(formation)),
         term_years=formation.term_years, case_number=formation.case_number or "", revision=formation.revision,
-        drawn_up_on=_now(ctx).astimezone(CHINA).date())
+        drawn_up_on=_now(ctx).astimezone(CHINA).date(), joint_venture=formation.company_type == "jv")
     pdf = render_articles(data)
     doc = store_generated(ctx, db, owner_id=formation.owner_applicant_id, kind="articles", data=pdf,
                           media_type="application/pdf", filename=f"articles-{formation.case_number}-"
@@ -747,15 +821,37 @@ def record_signature(*, ctx: NodeContext, db: Session, formation: Formation, res
                                                    "revision": formation.revision,
                                                    **({"method": "holder", "credential_id": row.credential_id}
                                                       if holder else {})})
-    signed = set(db.scalars(select(FormationSignature.e_resident_number)
-                            .where(FormationSignature.formation_id == formation.id,
-                                   FormationSignature.status == "valid",
-                                   FormationSignature.document_sha256 == formation.articles_sha256)))
-    if set(signatories(formation)) <= signed:
+    start_if_all_signed(ctx=ctx, db=db, formation=formation, actor=actor)
+    return row
+
+
+def partner_parties(formation: Formation) -> list[FormationParty]:
+    """The Chinese partner companies of a joint venture: each signs with its own certificate."""
+    return [p for p in formation.parties if p.role == "investor" and p.kind == "domestic_company"]
+
+
+def all_signed(db: Session, formation: Formation) -> bool:
+    """Every e-resident signatory and every Chinese partner has signed the current articles."""
+    current = (FormationSignature.formation_id == formation.id) & (FormationSignature.status == "valid") \
+        & (FormationSignature.document_sha256 == formation.articles_sha256)
+    if not set(signatories(formation)) <= set(db.scalars(select(FormationSignature.e_resident_number)
+                                                         .where(current))):
+        return False
+    partners = {p.registration_number for p in partner_parties(formation)}
+    if not partners:
+        return True
+    signed = set(db.scalars(select(FormationPartnerSignature.uscc).where(
+        FormationPartnerSignature.formation_id == formation.id, FormationPartnerSignature.status == "valid",
+        FormationPartnerSignature.document_sha256 == formation.articles_sha256)))
+    return partners <= signed
+
+
+def start_if_all_signed(*, ctx: NodeContext, db: Session, formation: Formation, actor: Actor) -> None:
+    """The last signature, whoever gives it, moves the case on."""
+    if all_signed(db, formation):
         outcome = workflow.signal(ctx=ctx, db=db, case=_case(db, formation), event="all_signed",
                                   facts=facts(db, formation))
         _follow(ctx=ctx, db=db, formation=formation, outcome=outcome, action="formation.all_signed", actor=actor)
-    return row
 
 
 def signatures_of(db: Session, formation: Formation) -> list[FormationSignature]:
@@ -915,7 +1011,8 @@ def issue(*, ctx: NodeContext, db: Session, formation: Formation, actor: Actor) 
                        registered_capital=formation.registered_capital, currency=formation.currency,
                        established_on=today, address_zh=formation.address_zh, address_en=formation.address_en,
                        business_scope_zh=scope_zh, business_scope_en=scope_en, issued_on=today, region=ctx.region,
-                       base_url=ctx.settings.base_url, term_until=term_until, status=status)
+                       base_url=ctx.settings.base_url, term_until=term_until, status=status,
+                       company_type=COMPANY_TYPES[formation.company_type])
     pdf = sign_pdf(render_licence(data), region_pki(ctx), reason="Business licence issued / 营业执照",
                    location=ctx.settings.region_name, signing_time=now)
     doc = store_generated(ctx, db, owner_id=formation.owner_applicant_id, kind="licence", data=pdf,
@@ -965,7 +1062,9 @@ def foreign_investment_report(db: Session, formation: Formation, licence: Licenc
     return {
         "report_type": "initial", "report_type_zh": "初始报告", "format": 1,
         "enterprise": {"uscc": licence.uscc, "name_zh": licence.name_zh, "name_en": licence.name_en,
-                       "company_type": "wholly foreign-owned limited liability company",
+                       "company_type": {"jv": "Sino-foreign joint venture limited liability company"}.get(
+                           formation.company_type, "wholly foreign-owned limited liability company"),
+                       "company_type_zh": COMPANY_TYPES[formation.company_type][0],
                        "established_on": licence.established_on.isoformat(), "region": licence.region,
                        "address_zh": formation.address_zh, "address_en": formation.address_en,
                        "registered_capital": str(formation.registered_capital), "currency": formation.currency,
@@ -1000,6 +1099,7 @@ def report_data(formation: Formation, licence: Licence, *, json_sha256: str,
                    for p in of("beneficial_owner") if p.share_percent is not None)
     return ReportData(
         uscc=licence.uscc, name_zh=licence.name_zh, name_en=licence.name_en, region=licence.region,
+        company_type=COMPANY_TYPES[formation.company_type],
         case_number=formation.case_number or "", filed_on=licence.issued_at.astimezone(CHINA).date(),
         established_on=licence.established_on, registered_capital=formation.registered_capital,
         currency=formation.currency, address_zh=formation.address_zh, address_en=formation.address_en,
