@@ -228,7 +228,8 @@ ALLOWED = {
     **{("banking/service.py", f): "a bank's callback: " + MACHINE_FACING
        for f in ("_apply", "_resolve_bank_key", "_valid_accounts", "accept_callback", "verify_callback")},
     **{("crosscase/service.py", f): "a message of the other region's node: " + MACHINE_FACING
-       for f in ("_recognise_vouched", "_trusted_signature", "_unb64", "on_event", "on_filed", "on_signature")},
+       for f in ("_recognise_vouched", "_revocation", "_trusted_signature", "_unb64", "on_event", "on_filed",
+                 "on_signature")},
     **{("federation/recognition.py", f): "a message of a peer node: " + MACHINE_FACING
        for f in ("on_duplicate_answer", "on_duplicate_query", "on_status_changed")},
     **{("federation/secondment.py", f): "a message of a peer node: " + MACHINE_FACING

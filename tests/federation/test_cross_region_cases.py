@@ -172,6 +172,54 @@ def test_a_tianfu_formation_filed_in_liangjiang_is_decided_in_tianfu_and_comes_b
     assert count(ex.tf, OutboxMessage, OutboxMessage.delivered_at.is_(None)) == 0
 
 
+def test_a_revocation_in_tianfu_reaches_the_case_filed_in_liangjiang(ex):
+    """The licence of a case filed in Liangjiang is revoked by Tianfu's registrar: Liangjiang's copy
+    of the case says so (when, and the reason's text, never the registrar's note), one more event
+    in the one history, and the founder's page at home shows it."""
+    people = Founders(ex)
+    number = people.file().json()["case_number"]
+    ex.deliver()
+    ex.deliver()
+    people.sign_all(number)
+    ex.deliver()
+    ex.deliver()
+    case = people.case(number)
+    assert case["status"] == "approved" and "licence_status" not in case["result"]
+    code = case["result"]["uscc"]
+
+    registrar = ex.login("TF", "tf-registrar")
+    r = ex.http("TF").post(f"/api/v1/official/licences/{code}/revoke", headers=bearer(registrar),
+                           json={"reason": "court_order", "note": "Judgment of the Chengdu court, kept internal."})
+    assert r.status_code == 200, r.text
+    ex.deliver()
+    case = people.case(number)
+    assert case["result"]["licence_status"] == "revoked" and case["result"]["revocation_reason"] == "court_order"
+    assert case["result"]["revocation_reason_en"] and case["result"]["revocation_reason_zh"]
+    assert "kept internal" not in str(case), "the registrar's note stays in Tianfu"
+    assert case["events"][-1]["what"] == "licence.revoked" and case["status"] == "approved"
+    assert history(ex, "LJ", number, "lj-admin") == history(ex, "TF", number, "tf-admin")
+    page = ex.http("LJ").get(f"/my/cross-region-cases/{number}", headers={"accept": "text/html"},
+                             cookies={"er_session": people.founder_token})
+    assert page.status_code == 200 and "revoked the business licence" in page.text, page.text[:500]
+    assert count(ex.lj, OutboxMessage, OutboxMessage.delivered_at.is_(None)) == 0
+    assert count(ex.tf, OutboxMessage, OutboxMessage.delivered_at.is_(None)) == 0
+    # A revocation naming another licence is refused, and changes nothing.
+    from eresident.crosscase import service as crosscase
+    from eresident.federation.handlers import Incoming
+    from eresident.kit.errors import Problem
+
+    with ex.lj.ctx.database.session(write=True) as db:
+        with pytest.raises(Problem) as refused:
+            crosscase.on_event(ctx=ex.lj.ctx, db=db, message=Incoming(
+                id="test-1", created_at=ex.lj.clock.now(), sender="TF", kind="case.event", payload={
+                    "case_number": number, "events": [{"seq": 99, "at": "2026-11-27T00:00:00+00:00",
+                                                       "region": "TF", "status": "approved",
+                                                       "what": "licence.revoked", "detail": ""}],
+                    "revocation": {"uscc": "91510116E00000009X", "revoked_at": "2026-11-27T00:00:00+00:00",
+                                   "reason": "court_order", "reason_en": "x", "reason_zh": "x"}}))
+        assert refused.value.errors[0].field == "payload/revocation/uscc"
+
+
 def test_a_seconded_liangjiang_official_reviews_the_cross_region_case_in_tianfu(ex):
     secondment_id = ex.accepted(official="lj-reviewer", roles=("reviewer",))
     people = Founders(ex)

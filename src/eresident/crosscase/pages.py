@@ -38,6 +38,7 @@ EVENT_MESSAGES = (
     N_("Not accepted by the handling region"), N_("Signed"), N_("Every signatory has signed"),
     N_("A reviewer took the case"), N_("The reviewer made a recommendation"),
     N_("Approved: the business licence is issued"), N_("Refused"), N_("A decision was recorded"),
+    N_("The business licence was revoked"),
 )
 
 

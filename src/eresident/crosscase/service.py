@@ -77,6 +77,7 @@ WHAT = {  # what an event says, for people (the handling node's audit has the de
     "formation.approved": "Approved: the business licence is issued",
     "formation.refused": "Refused",
     "formation.decision_recorded": "A decision was recorded",
+    "licence.revoked": "The business licence was revoked",
 }
 
 
@@ -333,6 +334,7 @@ def on_event(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, A
                        payload_text(e, "what", limit=64, path=f"{where}/what"), str(e.get("detail", ""))[:2000]))
     articles = payload.get("articles")
     result = payload.get("result")
+    revoked = _revocation(payload.get("revocation"), case)
     pdf = licence_pdf = None
     if articles is not None:
         if not isinstance(articles, dict):
@@ -378,12 +380,31 @@ def on_event(*, ctx: NodeContext, db: Session, message: Incoming) -> dict[str, A
             case.licence_document_id = doc.id
         case.result = {**(case.result or {}), **kept}
         case.decided_at = now
+    if revoked is not None:
+        case.result = {**(case.result or {}), **revoked}
     case.updated_at = now
     record(db=db, actor=_peer_actor(message.sender), region=ctx.region, action="cross_case.updated",
            entity_type="cross_region_case", entity_id=case.id, at=now,
            after={"case_number": case.case_number, "status": case.status, "events_added": added,
                   "articles_sha256": case.articles_sha256, "decision": (case.result or {}).get("decision")})
     return {"case_number": case.case_number, "events_added": added, "last_seq": case.last_seq}
+
+
+def _revocation(value: object, case: CrossRegionCase) -> dict | None:
+    """The handling region's revocation of the case's licence, as the filing region keeps it."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise invalid("payload/revocation", "an object is expected")
+    code = payload_text(value, "uscc", limit=18, path="revocation/uscc")
+    known = (case.result or {}).get("uscc")
+    if known is not None and code != known:
+        raise invalid("payload/revocation/uscc", "not the USCC of this case's licence")
+    return {"licence_status": "revoked", "uscc": code,
+            "revoked_at": payload_time(value, "revoked_at", path="revocation/revoked_at").isoformat(),
+            "revocation_reason": payload_text(value, "reason", limit=32, path="revocation/reason"),
+            "revocation_reason_en": payload_text(value, "reason_en", limit=500, path="revocation/reason_en"),
+            "revocation_reason_zh": payload_text(value, "reason_zh", limit=500, path="revocation/reason_zh")}
 
 
 # --------------------------------------------------------------------------- handling node
@@ -648,6 +669,31 @@ def formation_changed(*, ctx: NodeContext, db: Session, formation: Formation, ac
                        "verify_url": verification_url(ctx.settings.base_url, licence.uscc)}
         case.result = {k: v for k, v in result.items() if k != "licence_pdf"}
     _send_events(ctx, db, case, [*pending, event], result=result)
+    pending.clear()
+
+
+def licence_revoked(*, ctx: NodeContext, db: Session, formation: Formation, licence: Licence) -> None:
+    """Called by enterprise when a registrar here revokes a licence: for a case filed in another
+    region, the revocation is an event of the shared history, and the filing region's copy of the
+    case says the licence is no longer current (when, and the reason's text; not the note)."""
+    from eresident.enterprise import revocation
+
+    case = db.scalar(select(CrossRegionCase).where(CrossRegionCase.subject_type == "formation",
+                                                   CrossRegionCase.subject_id == formation.id,
+                                                   CrossRegionCase.handling_region == ctx.region))
+    if case is None or licence.revoked_at is None:
+        return
+    reason = revocation.reason(licence.revocation_reason)
+    notice = {"uscc": licence.uscc, "revoked_at": licence.revoked_at.isoformat(),
+              "reason": licence.revocation_reason or "", "reason_en": reason.en if reason else "",
+              "reason_zh": reason.zh if reason else ""}
+    pending = _unsent(db, case)
+    event = _add_event(db, case, seq=case.last_seq + 1, at=_now(ctx), region=ctx.region, status=case.status,
+                       what="licence.revoked", detail=f"{WHAT['licence.revoked']}: {notice['reason_en']}")
+    case.result = {**(case.result or {}), "licence_status": "revoked", "revoked_at": notice["revoked_at"],
+                   "revocation_reason": notice["reason"], "revocation_reason_en": notice["reason_en"],
+                   "revocation_reason_zh": notice["reason_zh"]}
+    _send_events(ctx, db, case, [*pending, event], revocation=notice)
     pending.clear()
 
 

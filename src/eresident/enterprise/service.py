@@ -1185,6 +1185,9 @@ def revoke_licence(*, ctx: NodeContext, db: Session, code: str, reason: str, not
            entity_id=licence.id, at=now, before=before,
            after={"status": "revoked", "uscc": licence.uscc, "reason": chosen.code, "note": note,
                   "status_entries": sorted(e.status_index for e in entries)})
+    from eresident.crosscase import service as crosscase  # a case filed in another region hears of it
+
+    crosscase.licence_revoked(ctx=ctx, db=db, formation=db.get_one(Formation, licence.formation_id), licence=licence)
     return licence
 
 
