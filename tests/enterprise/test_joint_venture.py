@@ -23,7 +23,7 @@ from eresident.crypto.pades import sign_approval
 from eresident.enterprise import uscc
 from eresident.enterprise.models import Formation, FormationPartnerSignature
 from eresident.enterprise.partners import trust_dir
-from tests.enterprise.helpers import count, formation_body, nss_database, reserve
+from tests.enterprise.helpers import NAME_ZH, count, formation_body, nss_database, reserve
 from tests.factories import bearer
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # the tests' frozen clock
@@ -122,6 +122,9 @@ def test_a_joint_venture_is_signed_by_its_chinese_partner_and_licensed(api, node
     text = subprocess.run(["pdftotext", "-", "-"], input=articles.content, capture_output=True, check=True).stdout
     text = text.decode()
     assert "中外合资" in text and "Sino-foreign joint venture" in text and PARTNER_USCC in text
+    # Chinese names inside the English lines are drawn (in the CJK font), not left as empty boxes.
+    flat = "".join(text.split())
+    assert f"{PARTNER_NAME}(Chineseparty,USCC{PARTNER_USCC}" in flat and f"Thenameofthecompanyis{NAME_ZH}" in flat
 
     key, cert = ca.organisation()
     signed = sign_approval(articles.content, key, cert, [ca.root], signing_time=NOW)
