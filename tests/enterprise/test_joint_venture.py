@@ -140,6 +140,10 @@ def test_a_joint_venture_is_signed_by_its_chinese_partner_and_licensed(api, node
     licence = api.client.get(formation["licence_url"], headers=bearer(case["founder_token"])).content
     licence_text = subprocess.run(["pdftotext", "-", "-"], input=licence, capture_output=True, check=True).stdout
     assert "中外合资" in licence_text.decode() and "joint venture" in licence_text.decode()
+    report_pdf = api.client.get(formation["report_pdf_url"], headers=bearer(case["founder_token"])).content
+    report_text = "".join(subprocess.run(["pdftotext", "-", "-"], input=report_pdf, capture_output=True,
+                                         check=True).stdout.decode().split())
+    assert PARTNER_NAME in report_text and "王建国" in report_text and "中方法人" in report_text
     report = api.client.get(formation["report_url"], headers=bearer(case["founder_token"])).json()
     assert report["enterprise"]["company_type"] == "Sino-foreign joint venture limited liability company"
     assert [(i["kind"], i["registration_number"]) for i in report["investors"]][1] == ("domestic_company",

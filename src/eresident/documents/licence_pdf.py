@@ -255,6 +255,18 @@ def _first_ttf(name: str, candidates) -> str | None:
     return None
 
 
+_CJK_RUN = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
+
+
+def paragraph_markup(text: str) -> str:
+    """`text` as ReportLab paragraph markup: escaped, line breaks kept, and every run of Chinese in
+    the CJK serif font, so that a Chinese name inside a Latin-font paragraph is drawn (the Latin
+    font has no CJK glyphs: it would draw empty boxes, and the text could not be extracted)."""
+    font = find_fonts().cjk_serif
+    marked = _CJK_RUN.sub(lambda m: f'<font name="{font}">{m.group(0)}</font>', escape(text))
+    return marked.replace("\n", "<br/>")
+
+
 def find_fonts(*, cjk_candidates=None, refresh: bool = False) -> FontSet:
     """Register the licence fonts once per process (loading a CJK font takes ~0.15 s)."""
     global _fonts

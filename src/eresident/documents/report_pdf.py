@@ -8,7 +8,6 @@ import io
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from xml.sax.saxutils import escape
 
 from babel import Locale
 from reportlab.lib.colors import HexColor
@@ -22,7 +21,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from eresident.config import REGIONS
 from eresident.crypto.pades import USCC_KEYWORD
 from eresident.documents.licence_pdf import (COMPANY_TYPE_WFOE, FontSet, _date_en, _date_zh, capital_en, capital_zh,
-                                             default_authority, find_fonts)
+                                             default_authority, find_fonts, paragraph_markup)
 
 __all__ = ["REPORT_KEYWORD", "ReportData", "ReportInvestor", "ReportOwner", "render_report"]
 
@@ -128,7 +127,7 @@ class _Styles:
 
 
 def _p(text: str, style: ParagraphStyle) -> Paragraph:
-    return Paragraph(escape(text).replace("\n", "<br/>"), style)
+    return Paragraph(paragraph_markup(text), style)
 
 
 def _both(zh: str, en: str, s: _Styles, *, latin_value: bool = False) -> list[Paragraph]:

@@ -5,11 +5,9 @@ of exactly these bytes; a Chinese partner signs the file itself with its certifi
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from xml.sax.saxutils import escape
 
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
@@ -17,7 +15,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
-from eresident.documents.licence_pdf import capital_en, capital_zh, find_fonts
+from eresident.documents.licence_pdf import capital_en, capital_zh, find_fonts, paragraph_markup
 
 
 @dataclass(frozen=True)
@@ -141,18 +139,13 @@ def _articles(d: ArticlesData) -> list[tuple[str, str, str]]:
     ]
 
 
-_CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
-
-
 def render_articles(data: ArticlesData) -> bytes:
     title, subtitle, zh, en, head = _styles()
     fonts = find_fonts()
 
     def para(text: str, style: ParagraphStyle) -> Paragraph:
-        # Chinese inside an English line (the company's or a Chinese partner's name) in the CJK font:
-        # the Latin font has no glyphs for it and would draw empty boxes.
-        marked = _CJK.sub(lambda m: f'<font name="{fonts.cjk_serif}">{m.group(0)}</font>', escape(text))
-        return Paragraph(marked, style)
+        # a Chinese name inside an English line is drawn in the CJK font
+        return Paragraph(paragraph_markup(text), style)
 
     story = [para(f"{data.name_zh}章程", title),
              para(f"Articles of Association of {data.name_en}", subtitle),
