@@ -23,7 +23,7 @@ from eresident.crypto.pades import sign_approval
 from eresident.enterprise import uscc
 from eresident.enterprise.models import Formation, FormationPartnerSignature
 from eresident.enterprise.partners import trust_dir
-from tests.enterprise.helpers import NAME_ZH, count, formation_body, nss_database, reserve
+from tests.enterprise.helpers import NAME_ZH, count, formation_body, nss_database, reserve, submit_and_sign
 from tests.factories import bearer
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # the tests' frozen clock
@@ -77,14 +77,7 @@ def open_case(api, people, **overrides) -> dict:
                         json=jv_body(reservation["id"], founder, supervisor, **overrides))
     assert r.status_code == 201, r.text
     formation_id = r.json()["id"]
-    r = api.client.post(f"/api/v1/formations/{formation_id}/submit", headers=bearer(founder_token))
-    assert r.status_code == 200, r.text
-    for token in (founder_token, supervisor_token):
-        pdf = api.client.get(f"/api/v1/formations/{formation_id}/articles", headers=bearer(token)).content
-        r = api.client.post(f"/api/v1/formations/{formation_id}/signatures", headers=bearer(token),
-                            json={"document_sha256": hashlib.sha256(pdf).hexdigest()})
-        assert r.status_code == 201, r.text
-    formation = api.client.get(f"/api/v1/formations/{formation_id}", headers=bearer(founder_token)).json()
+    formation = submit_and_sign(api, formation_id, [founder_token, supervisor_token])
     assert formation["status"] == "awaiting_signatures", "the partner has not signed yet"
     [partner] = formation["partners"]
     assert partner["name"] == PARTNER_NAME and partner["uscc"] == PARTNER_USCC and partner["signed"] is False

@@ -100,22 +100,19 @@ def _investors(db: Session, ctx: NodeContext, values: dict) -> tuple[list[dict],
         share = values.get(at + "share_percent", "")
         amount = _share(share)
         holds = amount is not None and amount >= service.BENEFICIAL_OWNER_THRESHOLD
-        if values.get(at + "kind") == "domestic_company":
+        kind = values.get(at + "kind")
+        if kind == "domestic_company":
             investors.append({"kind": "domestic_company", "name": values.get(at + "partner_name") or None,
                               "registration_number": values.get(at + "uscc", "").upper() or None,
                               "share_percent": share})
-            if values.get(at + "owner_name") or values.get(at + "owner_country"):
-                owners.append({"name": values.get(at + "owner_name", ""),
-                               "country": values.get(at + "owner_country", "").upper(), "share_percent": share})
-                rows.append(i)
-            continue
-        if values.get(at + "kind") == "legal":
+        elif kind == "legal":
             investors.append({"kind": "legal", "name": values.get(at + "name") or None,
                               "country": values.get(at + "country", "").upper() or None,
                               "registration_number": values.get(at + "registration_number") or None,
                               "signatory_e_resident_number":
                                   values.get(at + "signatory_e_resident_number", "").upper() or None,
                               "share_percent": share})
+        if kind in ("domestic_company", "legal"):  # the person behind the company, counted with its share
             if values.get(at + "owner_name") or values.get(at + "owner_country"):
                 owners.append({"name": values.get(at + "owner_name", ""),
                                "country": values.get(at + "owner_country", "").upper(), "share_percent": share})
