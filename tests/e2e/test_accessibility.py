@@ -25,6 +25,8 @@ from tests.factories import Person, application_payload, png_bytes
 pytestmark = pytest.mark.slow
 
 LANGUAGES = ("en", "zh", "ar")
+PARTNER_NAME = "重庆山城贸易有限公司"
+PARTNER_USCC = uscc.issue(division_code="500112", serial=4711)
 # axe-core's tags for the WCAG success criteria at levels A and AA (2.0, 2.1 and the 2.2 additions).
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 FOLDER = ARTIFACTS / "accessibility"
@@ -47,6 +49,9 @@ class Seeded:
     officials: dict  # username -> session token
     banked: str  # the USCC of a company that asked the partner bank
     drafted: str  # a session: every section of the task list saved, the typed surname unlike the MRZ's
+    joint_venture: str  # a joint venture the e-residents signed, waiting for its Chinese partner
+    partner_link: str  # the path of that partner's signing page (no account needed)
+    supervisor: str  # the supervisor's e-resident number
 
 
 def _account(journey: Journey, surname: str) -> str:
@@ -90,7 +95,7 @@ def _draft_every_section(journey: Journey, token: str) -> None:
         assert r.status_code in (200, 303) and "error-summary" not in r.text, (section.slug, r.text[:500])
 
 
-def _formation(journey: Journey, founder: dict, supervisor: dict, name: tuple[str, str]) -> str:
+def _formation(journey: Journey, founder: dict, supervisor: dict, name: tuple[str, str], **overrides) -> str:
     http = journey.http
     r = http.post("/api/v1/names/reservations", headers=founder["headers"], json={"name_zh": name[0], "name_en": name[1]})
     assert r.status_code == 201, r.text
@@ -102,6 +107,7 @@ def _formation(journey: Journey, founder: dict, supervisor: dict, name: tuple[st
             "supervisor": {"e_resident_number": supervisor["number"]},
             "beneficial_owners": [{"name": "Amina BENALI", "country": "DZ", "e_resident_number": founder["number"],
                                    "share_percent": "100"}]}
+    body.update(overrides)
     r = http.post("/api/v1/formations", headers=founder["headers"], json=body)
     assert r.status_code == 201, r.text
     return r.json()["id"]
@@ -139,6 +145,17 @@ def seeded(live_node) -> Seeded:
     awaiting = _formation(journey, founder, supervisor, ("重庆云帆科技有限公司", "Chongqing Yunfan Technology Co., Ltd."))
     _submit(journey, awaiting, founder, [])  # submitted; nobody has signed yet
     draft = _formation(journey, founder, supervisor, ("重庆青松科技有限公司", "Chongqing Qingsong Technology Co., Ltd."))
+    # A joint venture with a Chinese partner company: both e-residents signed, the partner has not.
+    joint_venture = _formation(
+        journey, founder, supervisor, ("重庆合力贸易有限公司", "Chongqing Heli Trading Co., Ltd."), company_type="jv",
+        investors=[{"kind": "natural", "e_resident_number": founder["number"], "share_percent": "60"},
+                   {"kind": "domestic_company", "name": PARTNER_NAME, "registration_number": PARTNER_USCC,
+                    "share_percent": "40"}],
+        beneficial_owners=[{"name": "Amina BENALI", "country": "DZ", "e_resident_number": founder["number"],
+                            "share_percent": "60"}, {"name": "王建国", "country": "CN", "share_percent": "40"}])
+    waiting = _submit(journey, joint_venture, founder, [founder, supervisor])
+    assert waiting["status"] == "awaiting_signatures", waiting
+    partner_link = urlparse(waiting["partners"][0]["signing_url"]).path
     r = journey.http.post("/api/v1/names/reservations", headers=founder["headers"],
                           json={"name_zh": "重庆明月科技有限公司", "name_en": "Chongqing Mingyue Technology Co., Ltd."})
     assert r.status_code == 201, r.text
@@ -160,7 +177,8 @@ def seeded(live_node) -> Seeded:
     return Seeded(founder={**founder, "token": founder_token}, applicant=applicant, booked=booked,
                   booked_case=booked_case, in_review_case=in_review, uscc=done["uscc"], approved=approved,
                   awaiting=awaiting, draft=draft, held_name=held, officials=officials, banked=banked["uscc"],
-                  drafted=drafted)
+                  drafted=drafted, joint_venture=joint_venture, partner_link=partner_link,
+                  supervisor=supervisor["number"])
 
 
 def _violations(page) -> list[dict]:
@@ -287,6 +305,23 @@ def test_every_page_passes_the_wcag_checks(browser, live_node, seeded, folder, l
         page.locator("#business_scope-BS030").check()
         page.locator("form button.button").last.click()
         c.check(page, "company-form-errors")
+        # The joint-venture form: the type chosen, a Chinese partner row with a USCC whose check character is wrong.
+        c.check(page, "company-form-jv", f"/my/companies/new?name={s.held_name}")
+        page.locator("#company_type-jv").check()
+        page.locator("#registered_capital").fill("1000000")
+        page.locator("#business_scope-BS001").check()
+        page.locator("#supervisor-e_resident_number").fill(s.supervisor)
+        page.locator("#investors-0-share_percent").fill("60")
+        page.locator("#investors-1-share_percent").fill("40")
+        page.locator("#investors-1-kind-domestic").check()
+        page.locator("#investors-1-partner_name").fill(PARTNER_NAME)
+        page.locator("#investors-1-uscc").fill(PARTNER_USCC[:-1] + ("0" if PARTNER_USCC[-1] != "0" else "1"))
+        page.locator("#investors-1-owner_name").fill("王建国")
+        page.locator("#investors-1-owner_country").select_option("CN")
+        page.locator("form button.button").last.click()
+        assert page.locator("#investors-1-uscc-error").count() == 1, "the USCC's error is not beside its field"
+        c.check(page, "company-form-jv-errors")
+        c.check(page, "company-jv-partner-link", f"/my/companies/{s.joint_venture}")
         c.check(page, "company-draft", f"/my/companies/{s.draft}")
         c.check(page, "company-signatures", f"/my/companies/{s.awaiting}")
         c.check(page, "company-sign", f"/my/companies/{s.awaiting}/sign")
@@ -299,6 +334,15 @@ def test_every_page_passes_the_wcag_checks(browser, live_node, seeded, folder, l
         # One node has no peer: the list and the form, not a case (tests/federation checks those pages).
         c.check(page, "cross-region-cases", "/my/cross-region-cases")
         c.check(page, "cross-region-form", "/my/cross-region-cases/new")
+
+        # --- a Chinese partner company, with no account: its signing page, then a file refused -----
+        page = c.context()
+        c.check(page, "partner-sign", s.partner_link)
+        page.locator("#file").set_input_files(files=[{"name": "articles.pdf", "mimeType": "application/pdf",
+                                                      "buffer": b"%PDF-1.7 not the articles"}])
+        page.locator(f"form[action='{s.partner_link}'] button.button").click()
+        assert page.locator("#file-error").count() == 1, "the file's error is not beside its field"
+        c.check(page, "partner-sign-errors")
 
         # --- officials -------------------------------------------------------------------------
         page = c.context(s.officials["lj-agent"])

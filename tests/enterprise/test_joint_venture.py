@@ -80,9 +80,9 @@ def open_case(api, people, **overrides) -> dict:
     formation = submit_and_sign(api, formation_id, [founder_token, supervisor_token])
     assert formation["status"] == "awaiting_signatures", "the partner has not signed yet"
     [partner] = formation["partners"]
-    assert partner["name"] == PARTNER_NAME and partner["uscc"] == PARTNER_USCC and partner["signed"] is False
+    assert partner["name"] == PARTNER_NAME and partner["identifier"] == PARTNER_USCC and partner["signed"] is False
     assert partner["signing_url"].startswith("http")
-    return {"id": formation_id, "founder_token": founder_token, "link": partner["signing_url"],
+    return {"id": formation_id, "founder_token": founder_token, "link": partner["signing_url"], "party": partner["id"],
             "api_path": api_path(partner["signing_url"])}
 
 
@@ -109,7 +109,7 @@ def test_a_joint_venture_is_signed_by_its_chinese_partner_and_licensed(api, node
     invitation = api.client.get(case["api_path"])
     assert invitation.status_code == 200, invitation.text
     info = invitation.json()
-    assert info["partner_uscc"] == PARTNER_USCC and info["company_type"] == "jv" and info["open"] is True
+    assert info["partner_identifier"] == PARTNER_USCC and info["company_type"] == "jv" and info["open"] is True
     articles = api.client.get(info["articles_url"])
     assert articles.status_code == 200 and hashlib.sha256(articles.content).hexdigest() == info["articles_sha256"]
     text = subprocess.run(["pdftotext", "-", "-"], input=articles.content, capture_output=True, check=True).stdout
@@ -123,7 +123,7 @@ def test_a_joint_venture_is_signed_by_its_chinese_partner_and_licensed(api, node
     signed = sign_approval(articles.content, key, cert, [ca.root], signing_time=NOW)
     r = upload(api, info["post_to"], signed)
     assert r.status_code == 201, r.text
-    assert r.json()["uscc"] == PARTNER_USCC and PARTNER_USCC in r.json()["signer_subject"]
+    assert r.json()["partner"] == PARTNER_USCC and PARTNER_USCC in r.json()["signer_subject"]
 
     # The last signature moved the case on: a standard case is approved and the licence issued.
     formation = api.client.get(f"/api/v1/formations/{case['id']}", headers=bearer(case["founder_token"])).json()
@@ -147,8 +147,9 @@ def test_a_joint_venture_is_signed_by_its_chinese_partner_and_licensed(api, node
 
     # The signed copy kept is the partner's own file, and an outside tool (Poppler's pdfsig) checks
     # it with nothing but the CA's root.
-    copy = api.client.get(f"/api/v1/formations/{case['id']}/partner-signatures/{PARTNER_USCC}",
-                          headers=bearer(case["founder_token"]))
+    assert formation["partners"][0]["signed_copy_url"] == (f"/api/v1/formations/{case['id']}/partner-signatures/"
+                                                           f"{case['party']}")
+    copy = api.client.get(formation["partners"][0]["signed_copy_url"], headers=bearer(case["founder_token"]))
     assert copy.status_code == 200 and copy.content == signed
     (tmp_path / "signed.pdf").write_bytes(copy.content)
     nss = nss_database(tmp_path / "nss", ca.root_pem())
@@ -159,7 +160,7 @@ def test_a_joint_venture_is_signed_by_its_chinese_partner_and_licensed(api, node
     assert copy.content.startswith(articles.content)
     # Officials see the same copy in the case.
     registrar = api.session_of("lj-reviewer")
-    assert api.client.get(f"/api/v1/formation-cases/{case['id']}/partner-signatures/{PARTNER_USCC}",
+    assert api.client.get(f"/api/v1/formation-cases/{case['id']}/partner-signatures/{case['party']}",
                           headers=bearer(registrar)).content == signed
 
 
@@ -442,3 +443,92 @@ def test_the_demo_seeds_a_partner_that_can_sign(node, tmp_path):
     root = load_root_certificates(Path(info["ca_root"]).read_bytes())[0]
     assert root in trusted_roots(node.ctx.settings)
     assert seed_demo_partner(node.ctx.settings) == info
+
+
+CITIZEN_NAME, CITIZEN_ID = "王建国", "11010519491231002X"
+
+
+def test_a_chinese_citizen_partner_signs_with_a_personal_certificate_and_the_number_is_not_kept(api, node, people,
+                                                                                              ca):
+    """A Chinese citizen as the partner: the identity card number is checked (GB 11643) and kept only
+    masked and as a blind index; the personal certificate naming that number and name signs; another
+    person's certificate is refused; the number appears nowhere in the database or the documents."""
+    from sqlalchemy import text
+
+    from eresident.enterprise.models import FormationParty
+
+    citizen = {"kind": "domestic_person", "name": CITIZEN_NAME, "id_number": CITIZEN_ID, "share_percent": "40"}
+    _founders, (founder_token, founder), (supervisor_token, supervisor) = people
+    reservation = reserve(api, founder_token).json()
+    bad = jv_body(reservation["id"], founder, supervisor, partner=citizen | {"id_number": CITIZEN_ID[:-1] + "1"})
+    problem = refused(api.client.post("/api/v1/formations", headers=bearer(founder_token), json=bad), 422,
+                      "invalid-field")
+    assert [e["field"] for e in problem["errors"]] == ["investors/1/id_number"]
+    unlisted = jv_body(reservation["id"], founder, supervisor, partner=citizen)
+    unlisted["beneficial_owners"] = unlisted["beneficial_owners"][:1]
+    problem = refused(api.client.post("/api/v1/formations", headers=bearer(founder_token), json=unlisted), 422,
+                      "invalid-field")
+    assert CITIZEN_NAME in problem["errors"][0]["reason"] and count(node, Formation) == 0
+
+    r = api.client.post("/api/v1/formations", headers=bearer(founder_token),
+                        json=jv_body(reservation["id"], founder, supervisor, partner=citizen))
+    assert r.status_code == 201, r.text
+    formation = submit_and_sign(api, r.json()["id"], [founder_token, supervisor_token])
+    [partner] = formation["partners"]
+    assert partner["kind"] == "domestic_person" and partner["identifier"] == "110105********002X"
+    path = api_path(partner["signing_url"])
+    articles = api.client.get(path + "/articles").content
+    assert articles.startswith(b"%PDF"), articles[:300]
+    text_of = "".join(subprocess.run(["pdftotext", "-", "-"], input=articles, capture_output=True,
+                                     check=True).stdout.decode().split())
+    assert "110105********002X" in text_of and CITIZEN_ID not in text_of
+
+    other_key, other_cert = ca.person("李四", "11010519900307001X")
+    refused(upload(api, path, sign_approval(articles, other_key, other_cert, [ca.root], signing_time=NOW)), 422,
+            "wrong-signer")
+    key, cert = ca.person(CITIZEN_NAME, CITIZEN_ID)
+    r = upload(api, path, sign_approval(articles, key, cert, [ca.root], signing_time=NOW))
+    assert r.status_code == 201, r.text
+    assert CITIZEN_ID not in r.text and "110105********002X" in r.json()["signer_subject"]
+    done = api.client.get(f"/api/v1/formations/{formation['id']}", headers=bearer(founder_token)).json()
+    assert done["status"] == "approved" and done["partners"][0]["signed"] is True
+    report = api.client.get(done["report_url"], headers=bearer(founder_token))
+    assert CITIZEN_ID not in report.text and "domestic_person" in report.text
+    # Nowhere in the database: not in the parties, the signatures, the audit log.
+    with node.ctx.database.session(write=False) as db:
+        [party] = db.scalars(select(FormationParty).where(FormationParty.kind == "domestic_person"))
+        assert party.registration_number == "110105********002X" and len(party.identifier_index or "") == 64
+        for table in ("formation_parties", "formation_partner_signatures", "audit_events"):
+            dump = " ".join(str(row) for row in db.execute(text(f"SELECT * FROM {table}")))
+            assert CITIZEN_ID not in dump, table
+
+
+def test_a_citizen_partner_in_the_pages(api, node, people, ca):
+    """The form's citizen row: a wrong identity card number is refused beside its field; the owner
+    of 25% or more is derived from the row; the case page and the partner's page show the number
+    masked only; a change of the formation asks for the number again."""
+    from tests.enterprise.test_pages import form_data, signed_in
+    from tests.test_pages import Browser
+
+    _founders, (founder_token, founder), (supervisor_token, supervisor) = people
+    reservation = reserve(api, founder_token).json()["id"]
+    b = signed_in(node, founder_token)
+    assert 'value="domestic_person"' in b.get(f"/my/companies/new?name={reservation}").text
+    data = {**form_data(founder, supervisor), "name_reservation_id": reservation, "company_type": "jv",
+            "investors/0/share_percent": "70", "investors/1/kind": "domestic_person",
+            "investors/1/citizen_name": CITIZEN_NAME, "investors/1/id_number": "110105194912310021",
+            "investors/1/share_percent": "30"}
+    r = b.post("/my/companies/new", data)
+    assert r.status_code == 422 and 'id="investors-1-id_number-error"' in r.text and count(node, Formation) == 0
+    r = b.post("/my/companies/new", {**data, "investors/1/id_number": CITIZEN_ID.lower()})
+    assert r.status_code == 303, r.text
+    case_url = r.headers["location"]
+    page = b.get(case_url).text
+    assert "Identity card 110105********002X, signs with a personal certificate" in page and CITIZEN_ID not in page
+    edit = b.get(f"{case_url}/edit").text
+    assert f'value="{CITIZEN_NAME}"' in edit and CITIZEN_ID not in edit
+    assert b.post(f"{case_url}/submit", {}).status_code == 303
+    link = re.search(r'id="partner-link-1" type="text" readonly value="([^"]+)"', b.get(case_url).text).group(1)
+    partner = Browser(node)
+    shown = partner.get("/" + link.split("://", 1)[1].split("/", 1)[1]).text
+    assert "identity card 110105********002X" in shown and "personal certificate" in shown

@@ -113,6 +113,15 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/formation-cases/{formation_id}/decide"): perm("enterprise.decide"),
     # licence revocation and the foreign-investment report PDF (docs/enterprise.md)
     ("GET", "/api/v1/formation-cases/{formation_id}/licence"): perm("enterprise.read"),
+    ("GET", "/api/v1/formation-cases/{formation_id}/partner-signatures/{party_id}"): perm("enterprise.read"),
+    ("GET", "/api/v1/formations/{formation_id}/partner-signatures/{party_id}"): E_RESIDENT,
+    # a joint venture's Chinese partner: no account, the invitation link (an HMAC token) is the authority
+    ("GET", "/api/v1/partner-signing/{party_id}/{token}"): PUBLIC,
+    ("GET", "/api/v1/partner-signing/{party_id}/{token}/articles"): PUBLIC,
+    ("POST", "/api/v1/partner-signing/{party_id}/{token}"): PUBLIC,
+    ("GET", "/partner-signing/{party_id}/{token}"): PUBLIC,
+    ("GET", "/partner-signing/{party_id}/{token}/articles.pdf"): PUBLIC,
+    ("POST", "/partner-signing/{party_id}/{token}"): PUBLIC,
     ("GET", "/api/v1/formation-cases/{formation_id}/report/pdf"): perm("enterprise.read"),
     ("GET", "/api/v1/official/licence-revocation-reasons"): perm("enterprise.read"),
     ("POST", "/api/v1/official/licences/{uscc}/revoke"): perm("licence.revoke"),

@@ -1,6 +1,7 @@
 """A stand-in for a Chinese certification authority, for demos and tests only: it issues P-256
-organisation certificates whose subject carries a company's name and USCC (serialNumber), as the
-certificates Chinese companies sign with do. Its root goes on a node's domestic trust list
+organisation certificates whose subject carries a company's name and USCC (serialNumber), and
+personal certificates carrying a citizen's name and identity card number, as the certificates
+Chinese companies and people sign with do. Its root goes on a node's domestic trust list
 (enterprise/partners.py) so that a joint venture's Chinese partner can sign the articles.
 
 Nothing here is used by a node in production: a region lists the roots of the real CAs it trusts."""
@@ -74,6 +75,17 @@ class DemoCA:
         subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
                              x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
                              x509.NameAttribute(NameOID.SERIAL_NUMBER, uscc),
+                             x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        return key, self._certificate(subject, key.public_key(), ca=False, not_after=not_after)
+
+
+    def person(self, name: str, id_number: str, *, not_after: datetime | None = None
+               ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+        """A citizen's key and personal certificate (subject CN the name, serialNumber the resident
+        identity card number)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+                             x509.NameAttribute(NameOID.SERIAL_NUMBER, id_number),
                              x509.NameAttribute(NameOID.COMMON_NAME, name)])
         return key, self._certificate(subject, key.public_key(), ca=False, not_after=not_after)
 

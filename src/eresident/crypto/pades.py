@@ -321,6 +321,8 @@ def verify_pdf(
 # "NTRCN-<USCC>").
 _IDENTIFIER_OIDS = (x509.NameOID.SERIAL_NUMBER, x509.ObjectIdentifier("2.5.4.97"))
 _SEMANTICS_PREFIXES = ("NTRCN-", "NTR-CN-", "IDCCN-")
+# Attribute names RFC 4514 leaves as dotted numbers, named for people reading a subject.
+_ATTRIBUTE_NAMES = {x509.NameOID.SERIAL_NUMBER: "serialNumber", x509.ObjectIdentifier("2.5.4.97"): "organizationIdentifier"}
 
 
 @dataclass(frozen=True)
@@ -501,7 +503,7 @@ def verify_approval(signed: bytes, document: bytes, trust_roots: list[x509.Certi
     who: dict = {}
     try:
         cert = x509.load_der_x509_certificate(status.signing_cert.dump())
-        who = {"signer_subject": cert.subject.rfc4514_string(), "signer_name": _subject_name(cert),
+        who = {"signer_subject": cert.subject.rfc4514_string(_ATTRIBUTE_NAMES), "signer_name": _subject_name(cert),
                "signer_identifiers": subject_identifiers(cert),
                "signer_fingerprint": cert.fingerprint(hashes.SHA256()).hex(),
                "issuer_subject": cert.issuer.rfc4514_string(), "signing_time": status.signer_reported_dt}

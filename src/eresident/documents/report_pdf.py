@@ -38,7 +38,7 @@ MARGIN = 20 * mm
 
 @dataclass(frozen=True)
 class ReportInvestor:
-    kind: str  # natural | legal | domestic_company
+    kind: str  # natural | legal | domestic_company | domestic_person
     name: str
     country: str  # ISO 3166-1 alpha-2
     registration_number: str | None  # a company investor's; a person is named, not numbered
@@ -207,8 +207,8 @@ def _story(d: ReportData, s: _Styles) -> list:
     rows = []
     for inv in d.investors:
         zh, en = _country(inv.country)
-        kind = {"natural": ("自然人", "Natural person"), "domestic_company": ("中方法人", "Chinese legal person")}.get(
-            inv.kind, ("法人", "Legal person"))
+        kind = {"natural": ("自然人", "Natural person"), "domestic_company": ("中方法人", "Chinese legal person"),
+                "domestic_person": ("中方自然人", "Chinese natural person")}.get(inv.kind, ("法人", "Legal person"))
         rows.append([
             [_p(inv.name, s.cell)] + ([_p(f"No. {inv.registration_number}", s.label_en)]
                                       if inv.registration_number else []),

@@ -24,7 +24,8 @@ class Investor:
     country: str
     share_percent: Decimal
     contribution: Decimal
-    uscc: str | None = None  # a Chinese partner's Unified Social Credit Code
+    uscc: str | None = None  # a Chinese partner company's Unified Social Credit Code
+    id_masked: str | None = None  # a Chinese citizen partner's identity card number, masked
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,14 @@ def _pct(value: Decimal) -> str:
 def _articles(d: ArticlesData) -> list[tuple[str, str, str]]:
     """(heading, Chinese text, English text) per article."""
     def who_zh(i: Investor) -> str:
-        return f"{i.name}（中方，统一社会信用代码{i.uscc}）" if i.uscc else f"{i.name}（{i.country}）"
+        if i.uscc:
+            return f"{i.name}（中方，统一社会信用代码{i.uscc}）"
+        return f"{i.name}（中方自然人，身份证号{i.id_masked}）" if i.id_masked else f"{i.name}（{i.country}）"
 
     def who_en(i: Investor) -> str:
-        return f"{i.name} (Chinese party, USCC {i.uscc})" if i.uscc else f"{i.name} ({i.country})"
+        if i.uscc:
+            return f"{i.name} (Chinese party, USCC {i.uscc})"
+        return f"{i.name} (Chinese citizen, ID {i.id_masked})" if i.id_masked else f"{i.name} ({i.country})"
 
     investors_zh = "；".join(f"{who_zh(i)}，认缴出资{capital_zh(i.contribution, d.currency)}，"
                             f"占注册资本{_pct(i.share_percent)}" for i in d.investors)
@@ -82,11 +87,11 @@ def _articles(d: ArticlesData) -> list[tuple[str, str, str]]:
         type_zh = "公司为中外合资的有限责任公司，依照《中华人民共和国公司法》《中华人民共和国外商投资法》设立。"
         type_en = ("The company is a Sino-foreign joint venture limited liability company formed under the Company "
                    "Law and the Foreign Investment Law of the People's Republic of China.")
-        signing_zh = ("中方股东以登记机关信任列表所列电子认证服务机构签发的单位证书，对本文件作电子签名（PAdES），"
-                      "不得改动本文件内容。")
-        signing_en = (" Each Chinese party signs this file itself with its organisation certificate from a "
-                      "certification authority on the registration authority's trust list (PAdES), without "
-                      "changing its content.")
+        signing_zh = ("中方股东以登记机关信任列表所列电子认证服务机构签发的单位证书或个人证书，对本文件作电子签名"
+                      "（PAdES），不得改动本文件内容。")
+        signing_en = (" Each Chinese party signs this file itself with its organisation or personal certificate "
+                      "from a certification authority on the registration authority's trust list (PAdES), "
+                      "without changing its content.")
     else:
         type_zh = "公司为外商独资的有限责任公司，依照《中华人民共和国公司法》《中华人民共和国外商投资法》设立。"
         type_en = ("The company is a wholly foreign-owned limited liability company formed under the Company Law "

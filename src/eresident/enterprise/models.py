@@ -91,13 +91,17 @@ class FormationParty(Base):
     formation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("formations.id"), index=True)
     role: Mapped[str] = mapped_column(String(32))
     position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16))  # natural | legal | domestic_company (USCC in registration_number)
+    # natural | legal | domestic_company (USCC in registration_number) | domestic_person (a Chinese
+    # citizen: registration_number is the ID number masked, identifier_index its keyed blind index;
+    # the number itself is not kept)
+    kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(300))
     country: Mapped[str] = mapped_column(String(2))
     e_resident_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
     registration_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
     share_percent: Mapped[Decimal | None] = mapped_column(Numeric(7, 4), nullable=True)
     contribution: Mapped[Decimal | None] = mapped_column(Numeric(20, 2), nullable=True)
+    identifier_index: Mapped[str | None] = mapped_column(String(64), nullable=True)  # migration 0017
 
 
 class FormationSignature(Base):
@@ -127,15 +131,18 @@ class FormationSignature(Base):
 class FormationPartnerSignature(Base):
     """A Chinese partner's signature on the articles (a joint venture): the articles PDF with the
     partner's approval signature appended (PAdES), made with a certificate from a certification
-    authority on the region's domestic trust list whose subject carries the partner's USCC. The
+    authority on the region's domestic trust list whose subject carries the partner's USCC (a
+    company) or resident identity card number (a Chinese citizen). The
     signed PDF is kept as a document; a third party checks it with pdfsig or pyHanko and the CA's
     root. A later change of the formation supersedes it (migration 0017)."""
 
     __tablename__ = "formation_partner_signatures"
-    __table_args__ = (UniqueConstraint("formation_id", "uscc", "document_sha256"),)
+    __table_args__ = (UniqueConstraint("formation_id", "partner_key", "document_sha256"),)
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     formation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("formations.id"), index=True)
-    uscc: Mapped[str] = mapped_column(String(18))
+    # Which partner: a company's USCC, or a Chinese citizen's ID number as its keyed blind index.
+    partner_key: Mapped[str] = mapped_column(String(64))
+    identifier: Mapped[str] = mapped_column(String(18))  # the USCC, or the ID number masked
     name: Mapped[str] = mapped_column(String(300))  # the partner, as the formation names it
     revision: Mapped[int] = mapped_column(Integer)
     document_sha256: Mapped[str] = mapped_column(String(64))  # the articles signed

@@ -75,7 +75,8 @@ def _scope_errors(errors: list[FieldError], codes: list[str]) -> list[FieldError
 
 
 INVESTOR_FIELDS = ("e_resident_number", "name", "country", "registration_number", "signatory_e_resident_number",
-                   "partner_name", "uscc", "owner_name", "owner_country", "share_percent")  # a row with none of these is left out
+                   "partner_name", "uscc", "citizen_name", "id_number", "owner_name", "owner_country",
+                   "share_percent")  # a row with none of these is left out
 TERM_HINT = N_("Enter the number of years, a whole number from 1 to 70, or choose no fixed term.")
 
 
@@ -105,6 +106,14 @@ def _investors(db: Session, ctx: NodeContext, values: dict) -> tuple[list[dict],
             investors.append({"kind": "domestic_company", "name": values.get(at + "partner_name") or None,
                               "registration_number": values.get(at + "uscc", "").upper() or None,
                               "share_percent": share})
+        elif kind == "domestic_person":
+            name = values.get(at + "citizen_name", "")
+            investors.append({"kind": "domestic_person", "name": name or None,
+                              "id_number": values.get(at + "id_number", "").upper() or None, "share_percent": share})
+            if name and holds:  # a citizen of 25% or more is a beneficial owner, as on the identity card
+                owners.append({"name": name, "country": "CN", "share_percent": share})
+                rows.append(i)
+            continue
         elif kind == "legal":
             investors.append({"kind": "legal", "name": values.get(at + "name") or None,
                               "country": values.get(at + "country", "").upper() or None,
@@ -173,7 +182,9 @@ def _form_values(formation: Formation) -> tuple[dict, list[str]]:
         at = f"investors/{i}/"
         values[at + "share_percent"] = f"{p.share_percent.normalize():f}"
         values[at + "kind"] = p.kind
-        if p.kind == "domestic_company":
+        if p.kind == "domestic_person":  # the number is not kept: the founder types it again
+            values[at + "citizen_name"] = p.name
+        elif p.kind == "domestic_company":
             values.update({at + "partner_name": p.name, at + "uscc": p.registration_number or ""})
             if behind:
                 owner = behind.pop(0)
@@ -243,16 +254,17 @@ def _refused(exc: ValidationError | Problem, codes: list[str], *, values: dict |
 
 
 _OWNER_FIELDS = {"name": "owner_name", "country": "owner_country", "share_percent": "share_percent"}
-_PARTNER_FIELDS = {"name": "partner_name", "registration_number": "uscc"}
+_PARTNER_FIELDS = {"domestic_company": {"name": "partner_name", "registration_number": "uscc"},
+                   "domestic_person": {"name": "citizen_name"}}
 
 
 def _partner_field(error: FieldError, values: dict) -> FieldError:
     """A Chinese partner's name and USCC have inputs of their own on the form (the API calls them
     name and registration_number, as for a foreign company)."""
     parts = error.field.split("/")
-    if len(parts) == 3 and parts[0] == "investors" and parts[2] in _PARTNER_FIELDS \
-            and values.get(f"investors/{parts[1]}/kind") == "domestic_company":
-        return FieldError(f"investors/{parts[1]}/{_PARTNER_FIELDS[parts[2]]}", error.reason)
+    fields = _PARTNER_FIELDS.get(values.get(f"investors/{parts[1]}/kind", "")) if len(parts) == 3 else None
+    if parts[0] == "investors" and fields and parts[2] in fields:
+        return FieldError(f"investors/{parts[1]}/{fields[parts[2]]}", error.reason)
     return error
 
 

@@ -1,13 +1,14 @@
 """The Chinese partner of a joint venture signs the articles itself.
 
-The partner is a company registered in China, not an e-resident: it has no account here and needs
-none. Its identity is its organisation certificate, issued by a Chinese certification authority
-that the region lists as trusted (DATA_DIR/trust/domestic-ca/*.pem), whose subject carries the
-partner's USCC. The founder passes the partner an invitation link; the partner downloads the
+The partner is a company registered in China or a Chinese citizen, not an e-resident: it has no
+account here and needs none. Its identity is its certificate (a company's organisation certificate,
+a citizen's personal certificate), issued by a Chinese certification authority that the region
+lists as trusted (DATA_DIR/trust/domestic-ca/*.pem), whose subject carries the partner's USCC or
+resident identity card number. The founder passes the partner an invitation link; the partner downloads the
 articles, signs the PDF with its certificate in its CA's client (an approval signature, PAdES, as
 Chinese e-seals are made) and uploads the signed file. The node accepts it only if it is exactly
 the current articles with one signature added, valid, by a trusted certificate naming this
-partner's USCC and name. The signed PDF is kept: anyone can check it later with pdfsig or pyHanko
+partner's USCC (or ID number) and name. The signed PDF is kept: anyone can check it later with pdfsig or pyHanko
 and the CA's root, without this node.
 """
 
@@ -99,7 +100,7 @@ def by_invitation(*, ctx: NodeContext, db: Session, party_id: uuid.UUID, token: 
     """The formation and partner an invitation is for; any wrong, old or made-up link is the same 404."""
     party = db.get(FormationParty, party_id)
     formation = db.get(Formation, party.formation_id, with_for_update=lock or None) if party is not None else None
-    if formation is None or party is None or party.kind != "domestic_company" or formation.articles_sha256 is None \
+    if formation is None or party is None or party.kind not in service.DOMESTIC or formation.articles_sha256 is None \
             or not hmac.compare_digest(token.encode(), invitation_token(ctx, formation, party).encode()):
         raise not_found(N_("Signing invitation"))
     return formation, party
@@ -109,7 +110,7 @@ def signature_of(db: Session, formation: Formation, party: FormationParty) -> Fo
     """The partner's valid signature on the current articles, if any."""
     return db.scalar(select(FormationPartnerSignature).where(
         FormationPartnerSignature.formation_id == formation.id,
-        FormationPartnerSignature.uscc == party.registration_number,
+        FormationPartnerSignature.partner_key == service.partner_key(party),
         FormationPartnerSignature.status == "valid",
         FormationPartnerSignature.document_sha256 == formation.articles_sha256))
 
@@ -120,11 +121,15 @@ def partners_of(ctx: NodeContext | None, db: Session, formation: Formation) -> l
     result = []
     for party in service.partner_parties(formation):
         signed = signature_of(db, formation, party) if formation.articles_sha256 else None
-        link = None
+        link = copy = None
         if ctx is not None and formation.status == "awaiting_signatures" and signed is None:
             link = ctx.settings.base_url.rstrip("/") + signing_path(ctx, formation, party)
-        result.append({"name": party.name, "uscc": party.registration_number or "", "signed": signed is not None,
-                       "signing_url": link, "signer_subject": signed.signer_subject if signed else None})
+        if ctx is not None and signed is not None:
+            copy = f"/api/v1/formations/{formation.id}/partner-signatures/{party.id}"
+        result.append({"id": party.id, "kind": party.kind, "name": party.name,
+                       "identifier": party.registration_number or "", "signed": signed is not None,
+                       "signing_url": link, "signer_subject": signed.signer_subject if signed else None,
+                       "signed_copy_url": copy})
     return result
 
 
@@ -134,8 +139,8 @@ def invitation(ctx: NodeContext, db: Session, formation: Formation, party: Forma
     signed = signature_of(db, formation, party)
     return {"company_name_zh": name.name_zh, "company_name_en": name.name_en, "case_number": formation.case_number,
             "company_type": formation.company_type, "revision": formation.revision,
-            "articles_sha256": formation.articles_sha256, "partner_name": party.name,
-            "partner_uscc": party.registration_number, "share_percent": str(party.share_percent),
+            "articles_sha256": formation.articles_sha256, "partner_name": party.name, "partner_kind": party.kind,
+            "partner_identifier": party.registration_number, "share_percent": str(party.share_percent),
             "status": formation.status, "open": formation.status == "awaiting_signatures" and signed is None,
             "signed": signed is not None, "signed_at": signed.signed_at.isoformat() if signed else None,
             "signer_subject": signed.signer_subject if signed else None}
@@ -148,6 +153,25 @@ def _same_name(a: str, b: str) -> bool:
     def norm(text: str) -> str:
         return "".join(unicodedata.normalize("NFKC", text).split())
     return norm(a) == norm(b)
+
+
+def _certifies(ctx: NodeContext, party: FormationParty, identifiers: tuple[str, ...]) -> bool:
+    """Whether a certificate naming `identifiers` is this partner's: a company's USCC itself, a
+    citizen's ID number through its blind index (the number is not kept)."""
+    if party.kind == "domestic_person":
+        return any(hmac.compare_digest(ctx.blind_index(i, context=service.RIC_CONTEXT), party.identifier_index or "")
+                   for i in identifiers)
+    return party.registration_number in identifiers
+
+
+def _masked_subject(party: FormationParty, verdict) -> str:
+    """The certificate's subject as kept and shown: a citizen's ID number in it masked."""
+    subject = verdict.signer_subject or ""
+    if party.kind == "domestic_person":
+        for identifier in verdict.signer_identifiers:
+            if len(identifier) > 10:
+                subject = subject.replace(identifier, service.mask_id_number(identifier))
+    return subject
 
 
 def _refused(reason: str, *, code: str, status: int = 422, extra: dict | None = None) -> Problem:
@@ -175,25 +199,28 @@ def sign(*, ctx: NodeContext, db: Session, party_id: uuid.UUID, token: str, data
         raise _refused(REFUSALS.get(verdict.reason, N_("The signature cannot be accepted.")),
                        code=f"partner-signature-{verdict.reason}", extra={"check": verdict.reason,
                                                                           "verdict": verdict.detail})
-    if party.registration_number not in verdict.signer_identifiers:
-        raise _refused(Message(N_("The certificate belongs to %(subject)s, not to %(name)s (USCC %(uscc)s). Sign "
-                                  "with the organisation certificate of %(name)s."),
-                               subject=verdict.signer_subject, name=party.name, uscc=party.registration_number),
-                       code="wrong-signer", extra={"signer_subject": verdict.signer_subject})
+    person = party.kind == "domestic_person"
+    identifier = f"{'ID' if person else 'USCC'} {party.registration_number}"
+    if not _certifies(ctx, party, verdict.signer_identifiers):
+        raise _refused(Message(N_("The certificate belongs to %(subject)s, not to %(name)s (%(identifier)s). Sign "
+                                  "with the certificate of %(name)s."),
+                               subject=_masked_subject(party, verdict), name=party.name, identifier=identifier),
+                       code="wrong-signer", extra={"signer_subject": _masked_subject(party, verdict)})
     if verdict.signer_name is None or not _same_name(verdict.signer_name, party.name):
         raise _refused(Message(N_("The certificate names the company %(certificate)s, but the formation names it "
                                   "%(name)s. The founder must correct the partner's name in the formation."),
                                certificate=verdict.signer_name or "?", name=party.name),
-                       code="name-differs", extra={"signer_subject": verdict.signer_subject})
+                       code="name-differs", extra={"signer_subject": _masked_subject(party, verdict)})
     assert verdict.signer_subject and verdict.signer_fingerprint and verdict.issuer_subject
     doc = store_generated(ctx, db, owner_id=formation.owner_applicant_id, kind="articles_partner_signed", data=data,
                           media_type="application/pdf",
-                          filename=f"articles-{formation.case_number}-r{formation.revision}-{party.registration_number}"
+                          filename=f"articles-{formation.case_number}-r{formation.revision}-partner-{party.position}"
                                    f"-signed.pdf")
-    row = FormationPartnerSignature(id=uuid.uuid4(), formation_id=formation.id, uscc=party.registration_number,
-                                    name=party.name, revision=formation.revision,
-                                    document_sha256=formation.articles_sha256, signed_document_id=doc.id,
-                                    signed_sha256=doc.sha256, signer_subject=verdict.signer_subject,
+    row = FormationPartnerSignature(id=uuid.uuid4(), formation_id=formation.id, partner_key=service.partner_key(party),
+                                    identifier=party.registration_number or "", name=party.name,
+                                    revision=formation.revision, document_sha256=formation.articles_sha256,
+                                    signed_document_id=doc.id, signed_sha256=doc.sha256,
+                                    signer_subject=_masked_subject(party, verdict),
                                     signer_fingerprint=verdict.signer_fingerprint,
                                     issuer_subject=verdict.issuer_subject, signed_at=now, status="valid")
     try:
@@ -204,17 +231,17 @@ def sign(*, ctx: NodeContext, db: Session, party_id: uuid.UUID, token: str, data
     actor = Actor("partner", party.registration_number or "", party.name)
     record(db=db, actor=actor, region=ctx.region, action="formation.partner_signed", entity_type="formation",
            entity_id=formation.id, at=now,
-           after={"partner_uscc": party.registration_number, "document_sha256": formation.articles_sha256,
+           after={"partner": identifier, "document_sha256": formation.articles_sha256,
                   "revision": formation.revision, "signed_sha256": doc.sha256,
                   "certificate_sha256": verdict.signer_fingerprint, "issuer": verdict.issuer_subject})
     service.start_if_all_signed(ctx=ctx, db=db, formation=formation, actor=actor)
     return row
 
 
-def signed_copy(ctx: NodeContext, db: Session, formation: Formation, uscc: str) -> bytes | None:
-    """The partner's signed articles as kept (for the owner and officials)."""
-    row = next((r for r in signatures(db, formation) if r.uscc == uscc and r.status == "valid"
-                and r.document_sha256 == formation.articles_sha256), None)
+def signed_copy(ctx: NodeContext, db: Session, formation: Formation, party_id: uuid.UUID) -> bytes | None:
+    """A partner's signed copy of the current articles as kept (for the owner and officials)."""
+    party = next((p for p in service.partner_parties(formation) if p.id == party_id), None)
+    row = signature_of(db, formation, party) if party is not None else None
     doc = db.get(Document, row.signed_document_id) if row is not None else None
     return ctx.files.get(doc.sha256) if doc is not None else None
 

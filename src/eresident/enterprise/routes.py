@@ -232,7 +232,8 @@ def partner_articles(party_id: uuid.UUID, token: str, ctx: Ctx, db: DbSession) -
 def partner_sign(party_id: uuid.UUID, token: str, ctx: Ctx, db: DbSession, file: UploadFile = File(...)) -> dict:
     data = file.file.read(partners.MAX_SIGNED_BYTES + 1)
     row = partners.sign(ctx=ctx, db=db, party_id=party_id, token=token, data=data)
-    return {"uscc": row.uscc, "revision": row.revision, "document_sha256": row.document_sha256,
+    return {"partner": row.identifier, "name": row.name, "revision": row.revision,
+            "document_sha256": row.document_sha256,
             "signed_sha256": row.signed_sha256, "signer_subject": row.signer_subject,
             "issuer_subject": row.issuer_subject, "signed_at": row.signed_at.isoformat()}
 
@@ -241,23 +242,23 @@ def partner_sign(party_id: uuid.UUID, token: str, ctx: Ctx, db: DbSession, file:
 mark_csrf_public(router.routes[-1])
 
 
-def _partner_copy(ctx: NodeContext, db: Session, formation: Formation, code: str) -> Response:
-    data = partners.signed_copy(ctx, db, formation, code)
+def _partner_copy(ctx: NodeContext, db: Session, formation: Formation, party_id: uuid.UUID) -> Response:
+    data = partners.signed_copy(ctx, db, formation, party_id)
     if data is None:
         raise Problem(404, N_("No signed copy"), code="not-found",
                       detail=N_("This partner has not signed the current articles."))
     return Response(data, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="articles-signed-{code}.pdf"',
+                    headers={"Content-Disposition": f'attachment; filename="articles-signed-{formation.case_number}.pdf"',
                              "Cache-Control": "private, no-store"})
 
 
-@router.get("/formations/{formation_id}/partner-signatures/{uscc}",
+@router.get("/formations/{formation_id}/partner-signatures/{party_id}",
             summary="A Chinese partner's signed copy of the articles (PDF, checkable with pdfsig and the CA root)",
             response_class=Response, responses=PDF_RESPONSE)
-def partner_copy(formation_id: uuid.UUID, uscc: str, applicant: CurrentApplicant, ctx: Ctx,
+def partner_copy(formation_id: uuid.UUID, party_id: uuid.UUID, applicant: CurrentApplicant, ctx: Ctx,
                  db: DbSession) -> Response:
     formation = service.get_for_owner(db=db, applicant=applicant, formation_id=formation_id)
-    return _partner_copy(ctx, db, formation, uscc)
+    return _partner_copy(ctx, db, formation, party_id)
 
 
 @router.get("/formations/{formation_id}/licence", summary="The signed business licence (PDF)",
@@ -315,11 +316,12 @@ def case(formation_id: uuid.UUID, official: CaseReader, ctx: Ctx, db: DbSession)
                            for s in service.signatures_of(db, formation)]}
 
 
-@router.get("/formation-cases/{formation_id}/partner-signatures/{uscc}",
+@router.get("/formation-cases/{formation_id}/partner-signatures/{party_id}",
             summary="A Chinese partner's signed copy of the articles in a case (PDF)",
             response_class=Response, responses=PDF_RESPONSE)
-def case_partner_copy(formation_id: uuid.UUID, uscc: str, official: CaseReader, ctx: Ctx, db: DbSession) -> Response:
-    return _partner_copy(ctx, db, service.get_case(db=db, formation_id=formation_id, region=ctx.region), uscc)
+def case_partner_copy(formation_id: uuid.UUID, party_id: uuid.UUID, official: CaseReader, ctx: Ctx,
+                      db: DbSession) -> Response:
+    return _partner_copy(ctx, db, service.get_case(db=db, formation_id=formation_id, region=ctx.region), party_id)
 
 
 @router.post("/formation-cases/{formation_id}/claim", response_model=FormationRead)

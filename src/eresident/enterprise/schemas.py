@@ -25,10 +25,12 @@ class NameRequest(_In):
 
 class Investor(_In):
     """natural: an e-resident, who signs. legal: a foreign company, for which an e-resident signs.
-    domestic_company: the Chinese partner of a joint venture (its Chinese name and USCC in
-    registration_number), which signs the articles itself with its organisation certificate."""
+    domestic_company: a Chinese partner company of a joint venture (its Chinese name and USCC in
+    registration_number), which signs the articles itself with its organisation certificate.
+    domestic_person: a Chinese citizen partner (name as on the resident identity card, id_number),
+    who signs with a personal certificate; the number is kept only masked and as a blind index."""
 
-    kind: Literal["natural", "legal", "domestic_company"] = "natural"
+    kind: Literal["natural", "legal", "domestic_company", "domestic_person"] = "natural"
     e_resident_number: str | None = Field(default=None, min_length=6, max_length=32,
                                           pattern=r"^[A-Z]{2,8}-ER-\d{4}-\d{6}$",
                                           description="A natural person: their e-resident number (they sign)")
@@ -39,6 +41,9 @@ class Investor(_In):
     registration_number: str | None = Field(default=None, min_length=1, max_length=64,
                                             description="A company investor: its registration number (a Chinese "
                                                         "partner: its 18-character USCC)")
+    id_number: str | None = Field(default=None, min_length=1, max_length=32,
+                                  description="A Chinese citizen partner: the resident identity card number "
+                                              "(GB 11643, 18 characters)")
     signatory_e_resident_number: str | None = Field(default=None, min_length=6, max_length=32,
                                                     pattern=r"^[A-Z]{2,8}-ER-\d{4}-\d{6}$",
                                                     description="A company investor: who signs for it")
@@ -156,11 +161,14 @@ class SignatureRead(BaseModel):
 class PartnerRead(BaseModel):
     """A Chinese partner of a joint venture and its signature on the current articles."""
 
+    id: uuid.UUID  # the party: …/partner-signatures/{id} is its signed copy
+    kind: str  # domestic_company | domestic_person
     name: str
-    uscc: str
+    identifier: str  # the USCC, or a citizen's ID number masked
     signed: bool
     signing_url: str | None = None  # the owner's invitation link for the partner (None for others)
     signer_subject: str | None = None  # the certificate that signed, once signed
+    signed_copy_url: str | None = None  # the signed PDF, once signed
 
 
 class FormationRead(BaseModel):

@@ -51,6 +51,7 @@ from eresident.workflow import service as workflow
 PROCESS = "company-formation"
 CHINA = ZoneInfo("Asia/Shanghai")
 BENEFICIAL_OWNER_THRESHOLD = Decimal(25)
+DOMESTIC = ("domestic_company", "domestic_person")  # the Chinese partners of a joint venture
 # Indicative rates to CNY for the automatic-approval bounds of the process (capital_cny). They
 # only decide whether a person looks at the case; nothing is converted or charged with them.
 INDICATIVE_CNY_RATES = {"CNY": Decimal("1"), "USD": Decimal("7.1"), "EUR": Decimal("7.7"),
@@ -390,6 +391,8 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
                 add_signatory(key)
             elif inv.kind == "domestic_company":
                 key = _domestic_partner(data, inv, where, contribution, parties)
+            elif inv.kind == "domestic_person":
+                key = _domestic_citizen(ctx, data, inv, where, contribution, parties)
             else:
                 if inv.country == "CN":
                     raise invalid(f"{where}/kind", N_("A company registered in China is a Chinese partner: choose "
@@ -452,10 +455,20 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
                                                               "owner."),
                                                            number=inv.e_resident_number,
                                                            share=f"{inv.share_percent.normalize():f}"))
-        company_share = sum((i.share_percent for i in data.investors if i.kind != "natural"), Decimal(0))
+        for inv in data.investors:
+            if inv.kind == "domestic_person" and inv.share_percent >= BENEFICIAL_OWNER_THRESHOLD and not any(
+                    o.country == "CN" and inv.name and _same_person(o.name, inv.name) for o in owners):
+                raise invalid("beneficial_owners", Message(N_("The Chinese partner %(name)s holds %(share)s%%: "
+                                                              "every owner of 25%% or more must be listed as a "
+                                                              "beneficial owner."), name=inv.name or "",
+                                                           share=f"{inv.share_percent.normalize():f}"))
+        company_share = sum((i.share_percent for i in data.investors if i.kind in ("legal", "domestic_company")),
+                            Decimal(0))
         natural_numbers = {i.e_resident_number for i in data.investors if i.kind == "natural"}
+        citizens = [i.name for i in data.investors if i.kind == "domestic_person" and i.name]
         behind_companies = [o for o in owners
-                            if not o.e_resident_number or o.e_resident_number not in natural_numbers]
+                            if (not o.e_resident_number or o.e_resident_number not in natural_numbers)
+                            and not any(_same_person(o.name, n) for n in citizens)]
         if company_share >= BENEFICIAL_OWNER_THRESHOLD and not behind_companies:
             raise invalid("beneficial_owners", N_("Company investors hold 25% or more: list the natural persons who "
                                                   "ultimately own or control them."))
@@ -499,16 +512,60 @@ def _domestic_partner(data: FormationIn, inv, where: str, contribution: Decimal,
     return f"CN:{code}"
 
 
+RIC_CONTEXT = "cn-ric"  # the blind index's context for resident identity card numbers
+_RIC_PROBLEMS = {
+    "InvalidChecksum": N_("The last character (the check character) does not match the rest: check the number."),
+    "InvalidComponent": N_("The birth date or the region code in this number cannot exist: check the number."),
+}
+
+
+def mask_id_number(number: str) -> str:
+    """A resident identity card number as it may be shown: the region code and the last four."""
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+def _domestic_citizen(ctx: NodeContext, data: FormationIn, inv, where: str, contribution: Decimal,
+                      parties: list[FormationParty]) -> str:
+    """A Chinese citizen partner of a joint venture: a name and a resident identity card number that
+    can exist (GB 11643, python-stdnum). Only the masked number and a keyed blind index are kept:
+    enough to show who it is and to match the certificate the person signs with."""
+    from stdnum.cn import ric
+    from stdnum.exceptions import ValidationError
+
+    if data.company_type != "jv":
+        raise invalid(f"{where}/kind", N_("A wholly foreign-owned company has only foreign investors. To include a "
+                                          "Chinese partner, form a joint venture (company type jv)."))
+    if not inv.name:
+        raise invalid(f"{where}/name", N_("Give the Chinese partner's name as on their resident identity card."))
+    if not inv.id_number:
+        raise invalid(f"{where}/id_number", N_("Give the Chinese partner's resident identity card number (18 "
+                                               "characters)."))
+    if inv.country not in (None, "CN") or inv.signatory_e_resident_number or inv.registration_number:
+        raise invalid(f"{where}/kind", N_("A Chinese citizen partner gives a name and an identity card number "
+                                          "only, and signs the articles themselves with a personal certificate."))
+    try:
+        number = ric.validate(inv.id_number)
+    except ValidationError as exc:
+        raise invalid(f"{where}/id_number", _RIC_PROBLEMS.get(
+            type(exc).__name__, N_("A resident identity card number has 18 characters: 17 digits, then a digit "
+                                   "or X."))) from None
+    index = ctx.blind_index(number, context=RIC_CONTEXT)
+    parties.append(FormationParty(role="investor", kind="domestic_person", name=inv.name, country="CN",
+                                  registration_number=mask_id_number(number), identifier_index=index,
+                                  share_percent=inv.share_percent, contribution=contribution))
+    return f"CN-ID:{index}"
+
+
 def _check_structure(data: FormationIn, scope: catalogue.ScopeCheck | None) -> None:
     """A joint venture has a Chinese partner and a foreign investor; a restricted business whose
     conditions are on the structure (the negative list says "only as a joint venture", "foreign
     share at most 50%") is refused when the formation does not meet them, naming the item."""
-    domestic = sum((i.share_percent for i in data.investors if i.kind == "domestic_company"), Decimal(0))
-    foreign = sum((i.share_percent for i in data.investors if i.kind != "domestic_company"), Decimal(0))
+    domestic = sum((i.share_percent for i in data.investors if i.kind in DOMESTIC), Decimal(0))
+    foreign = sum((i.share_percent for i in data.investors if i.kind not in DOMESTIC), Decimal(0))
     if data.company_type == "jv":
         if not domestic:
-            raise invalid("investors", N_("A joint venture needs at least one Chinese partner company among its "
-                                          "investors (kind domestic_company)."))
+            raise invalid("investors", N_("A joint venture needs at least one Chinese partner among its investors "
+                                          "(kind domestic_company or domestic_person)."))
         if not foreign:
             raise invalid("investors", N_("A joint venture needs at least one foreign investor."))
     errors = []
@@ -525,6 +582,10 @@ def _check_structure(data: FormationIn, scope: catalogue.ScopeCheck | None) -> N
     if errors:
         raise Problem(422, N_("The negative list's conditions for this business are not met"),
                       detail=errors[0].reason, code="restricted-scope-conditions", errors=errors)
+
+
+def _same_person(a: str, b: str) -> bool:
+    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
 
 
 def _alpha2(alpha3: str) -> str:
@@ -672,7 +733,8 @@ def _supersede_signatures(db: Session, formation: Formation) -> int:
 def _investor(party: FormationParty) -> Investor:
     assert party.share_percent is not None and party.contribution is not None  # set on every investor
     return Investor(party.name, party.country, party.share_percent, party.contribution,
-                    uscc=party.registration_number if party.kind == "domestic_company" else None)
+                    uscc=party.registration_number if party.kind == "domestic_company" else None,
+                    id_masked=party.registration_number if party.kind == "domestic_person" else None)
 
 
 def _names_of(formation: Formation, role: str) -> list[str]:
@@ -693,6 +755,8 @@ def _draw_articles(ctx: NodeContext, db: Session, formation: Formation) -> None:
         directors=tuple(_names_of(formation, "director")), supervisor=_names_of(formation, "supervisor")[0],
         signatories=tuple(f"{by_number.get(n, n)} (e-resident {n})" for n in signatories(formation))
         + tuple(f"{p.name} (Chinese party, USCC {p.registration_number}, signs with its organisation certificate)"
+                if p.kind == "domestic_company" else
+                f"{p.name} (Chinese party, ID {p.registration_number}, signs with a personal certificate)"
                 for p in partner_parties(formation)),
         term_years=formation.term_years, case_number=formation.case_number or "", revision=formation.revision,
         drawn_up_on=_now(ctx).astimezone(CHINA).date(), joint_venture=formation.company_type == "jv")
@@ -826,8 +890,15 @@ def record_signature(*, ctx: NodeContext, db: Session, formation: Formation, res
 
 
 def partner_parties(formation: Formation) -> list[FormationParty]:
-    """The Chinese partner companies of a joint venture: each signs with its own certificate."""
-    return [p for p in formation.parties if p.role == "investor" and p.kind == "domestic_company"]
+    """The Chinese partners of a joint venture (companies and citizens): each signs with its own certificate."""
+    return [p for p in formation.parties if p.role == "investor" and p.kind in DOMESTIC]
+
+
+def partner_key(party: FormationParty) -> str:
+    """What identifies a Chinese partner among the signatures: a company's USCC, a citizen's blind index."""
+    key = party.identifier_index if party.kind == "domestic_person" else party.registration_number
+    assert key, "every Chinese partner has its USCC or its ID number's index"
+    return key
 
 
 def all_signed(db: Session, formation: Formation) -> bool:
@@ -837,10 +908,10 @@ def all_signed(db: Session, formation: Formation) -> bool:
     if not set(signatories(formation)) <= set(db.scalars(select(FormationSignature.e_resident_number)
                                                          .where(current))):
         return False
-    partners = {p.registration_number for p in partner_parties(formation)}
+    partners = {partner_key(p) for p in partner_parties(formation)}
     if not partners:
         return True
-    signed = set(db.scalars(select(FormationPartnerSignature.uscc).where(
+    signed = set(db.scalars(select(FormationPartnerSignature.partner_key).where(
         FormationPartnerSignature.formation_id == formation.id, FormationPartnerSignature.status == "valid",
         FormationPartnerSignature.document_sha256 == formation.articles_sha256)))
     return partners <= signed
