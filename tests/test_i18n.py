@@ -167,11 +167,15 @@ def test_dates_are_written_for_the_language():
 
     moment = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     i18n.activate("zh")
-    assert i18n.local_time(moment, "Asia/Shanghai") == "2026年11月26日 周四 17:00（Shanghai时间）"
+    # China's zone is Beijing time, and the place is named in the reader's language.
+    assert i18n.local_time(moment, "Asia/Shanghai") == "2026年11月26日 周四 17:00（北京时间）"
+    assert i18n.local_time(moment, "Africa/Algiers").endswith("（阿尔及尔时间）")
     i18n.activate("ar")
     assert "نوفمبر" in i18n.local_time(moment, "Africa/Algiers")
+    assert i18n.local_time(moment, "Africa/Algiers").endswith("(بتوقيت الجزائر)")
     i18n.activate("en")
     assert i18n.local_time(moment, "Africa/Algiers") == "Thu 26 Nov 2026, 10:00 (Algiers time)"
+    assert i18n.local_time(moment, "Asia/Shanghai") == "Thu 26 Nov 2026, 17:00 (Beijing time)"
 
 
 def test_the_applicants_own_page_follows_the_case_in_arabic(node):

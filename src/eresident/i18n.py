@@ -19,7 +19,7 @@ from gettext import c2py
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, get_timezone_location
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
@@ -154,7 +154,18 @@ def local_time(value: datetime | str | None, tz: str = "UTC", place: bool = True
         return text
     if tz == "UTC":
         return f"{text} UTC"
-    return gettext("{time} ({place} time)").format(time=text, place=tz.split("/")[-1].replace("_", " "))
+    return gettext("{time} ({place} time)").format(time=text, place=place_name(tz))
+
+
+def place_name(tz: str) -> str:
+    """The place a time zone is named after, in the current language (CLDR's exemplar city: 阿尔及尔,
+    الجزائر); China's one zone is Beijing time (北京时间), whatever the tz database calls it."""
+    if tz == "Asia/Shanghai":
+        return gettext("Beijing")
+    try:
+        return get_timezone_location(tz, locale=current().babel, return_city=True)
+    except (LookupError, ValueError):
+        return tz.split("/")[-1].replace("_", " ")
 
 
 # CLDR patterns for a calendar date (a deadline, a period, a founding date): without, with the weekday.
