@@ -107,6 +107,7 @@ def test_founder_and_chinese_partner_form_a_joint_venture_in_browsers(browser, l
         expect(page.locator("div.field:has(#investors-1-uscc) #investors-1-uscc-error")).to_have_count(1)
         summary_text = summary.locator("a[href='#investors-1-uscc']").inner_text().strip()
         assert summary_text and summary_text in error.inner_text(), (summary_text, error.inner_text())
+        expect(error).to_contain_text("The Chinese partner's USCC is not valid: the check character")
         # What was typed is kept: the type, the partner row.
         expect(page.get_by_label(re.compile("^Joint venture with a Chinese partner"))).to_be_checked()
         expect(partner_row.get_by_label("The partner's registered name in Chinese", exact=True)).to_have_value(

@@ -504,8 +504,9 @@ def _domestic_partner(data: FormationIn, inv, where: str, contribution: Decimal,
                          "e-resident who signs for it empty."))
     try:
         code = uscc.validate(inv.registration_number).code
-    except uscc.UsccError as exc:
-        raise invalid(f"{where}/registration_number", exc.reason) from None
+    except uscc.UsccError as exc:  # the validator's reason says what is wrong, this says with what
+        raise invalid(f"{where}/registration_number", Message(N_("The Chinese partner's USCC is not valid: "
+                                                                 "%(reason)s."), reason=exc.reason)) from None
     parties.append(FormationParty(role="investor", kind="domestic_company", name=inv.name, country="CN",
                                   registration_number=code, share_percent=inv.share_percent,
                                   contribution=contribution))
