@@ -250,7 +250,11 @@ async def apply(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbS
             status, errors = exc.status, _as_on_page(problem_errors(exc))
     photo_id = values.get("photo_document_id")
     kept = documents.get_owned(db, photo_id, applicant.id) if photo_id else None
-    # Read before the rollback, which expires or drops the object; stored again as a row of its own.
+    # Read before the rollback; stored again as a row of its own. Its row was inserted in the
+    # transaction being rolled back: the session then expunges the object with its attributes
+    # expired but its identity key kept, so add()-ing it again would take it for an existing row
+    # and never insert it (the photo was once lost that way), and make_transient() leaves nothing to
+    # insert (tried: NOT NULL owner_type). A new object from the values read here is inserted.
     new_photo = ({a.key: getattr(kept, a.key) for a in Document.__mapper__.column_attrs}
                  if kept is not None and photo_id != earlier_photo else None)
     db.rollback()
