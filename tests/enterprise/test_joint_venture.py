@@ -343,22 +343,35 @@ def test_the_trust_list_is_kept_apart_from_the_region_roots(node, ca):
     assert Path(trust_dir(node.ctx.settings)).parent == Path(node.ctx.settings.data_dir) / "trust"
 
 
-def test_founder_and_partner_do_it_all_in_the_pages(api, node, people, ca):
-    """The founder chooses a joint venture and a Chinese partner on the form, passes the link on;
-    the partner, with no account, opens it, downloads the articles, uploads a wrong file (the
-    message is beside the file field) and then its signed copy, and the case moves on."""
+WRONG_USCC = PARTNER_USCC[:-1] + ("0" if PARTNER_USCC[-1] != "0" else "1")  # a wrong check character
+
+
+def jv_form(api, node, people, partner_row: dict) -> tuple:
+    """The founder's browser on the formation form with a name reserved, and the form's values for a
+    joint venture: the founder 70%, `partner_row` as investor 2 with 30%. Returns (browser, values,
+    (founder token, supervisor token))."""
     from tests.enterprise.test_pages import form_data, signed_in
-    from tests.test_pages import Browser
 
     _founders, (founder_token, founder), (supervisor_token, supervisor) = people
     reservation = reserve(api, founder_token).json()["id"]
     b = signed_in(node, founder_token)
-    assert 'value="jv"' in b.get(f"/my/companies/new?name={reservation}").text
+    page = b.get(f"/my/companies/new?name={reservation}").text
+    assert 'value="jv"' in page and f'value="{partner_row["kind"]}"' in page
     data = {**form_data(founder, supervisor), "name_reservation_id": reservation, "company_type": "jv",
-            "investors/0/share_percent": "70", "investors/1/kind": "domestic_company",
-            "investors/1/partner_name": PARTNER_NAME, "investors/1/uscc": PARTNER_USCC[:-1] + "0"
-            if PARTNER_USCC[-1] != "0" else PARTNER_USCC[:-1] + "1",
-            "investors/1/share_percent": "30", "investors/1/owner_name": "王建国", "investors/1/owner_country": "CN"}
+            "investors/0/share_percent": "70", "investors/1/share_percent": "30",
+            **{f"investors/1/{k}": v for k, v in partner_row.items()}}
+    return b, data, (founder_token, supervisor_token)
+
+
+def test_founder_and_partner_do_it_all_in_the_pages(api, node, people, ca):
+    """The founder chooses a joint venture and a Chinese partner on the form, passes the link on;
+    the partner, with no account, opens it, downloads the articles, uploads a wrong file (the
+    message is beside the file field) and then its signed copy, and the case moves on."""
+    from tests.test_pages import Browser
+
+    b, data, (founder_token, supervisor_token) = jv_form(api, node, people, {
+        "kind": "domestic_company", "partner_name": PARTNER_NAME, "uscc": WRONG_USCC, "owner_name": "王建国",
+        "owner_country": "CN"})
     r = b.post("/my/companies/new", data)
     assert r.status_code == 422 and 'id="investors-1-uscc-error"' in r.text and count(node, Formation) == 0
     r = b.post("/my/companies/new", {**data, "investors/1/uscc": PARTNER_USCC})
@@ -507,17 +520,10 @@ def test_a_citizen_partner_in_the_pages(api, node, people, ca):
     """The form's citizen row: a wrong identity card number is refused beside its field; the owner
     of 25% or more is derived from the row; the case page and the partner's page show the number
     masked only; a change of the formation asks for the number again."""
-    from tests.enterprise.test_pages import form_data, signed_in
     from tests.test_pages import Browser
 
-    _founders, (founder_token, founder), (supervisor_token, supervisor) = people
-    reservation = reserve(api, founder_token).json()["id"]
-    b = signed_in(node, founder_token)
-    assert 'value="domestic_person"' in b.get(f"/my/companies/new?name={reservation}").text
-    data = {**form_data(founder, supervisor), "name_reservation_id": reservation, "company_type": "jv",
-            "investors/0/share_percent": "70", "investors/1/kind": "domestic_person",
-            "investors/1/citizen_name": CITIZEN_NAME, "investors/1/id_number": "110105194912310021",
-            "investors/1/share_percent": "30"}
+    b, data, (founder_token, _supervisor_token) = jv_form(api, node, people, {
+        "kind": "domestic_person", "citizen_name": CITIZEN_NAME, "id_number": "110105194912310021"})
     r = b.post("/my/companies/new", data)
     assert r.status_code == 422 and 'id="investors-1-id_number-error"' in r.text and count(node, Formation) == 0
     r = b.post("/my/companies/new", {**data, "investors/1/id_number": CITIZEN_ID.lower()})
