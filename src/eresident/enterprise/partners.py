@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import unicodedata
+import re
 import uuid
 from pathlib import Path
 
@@ -148,13 +148,6 @@ def invitation(ctx: NodeContext, db: Session, formation: Formation, party: Forma
 
 # --------------------------------------------------------------------------- the signature
 
-def _same_name(a: str, b: str) -> bool:
-    """Company names compared as a person would: full-width and half-width forms alike, spaces ignored."""
-    def norm(text: str) -> str:
-        return "".join(unicodedata.normalize("NFKC", text).split())
-    return norm(a) == norm(b)
-
-
 def _certifies(ctx: NodeContext, party: FormationParty, identifiers: tuple[str, ...]) -> bool:
     """Whether a certificate naming `identifiers` is this partner's: a company's USCC itself, a
     citizen's ID number through its blind index (the number is not kept)."""
@@ -169,8 +162,9 @@ def _masked_subject(party: FormationParty, verdict) -> str:
     subject = verdict.signer_subject or ""
     if party.kind == "domestic_person":
         for identifier in verdict.signer_identifiers:
-            if len(identifier) > 10:
-                subject = subject.replace(identifier, service.mask_id_number(identifier))
+            if len(identifier) > 10:  # as written in the subject, whatever its case
+                subject = re.sub(re.escape(identifier), service.mask_id_number(identifier), subject,
+                                 flags=re.IGNORECASE)
     return subject
 
 
@@ -206,7 +200,7 @@ def sign(*, ctx: NodeContext, db: Session, party_id: uuid.UUID, token: str, data
                                   "with the certificate of %(name)s."),
                                subject=_masked_subject(party, verdict), name=party.name, identifier=identifier),
                        code="wrong-signer", extra={"signer_subject": _masked_subject(party, verdict)})
-    if verdict.signer_name is None or not _same_name(verdict.signer_name, party.name):
+    if verdict.signer_name is None or not service.same_name(verdict.signer_name, party.name):
         raise _refused(Message(N_("The certificate names the company %(certificate)s, but the formation names it "
                                   "%(name)s. The founder must correct the partner's name in the formation."),
                                certificate=verdict.signer_name or "?", name=party.name),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -457,7 +458,7 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
                                                            share=f"{inv.share_percent.normalize():f}"))
         for inv in data.investors:
             if inv.kind == "domestic_person" and inv.share_percent >= BENEFICIAL_OWNER_THRESHOLD and not any(
-                    o.country == "CN" and inv.name and _same_person(o.name, inv.name) for o in owners):
+                    o.country == "CN" and inv.name and same_name(o.name, inv.name) for o in owners):
                 raise invalid("beneficial_owners", Message(N_("The Chinese partner %(name)s holds %(share)s%%: "
                                                               "every owner of 25%% or more must be listed as a "
                                                               "beneficial owner."), name=inv.name or "",
@@ -468,7 +469,7 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
         citizens = [i.name for i in data.investors if i.kind == "domestic_person" and i.name]
         behind_companies = [o for o in owners
                             if (not o.e_resident_number or o.e_resident_number not in natural_numbers)
-                            and not any(_same_person(o.name, n) for n in citizens)]
+                            and not any(same_name(o.name, n) for n in citizens)]
         if company_share >= BENEFICIAL_OWNER_THRESHOLD and not behind_companies:
             raise invalid("beneficial_owners", N_("Company investors hold 25% or more: list the natural persons who "
                                                   "ultimately own or control them."))
@@ -585,8 +586,12 @@ def _check_structure(data: FormationIn, scope: catalogue.ScopeCheck | None) -> N
                       detail=errors[0].reason, code="restricted-scope-conditions", errors=errors)
 
 
-def _same_person(a: str, b: str) -> bool:
-    return "".join(a.split()).casefold() == "".join(b.split()).casefold()
+def same_name(a: str, b: str) -> bool:
+    """Names compared as a person would: full-width and half-width forms alike (NFKC), case and
+    spaces ignored (a certificate's name against the formation's, an owner against a partner)."""
+    def norm(text: str) -> str:
+        return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
+    return norm(a) == norm(b)
 
 
 def _alpha2(alpha3: str) -> str:
