@@ -252,6 +252,8 @@ def folder() -> Path:
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_page_passes_the_wcag_checks(browser, live_node, seeded, folder, lang):
+    from playwright.sync_api import expect
+
     c = Checker(browser, live_node, lang)
     s = seeded
     try:
@@ -319,7 +321,8 @@ def test_every_page_passes_the_wcag_checks(browser, live_node, seeded, folder, l
         page.locator("#investors-1-owner_name").fill("王建国")
         page.locator("#investors-1-owner_country").select_option("CN")
         page.locator("form button.button").last.click()
-        assert page.locator("#investors-1-uscc-error").count() == 1, "the USCC's error is not beside its field"
+        # count() does not wait: the refused form's page may not have arrived yet on a busy machine.
+        expect(page.locator("#investors-1-uscc-error"), "the USCC's error is not beside its field").to_have_count(1)
         c.check(page, "company-form-jv-errors")
         c.check(page, "company-jv-partner-link", f"/my/companies/{s.joint_venture}")
         c.check(page, "company-draft", f"/my/companies/{s.draft}")
@@ -341,7 +344,7 @@ def test_every_page_passes_the_wcag_checks(browser, live_node, seeded, folder, l
         page.locator("#file").set_input_files(files=[{"name": "articles.pdf", "mimeType": "application/pdf",
                                                       "buffer": b"%PDF-1.7 not the articles"}])
         page.locator(f"form[action='{s.partner_link}'] button.button").click()
-        assert page.locator("#file-error").count() == 1, "the file's error is not beside its field"
+        expect(page.locator("#file-error"), "the file's error is not beside its field").to_have_count(1)
         c.check(page, "partner-sign-errors")
 
         # --- officials -------------------------------------------------------------------------
