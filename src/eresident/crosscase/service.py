@@ -645,12 +645,17 @@ def _unsent(db: Session, case: CrossRegionCase) -> list[CrossRegionCaseEvent]:
     return db.info.setdefault("crosscase.unsent", {}).setdefault(case.id, [])
 
 
+def _handled_here(ctx: NodeContext, db: Session, formation: Formation) -> CrossRegionCase | None:
+    """The cross-region case of a formation this node handles for another region, if it is one."""
+    return db.scalar(select(CrossRegionCase).where(CrossRegionCase.subject_type == "formation",
+                                                   CrossRegionCase.subject_id == formation.id,
+                                                   CrossRegionCase.handling_region == ctx.region))
+
+
 def formation_changed(*, ctx: NodeContext, db: Session, formation: Formation, action: str) -> None:
     """Called by enterprise on every change of a formation's case: for a case filed in another
     region, the change is an event of the shared history, sent there with any result."""
-    case = db.scalar(select(CrossRegionCase).where(CrossRegionCase.subject_type == "formation",
-                                                   CrossRegionCase.subject_id == formation.id,
-                                                   CrossRegionCase.handling_region == ctx.region))
+    case = _handled_here(ctx, db, formation)
     if case is None:
         return
     now = _now(ctx)
@@ -678,9 +683,7 @@ def licence_revoked(*, ctx: NodeContext, db: Session, formation: Formation, lice
     case says the licence is no longer current (when, and the reason's text; not the note)."""
     from eresident.enterprise import revocation
 
-    case = db.scalar(select(CrossRegionCase).where(CrossRegionCase.subject_type == "formation",
-                                                   CrossRegionCase.subject_id == formation.id,
-                                                   CrossRegionCase.handling_region == ctx.region))
+    case = _handled_here(ctx, db, formation)
     if case is None or licence.revoked_at is None:
         return
     reason = revocation.reason(licence.revocation_reason)

@@ -239,8 +239,3 @@ def signed_copy(ctx: NodeContext, db: Session, formation: Formation, party_id: u
     doc = db.get(Document, row.signed_document_id) if row is not None else None
     return ctx.files.get(doc.sha256) if doc is not None else None
 
-
-def signatures(db: Session, formation: Formation) -> list[FormationPartnerSignature]:
-    return list(db.scalars(select(FormationPartnerSignature)
-                           .where(FormationPartnerSignature.formation_id == formation.id)
-                           .order_by(FormationPartnerSignature.signed_at)))

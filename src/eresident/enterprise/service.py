@@ -390,10 +390,14 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
                                               country=_alpha2(person.nationality), e_resident_number=key,
                                               share_percent=inv.share_percent, contribution=contribution))
                 add_signatory(key)
+            elif inv.kind in DOMESTIC and data.company_type != "jv":
+                raise invalid(f"{where}/kind", N_("A wholly foreign-owned company has only foreign investors. To "
+                                                  "include a Chinese partner, form a joint venture (company type "
+                                                  "jv)."))
             elif inv.kind == "domestic_company":
-                key = _domestic_partner(data, inv, where, contribution, parties)
+                key = _domestic_partner(inv, where, contribution, parties)
             elif inv.kind == "domestic_person":
-                key = _domestic_citizen(ctx, data, inv, where, contribution, parties)
+                key = _domestic_citizen(ctx, inv, where, contribution, parties)
             else:
                 if inv.country == "CN":
                     raise invalid(f"{where}/kind", N_("A company registered in China is a Chinese partner: choose "
@@ -483,14 +487,11 @@ def _check_input(ctx: NodeContext, db: Session, resident: EResident, data: Forma
     return _Checked(name=name, scope=scope, address=address, parties=parties, signatories=signatories)
 
 
-def _domestic_partner(data: FormationIn, inv, where: str, contribution: Decimal,
+def _domestic_partner(inv, where: str, contribution: Decimal,
                       parties: list[FormationParty]) -> str:
     """A Chinese partner company of a joint venture: its name and a USCC that can exist. It signs
     the articles itself, with its organisation certificate (partners.py), so no e-resident signs for
     it. Returns its key among the investors."""
-    if data.company_type != "jv":
-        raise invalid(f"{where}/kind", N_("A wholly foreign-owned company has only foreign investors. To include a "
-                                          "Chinese partner company, form a joint venture (company type jv)."))
     if not inv.name:
         raise invalid(f"{where}/name", N_("Give the Chinese partner's registered name in Chinese, as on its "
                                           "business licence."))
@@ -526,7 +527,7 @@ def mask_id_number(number: str) -> str:
     return number[:6] + "*" * (len(number) - 10) + number[-4:]
 
 
-def _domestic_citizen(ctx: NodeContext, data: FormationIn, inv, where: str, contribution: Decimal,
+def _domestic_citizen(ctx: NodeContext, inv, where: str, contribution: Decimal,
                       parties: list[FormationParty]) -> str:
     """A Chinese citizen partner of a joint venture: a name and a resident identity card number that
     can exist (GB 11643, python-stdnum). Only the masked number and a keyed blind index are kept:
@@ -534,9 +535,6 @@ def _domestic_citizen(ctx: NodeContext, data: FormationIn, inv, where: str, cont
     from stdnum.cn import ric
     from stdnum.exceptions import ValidationError
 
-    if data.company_type != "jv":
-        raise invalid(f"{where}/kind", N_("A wholly foreign-owned company has only foreign investors. To include a "
-                                          "Chinese partner, form a joint venture (company type jv)."))
     if not inv.name:
         raise invalid(f"{where}/name", N_("Give the Chinese partner's name as on their resident identity card."))
     if not inv.id_number:
