@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -175,3 +176,78 @@ def test_worklist_is_by_role_and_region(api, node):
         approvers = engine.worklist(db=db, roles={"approver"}, region="LJ")
         elsewhere = engine.worklist(db=db, roles={"reviewer"}, region="TF")
     assert [w.step for w in reviewers] == ["review"] and approvers == [] and elsewhere == []
+
+
+def _items(node, case_id) -> dict:
+    with node.ctx.database.session(write=False) as db:
+        return {i.id: (i.step, i.claimed_by) for i in db.scalars(select(WorkItem).where(WorkItem.case_id == case_id))}
+
+
+def test_a_command_rewrites_only_the_worklist_rows_that_changed(api, node):
+    from eresident.workflow.semantics import Actor as EngineActor
+
+    token, app_id = api.to_review()
+    with node.ctx.database.session(write=False) as db:
+        case = engine.case_for(db, "application", uuid.UUID(app_id))
+    before = _items(node, case.id)
+    assert [step for step, _ in before.values()] == ["review"]
+    (item_id,) = before
+    instance = case.state["active"][0]["id"]
+    assert item_id == engine.item_id(case.id, instance, "LJ")  # derived from what the row is
+    reviewer = EngineActor("reviewer-1", ("reviewer",), "LJ")
+    with node.ctx.database.transaction(write=True) as tx:
+        engine.claim(ctx=node.ctx, db=tx, case=engine.load_case(tx, case.id), step="review", actor=reviewer)
+    assert _items(node, case.id) == {item_id: ("review", "reviewer-1")}  # the same row, updated in place
+    with node.ctx.database.transaction(write=True) as tx:
+        engine.act(ctx=node.ctx, db=tx, case=engine.load_case(tx, case.id), step="review",
+                   action="recommend_approve", actor=reviewer)
+    after = _items(node, case.id)
+    assert item_id not in after and [step for step, _ in after.values()] == ["decision"]
+
+
+def test_a_command_on_a_case_read_before_another_changed_it_is_refused_and_writes_nothing(api, node):
+    from eresident.workflow.semantics import Actor as EngineActor
+
+    token, app_id = api.to_review()
+    with node.ctx.database.session(write=False) as db:
+        case = engine.case_for(db, "application", uuid.UUID(app_id))
+    reviewer = EngineActor("reviewer-1", ("reviewer",), "LJ")
+    with node.ctx.database.transaction(write=True) as tx:
+        engine.claim(ctx=node.ctx, db=tx, case=engine.load_case(tx, case.id), step="review", actor=reviewer)
+    with node.ctx.database.transaction(write=False) as tx:
+        stale = engine.load_case(tx, case.id)
+    with node.ctx.database.transaction(write=True) as tx:
+        engine.act(ctx=node.ctx, db=tx, case=engine.load_case(tx, case.id), step="review",
+                   action="recommend_approve", actor=reviewer)
+    items, transitions = _items(node, case.id), _transitions(node, case.id)
+    # The stale command would add the same decision row again: it is refused as a change under it.
+    with pytest.raises(Problem) as refused, node.ctx.database.transaction(write=True) as tx:
+        engine.act(ctx=node.ctx, db=tx, case=stale, step="review", action="recommend_approve", actor=reviewer)
+    assert refused.value.status == 409 and refused.value.code == "case-changed"
+    assert _items(node, case.id) == items and _transitions(node, case.id) == transitions
+
+
+def _transitions(node, case_id) -> int:
+    with node.ctx.database.session(write=False) as db:
+        return db.scalar(select(func.count()).select_from(WorkflowTransition)
+                         .where(WorkflowTransition.case_id == case_id))
+
+
+def test_the_timer_job_escalates_in_a_driver_transaction(api, node):
+    from eresident.kit.jobs import JOBS
+
+    publish(node, "e-residency.v2.yaml")
+    from tests.factories import Person
+
+    token = api.applicant()
+    app_id = api.submit(token, Person(native_name="")).json()["id"]
+    assert api.book_first_slot(token, app_id).status_code == 201
+    api.client.post(f"/api/v1/cases/{app_id}/identity-check", headers=bearer(api.official("lj-agent")), json={
+        "passport_seen": True, "passport_matches_mrz": True, "face_matches_photo": False,
+        "notes": "The face does not match the photo."})
+    node.clock.advance(timedelta(days=10))
+    (job,) = [j for j in JOBS if j.name == "workflow.escalate_due"]
+    assert job.run(node.ctx) == 1 and job.run(node.ctx) == 0
+    with node.ctx.database.session(write=False) as db:
+        item = db.scalar(select(WorkItem).where(WorkItem.step == "review"))
+        assert item.overdue and item.escalated_to == "admin"

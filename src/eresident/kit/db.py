@@ -270,6 +270,7 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = threading.Lock()
+        self._tx_writer: Any = None  # SQLite: the connection of write transactions (`transaction`)
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
@@ -307,20 +308,22 @@ class Database:
 
         @event.listens_for(self.engine, "begin")
         def _on_begin(conn):
+            # On the driver: through SQLAlchemy's execution path a BEGIN costs as much as a query.
+            raw = conn.connection.driver_connection
             options = conn.get_execution_options()
             if options.get("eresident_slot_held"):  # the request took the write slot already
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                raw.execute("BEGIN IMMEDIATE")
             elif options.get("eresident_write"):
                 lock.acquire()
                 conn.info["eresident_holds_write_lock"] = True
                 try:
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    raw.execute("BEGIN IMMEDIATE")
                 except BaseException:
                     conn.info.pop("eresident_holds_write_lock", None)
                     lock.release()
                     raise
             else:
-                conn.exec_driver_sql("BEGIN")
+                raw.execute("BEGIN")
 
         # The DBAPI commit/rollback has happened when these fire on the pool checkin,
         # so the next writer never finds the file still locked.
@@ -380,26 +383,36 @@ class Database:
         paths that only run `Prepared` statements (the workflow engine's commands). Commits when the
         block ends normally, rolls back on any exception. On SQLite a writer takes the process's
         write lock first, as a write session does."""
+        if self.is_sqlite and write:
+            # SQLite has one writer at a time anyway: it keeps one connection for these transactions
+            # (MEASURED.md, trap 1), used only under the write lock, with no pool checkout per command.
+            with self._write_lock:
+                if self._tx_writer is None:
+                    self._tx_writer = self.engine.raw_connection()
+                raw: Any = self._tx_writer.driver_connection
+                raw.execute("BEGIN IMMEDIATE")
+                yield from self._run(raw)
+            return
         pooled = self.engine.raw_connection()
-        locked = False
         try:
-            raw: Any = pooled.driver_connection
+            raw = pooled.driver_connection
             if self.is_sqlite:
-                if write:
-                    self._write_lock.acquire()
-                    locked = True
-                raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            tx = Driver(raw, self.engine.dialect)
-            try:
-                yield tx
-                raw.commit()
-            except BaseException:
-                raw.rollback()
-                raise
+                raw.execute("BEGIN")
+            yield from self._run(raw)
         finally:
-            if locked:
-                self._write_lock.release()
             pooled.close()
 
+    def _run(self, raw: Any) -> Iterator[Driver]:
+        try:
+            yield Driver(raw, self.engine.dialect)
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+
     def dispose(self) -> None:
+        with self._write_lock:
+            if self._tx_writer is not None:
+                self._tx_writer.close()
+                self._tx_writer = None
         self.engine.dispose()

@@ -30,8 +30,9 @@ class PeriodicJob:
 def _escalate(ctx: NodeContext) -> int:
     from eresident.workflow import service as workflow
 
-    with ctx.database.session(write=True) as db:
-        return workflow.escalate_due(ctx=ctx, db=db)
+    # Engine commands only (no ORM, no audit event): a driver transaction, as benchmarks/workflow.py runs them.
+    with ctx.database.transaction(write=True) as tx:
+        return workflow.escalate_due(ctx=ctx, db=tx)
 
 
 def _checkpoint(ctx: NodeContext) -> object:

@@ -138,7 +138,7 @@ def publish(*, ctx: NodeContext, db: Session, text: str, actor: AuditActor,
 _versions = ProcessVersion.__table__
 _cases = WorkflowCase.__table__
 _transitions = WorkflowTransition.__table__
-_items = WorkItem.__table__
+_work_items = WorkItem.__table__
 _CASE_FIELDS = tuple(CaseRow.__dataclass_fields__)
 assert _CASE_FIELDS == tuple(c.name for c in _cases.columns), "CaseRow mirrors workflow_cases"
 _LATEST_VERSION = Prepared(select(_versions.c.version, _versions.c.digest).where(
@@ -157,8 +157,11 @@ _UPDATE_CASE = Prepared(update(_cases).where(_cases.c.id == bindparam("case_id")
                                              _cases.c.row_version == bindparam("read_version"))
                         .values({name: bindparam(f"new_{name}", type_=_cases.c[name].type) for name in _STATE_COLUMNS}))
 _INSERT_TRANSITION = Prepared.insert(_transitions)
-_DELETE_ITEMS = Prepared(delete(_items).where(_items.c.case_id == bindparam("case_id")))
-_INSERT_ITEM = Prepared.insert(_items)
+_DELETE_ITEM = Prepared(delete(_work_items).where(_work_items.c.id == bindparam("item_id")))
+_UPDATE_ITEM = Prepared(update(_work_items).where(_work_items.c.id == bindparam("item_id"))
+                        .values({c.name: bindparam(f"new_{c.name}", type_=c.type)
+                                 for c in _work_items.columns if c.name != "id"}))
+_INSERT_ITEM = Prepared.insert(_work_items)
 
 
 def _compile_source(process: str, version: int, digest: str | None, source: str) -> ProcessDefinition:
@@ -233,33 +236,53 @@ def _keep(case: AnyCase, values: dict) -> None:
             setattr(case, name, value)
 
 
-def _write_rows(d: Driver, case: AnyCase, defn: ProcessDefinition, state: semantics.CaseState,
-                effects: list[semantics.Effect], actor_id: str | None, *, new: bool) -> None:
-    """The transitions and the worklist rows of a command."""
+def item_id(case_id: uuid.UUID, instance: str, region: str | None) -> uuid.UUID:
+    """A worklist row's id, derived from what it is: a command rewrites only the rows that changed."""
+    return uuid.uuid5(case_id, f"{instance}/{region or ''}")
+
+
+def _items(case: AnyCase, defn: ProcessDefinition, state: semantics.CaseState) -> dict[uuid.UUID, dict]:
+    """The worklist rows of a state: one per open step and region that may act ("any" too)."""
+    return {item_id(case.id, row.instance, region): {
+                "case_id": case.id, "instance": row.instance, "step": row.step, "kind": row.kind,
+                "title": row.title, "role": row.role, "region": region,
+                "claimed_by": row.claims[0] if row.claims else None, "entered_at": row.entered_at,
+                "due_at": row.due_at, "overdue": row.overdue, "escalated_to": row.escalated_to}
+            for row in semantics.open_steps(defn, state) for region in (row.regions or (None,))}
+
+
+def _write_rows(d: Driver, case: AnyCase, defn: ProcessDefinition, before: semantics.CaseState | None,
+                state: semantics.CaseState, effects: list[semantics.Effect], actor_id: str | None) -> None:
+    """The transitions of a command, and the worklist rows that changed (all of them for a new case)."""
     d.many(_INSERT_TRANSITION, [{"case_id": case.id, "at": effect.at, "type": effect.type, "step": data.get("step"),
                                  "actor_id": data.get("actor") or actor_id, "data": data}
                                 for effect in effects for data in (effect.to_json(),)])
-    if not new:
-        d.run(_DELETE_ITEMS, {"case_id": case.id})
-    d.many(_INSERT_ITEM, [{"id": uuid.uuid4(), "case_id": case.id, "instance": row.instance, "step": row.step,
-                           "kind": row.kind, "title": row.title, "role": row.role, "region": region,
-                           "claimed_by": row.claims[0] if row.claims else None, "entered_at": row.entered_at,
-                           "due_at": row.due_at, "overdue": row.overdue, "escalated_to": row.escalated_to}
-                          for row in semantics.open_steps(defn, state)
-                          for region in (row.regions or (None,))])  # one row per region that may act ("any" too)
+    new = _items(case, defn, state)
+    old = _items(case, defn, before) if before is not None else {}
+    d.many(_DELETE_ITEM, [{"item_id": key} for key in old.keys() - new.keys()])
+    d.many(_UPDATE_ITEM, [{"item_id": key, **{f"new_{name}": value for name, value in row.items()}}
+                          for key, row in new.items() if key in old and old[key] != row])
+    d.many(_INSERT_ITEM, [{"id": key, **row} for key, row in new.items() if key not in old])
 
 
-def _store(ctx: NodeContext, db: Db, case: AnyCase, defn: ProcessDefinition,
+def _store(ctx: NodeContext, db: Db, case: AnyCase, defn: ProcessDefinition, before: semantics.CaseState,
            state: semantics.CaseState, effects: list[semantics.Effect], actor_id: str | None) -> Outcome:
     d = driver(db)
     values, ended = _state_values(case, defn, state)
     values["row_version"] = case.row_version + 1
-    with d.pipeline():  # PostgreSQL: one round trip; the version check is read when it ends
-        update = d.start(_UPDATE_CASE, {"case_id": case.id, "read_version": case.row_version,
-                                        **{f"new_{name}": value for name, value in values.items()}})
-        if d.is_sqlite:
-            _check_version(update.rowcount)
-        _write_rows(d, case, defn, state, effects, actor_id, new=False)
+    try:
+        with d.pipeline():  # PostgreSQL: one round trip; the version check is read when it ends
+            update = d.start(_UPDATE_CASE, {"case_id": case.id, "read_version": case.row_version,
+                                            **{f"new_{name}": value for name, value in values.items()}})
+            if d.is_sqlite:
+                _check_version(update.rowcount)
+            _write_rows(d, case, defn, before, state, effects, actor_id)
+    except d.dialect.loaded_dbapi.IntegrityError:
+        if d.is_sqlite:  # the version was checked first: this is not a race
+            raise
+        # PostgreSQL: the case changed under this command (its update matched no row, so the worklist
+        # rows it meant to add are there already). Nothing of it stays: the request rolls back.
+        _check_version(0)
     _check_version(update.rowcount)  # on PostgreSQL, the rows above are rolled back with the request
     _keep(case, values)
     return Outcome(case, values["status"], ended, effects)
@@ -295,7 +318,7 @@ def start_case(*, ctx: NodeContext, db: Db, process: str, subject_type: str, sub
     d = driver(db)
     with d.pipeline():
         d.run(_INSERT_CASE, {name: getattr(case, name) for name in _CASE_FIELDS})
-        _write_rows(d, case, defn, state, effects, None, new=True)
+        _write_rows(d, case, defn, None, state, effects, None)
     return Outcome(case, case.status, ended, effects)
 
 
@@ -320,7 +343,7 @@ def _command(ctx: NodeContext, db: Db, case: AnyCase, actor_id: str | None, run)
         new_state, effects = run(defn, state, load_calendar(defn.calendar))
     except semantics.WorkflowError as exc:
         raise problem_from(exc) from None
-    return _store(ctx, db, case, defn, new_state, effects, actor_id)
+    return _store(ctx, db, case, defn, state, new_state, effects, actor_id)
 
 
 def act(*, ctx: NodeContext, db: Db, case: AnyCase, step: str, action: str, actor: semantics.Actor,
