@@ -6,10 +6,13 @@ and every route that needs a person asks for one here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,7 +30,8 @@ from eresident.security.permissions import roles_for
 SESSION_COOKIE = "er_session"
 PRESESSION_COOKIE = "er_pre"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC_CSRF = "public_csrf"  # a route attribute: its requests need no CSRF token
+PUBLIC_CSRF = "public_csrf"
+T = TypeVar("T")  # a route attribute: its requests need no CSRF token
 
 
 def mark_csrf_public(route: BaseRoute) -> None:
@@ -91,8 +95,9 @@ async def _request_slot(request: Request) -> AsyncIterator[bool]:
         yield held
 
 
-def _db(request: Request, slot_held: Annotated[bool, Depends(_request_slot, scope="function")]) -> Iterator[Session]:
-    ctx: NodeContext = request.app.state.ctx
+@contextmanager
+def _request_session(request: Request, ctx: NodeContext, slot_held: bool) -> Iterator[Session]:
+    """The request's one transaction; a browser form's single-use token is stored with its change."""
     write = request.method in UNSAFE
     with ctx.database.session(write=write, slot_held=slot_held) as db:
         nonce = getattr(request.state, "form_nonce", None)
@@ -108,32 +113,57 @@ def _db(request: Request, slot_held: Annotated[bool, Depends(_request_slot, scop
         yield db
 
 
+async def _db(request: Request,
+              slot_held: Annotated[bool, Depends(_request_slot, scope="function")]) -> AsyncIterator[Session]:
+    """The request's session. A request that holds SQLite's write slot opens and ends it in the event
+    loop: nothing can make it wait (it is the only writer, MEASURED.md trap 1), and each hand-off to
+    a worker thread is a trip through the GIL. Any other request does both in a worker thread."""
+    unit = _request_session(request, request.app.state.ctx, slot_held)
+    request.state.db_inline = slot_held
+    if slot_held:
+        with unit as db:
+            yield db
+        return
+    db = await run_in_threadpool(unit.__enter__)
+    try:
+        yield db
+    except BaseException:
+        await run_in_threadpool(unit.__exit__, *sys.exc_info())  # rolls back; never swallows it
+        raise
+    await run_in_threadpool(unit.__exit__, None, None, None)
+
+
 # scope="function": the transaction commits before the response is sent, so what a client was
 # told happened has happened.
 DbSession = Annotated[Session, Depends(_db, scope="function")]
 
 
-def current_applicant(request: Request, ctx: Ctx, db: DbSession) -> Applicant:
+async def beside_session(request: Request, work: Callable[..., T], *args) -> T:
+    """Run `work` where the request's session lives: in the event loop if `_db` opened it there,
+    else in a worker thread."""
+    if getattr(request.state, "db_inline", False):
+        return work(*args)
+    return await run_in_threadpool(work, *args)
+
+
+def _signed_in(request: Request, ctx: NodeContext, db: Session, model, principal_type: str):
     token, _ = session_token(request)
-    # One query: the live session and its applicant together (this runs on every request).
-    applicant = security.session_principal(db=db, token=token, model=Applicant, principal_type="applicant",
+    # One query: the live session and its principal together (this runs on every request).
+    principal = security.session_principal(db=db, token=token, model=model, principal_type=principal_type,
                                            now=ctx.clock.now()) if token else None
-    if applicant is None:
+    if principal is None or (isinstance(principal, Official) and not principal.active):
         raise Problem(401, "Sign in to continue", code="unauthenticated",
                       detail="Your session has ended or you are not signed in.")
-    request.state.principal = applicant
-    return applicant
+    request.state.principal = principal
+    return principal
 
 
-def current_official(request: Request, ctx: Ctx, db: DbSession) -> Official:
-    token, _ = session_token(request)
-    official = security.session_principal(db=db, token=token, model=Official, principal_type="official",
-                                          now=ctx.clock.now()) if token else None
-    if official is None or not official.active:
-        raise Problem(401, "Sign in to continue", code="unauthenticated",
-                      detail="Your session has ended or you are not signed in.")
-    request.state.principal = official
-    return official
+async def current_applicant(request: Request, ctx: Ctx, db: DbSession) -> Applicant:
+    return await beside_session(request, _signed_in, request, ctx, db, Applicant, "applicant")
+
+
+async def current_official(request: Request, ctx: Ctx, db: DbSession) -> Official:
+    return await beside_session(request, _signed_in, request, ctx, db, Official, "official")
 
 
 CurrentApplicant = Annotated[Applicant, Depends(current_applicant)]
@@ -144,10 +174,13 @@ def require(permission: str):
     """A dependency that yields the official if one of their roles in this region grants `permission`."""
     roles = roles_for(permission)
 
-    def dependency(official: CurrentOfficial, ctx: Ctx) -> Official:
-        if not any(has_role(official, role, ctx.region) for role in roles):
-            raise forbidden(f"This needs the role {' or '.join(sorted(roles))} in region {ctx.region}.")
+    def check(official: Official, region: str) -> Official:
+        if not any(has_role(official, role, region) for role in roles):  # may load the roles
+            raise forbidden(f"This needs the role {' or '.join(sorted(roles))} in region {region}.")
         return official
+
+    async def dependency(request: Request, official: CurrentOfficial, ctx: Ctx) -> Official:
+        return await beside_session(request, check, official, ctx.region)
 
     dependency.__name__ = f"require_{permission.replace('.', '_')}"
     return dependency

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from eresident.deps import (SESSION_COOKIE, Ctx, CurrentApplicant, DbSession, applicant_actor,
-                            official_actor, require, session_token)
+                            beside_session, official_actor, require, session_token)
 from eresident.identity import accounts, presenters, service
 from eresident.identity.schemas import (ApplicantCreate, ApplicationCreate, ApplicationDetail,
                                         ApplicationRead, Decision, EResidentStatusChange,
@@ -80,10 +80,14 @@ def logout(request: Request, ctx: Ctx, db: DbSession) -> Response:
 
 @router.post("/applications", status_code=201, response_model=ApplicationRead,
              summary="Submit an e-residency application (runs the automatic checks)")
-def submit(body: ApplicationCreate, applicant: CurrentApplicant, ctx: Ctx, db: DbSession) -> ApplicationRead:
-    app = service.submit_application(ctx=ctx, db=db, applicant=applicant, data=body,
-                                     actor=applicant_actor(applicant))
-    return presenters.application_read(db, app, site_code=body.site_code)
+async def submit(request: Request, body: ApplicationCreate, applicant: CurrentApplicant, ctx: Ctx,
+                 db: DbSession) -> ApplicationRead:
+    def work() -> ApplicationRead:  # the residency benchmark's hot path: in the event loop on SQLite
+        app = service.submit_application(ctx=ctx, db=db, applicant=applicant, data=body,
+                                         actor=applicant_actor(applicant))
+        return presenters.application_read(db, app, site_code=body.site_code)
+
+    return await beside_session(request, work)
 
 
 @router.get("/applications", response_model=list[ApplicationRead], summary="My applications")

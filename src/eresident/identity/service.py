@@ -345,15 +345,16 @@ def submit_application(*, ctx: NodeContext, db: Session, applicant: Applicant,
                       recommendation=None, recommendation_note=None, approver_id=None, decision=None,
                       decision_reasons=None, decided_at=None)
     _apply_fields(ctx, app, data, parsed)
-    insert_attached(db, app)
-    insert_rows(db, ApplicationDocument, [{"application_id": app_id, "document_id": doc_id, "kind": kind}
-                                          for doc_id, kind in documents])
-    insert_rows(db, CheckResult, checks.rows)
-    insert_rows(db, Consent, [{"id": uuid.uuid4(), "applicant_id": applicant.id, "application_id": app_id,
-                               "purpose": purpose, "text_version": text.version, "text_sha256": text.sha256,
-                               "granted": bool(getattr(data.consents, purpose)), "recorded_at": now,
-                               "withdrawn_at": None}
-                              for purpose, text in CONSENTS.items()])
+    with driver(db).pipeline():  # PostgreSQL: the four inserts in one round trip
+        insert_attached(db, app)
+        insert_rows(db, ApplicationDocument, [{"application_id": app_id, "document_id": doc_id, "kind": kind}
+                                              for doc_id, kind in documents])
+        insert_rows(db, CheckResult, checks.rows)
+        insert_rows(db, Consent, [{"id": uuid.uuid4(), "applicant_id": applicant.id, "application_id": app_id,
+                                   "purpose": purpose, "text_version": text.version, "text_sha256": text.sha256,
+                                   "granted": bool(getattr(data.consents, purpose)), "recorded_at": now,
+                                   "withdrawn_at": None}
+                                  for purpose, text in CONSENTS.items()])
     record(db=db, actor=actor, region=ctx.region, action="application.submitted",
            entity_type="application", entity_id=app.id, at=now, before=None,
            after={**_snapshot(app), "case_number": app.case_number, "process_version": outcome.case.version,
