@@ -18,7 +18,7 @@ from tests.enterprise.helpers import NAME_EN, NAME_ZH, Founders
 from tests.enterprise.test_pages import form_data
 from tests.factories import Api, bearer
 from tests.federation.test_cross_region_cases import page_form
-from tests.identity.test_messages_i18n import beside, in_summary, shown
+from tests.identity.test_messages_i18n import beside, in_summary, named_in_summary, shown
 from tests.test_pages import Browser, official_browser
 from tests.workflow.test_definition_pages import PUBLISH, TYPO, TYPO_LINE
 
@@ -141,7 +141,7 @@ def test_tax_and_bank_refusals_in_the_readers_language(node, two):
         b.get(f"/my/companies/{uscc}/bank")
         r = b.post(f"/my/companies/{uscc}/bank/requests", {"bank": bank["bank"],
                                                              "consent_text_sha256": bank["consent_text_sha256"]})
-        assert r.status_code == 422 and beside(r.text, "agree") == no_consent
+        assert r.status_code == 422 and beside(r.text, f"agree-{bank['bank']}") == no_consent
 
     r = api.client.post(f"/api/v1/companies/{uscc}/bank/requests", headers=bearer(founder_token),
                         json={**bank, "agree": False})
@@ -201,9 +201,10 @@ def test_a_definition_that_fails_check_is_explained_in_the_readers_language(node
         reading(admin, lang).get(PUBLISH)
         r = admin.post(PUBLISH, {"source": TYPO, "intent": "check"})
         assert r.status_code == 422
-        summary = html.unescape(re.search(r'<a href="#source">(.*?)</a>', r.text, re.S).group(1))
-        assert summary == frame.format(line=TYPO_LINE, column=column) + " (did you mean 'decision'?)"
-        assert summary in html.unescape(r.text.split('id="source-error"', 1)[1])  # beside the box too
+        reason = frame.format(line=TYPO_LINE, column=column) + " (did you mean 'decision'?)"
+        # In the summary after the box's label, and beside the box.
+        assert named_in_summary(r.text, "source", reason) == i18n.catalogue(lang)["Definition (YAML or JSON)"]
+        assert reason in html.unescape(r.text.split('id="source-error"', 1)[1])
         admin.get(PUBLISH)
         r = admin.post(PUBLISH, {"source": "  ", "intent": "check"})
         assert shown(r.text, "source") == {"zh": "请粘贴流程定义，或选择一个文件（YAML 或 JSON）。",

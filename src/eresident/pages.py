@@ -1,7 +1,7 @@
 """Server-rendered pages: the shared parts (templates, form tokens, sign-in cookies, error pages).
 
 Every page works without JavaScript. Forms carry a one-time token; errors show beside the field
-and in a summary at the top that links to it.
+and in a summary at the top that names the field and links to it (error_summary.py).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 from eresident import i18n
 from eresident.config import REGIONS
 from eresident.deps import PRESESSION_COOKIE, SESSION_COOKIE, csrf_binding, session_token
+from eresident.error_summary import field_names
 from eresident.kit.errors import FieldError, Problem, translate
 from eresident.kit.web import validation_problem
 
@@ -47,6 +48,7 @@ TEMPLATES.env.filters.update(
     number=i18n.number,
     region_name=lambda code: _region_name(code),
     message=translate,  # a refusal's title or detail (kit.errors) in the page's language
+    field_names=field_names,  # what the rendered page calls each field, for the error summary (base.html)
 )
 router = APIRouter(include_in_schema=False)
 
@@ -76,10 +78,13 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
     language = i18n.current()
     # Refusals are English (the API's words); the page shows them in its language (kit.errors.translate).
     errors = [FieldError(e.field, translate(e.reason)) for e in context.pop("errors", None) or []]
+    # What the error summary calls a field the page itself does not label (base.html): a msgid, shown
+    # translated and escaped like any text.
+    labels = {field: translate(label) for field, label in (context.pop("error_labels", None) or {}).items()}
     _ensure_presession(request)
     response = TEMPLATES.TemplateResponse(request, template, {
         "region": ctx.settings, "csrf_token": lambda: form_token(request),
-        "csrf_reusable": ctx.csrf.header_token(csrf_binding(request)), "errors": errors,
+        "csrf_reusable": ctx.csrf.header_token(csrf_binding(request)), "errors": errors, "error_labels": labels,
         "field_errors": {e.field: e.reason for e in errors}, "principal": getattr(request.state, "principal", None),
         "lang": language.code, "dir": language.direction, "languages": i18n.LANGUAGES.values(),
         "region_label": ctx.settings.region_name_zh if language.code == "zh" else ctx.settings.region_name,

@@ -41,7 +41,10 @@ def test_tax_deadlines_and_a_bank_account_through_the_pages(served_node, bank, j
     sha = re.search(r'name="consent_text_sha256" value="([0-9a-f]{64})"', page.text).group(1)
     code = re.search(r'name="bank" value="([^"]+)"', page.text).group(1)
     r = b.post(f"/my/companies/{uscc}/bank/requests", {"bank": code, "consent_text_sha256": sha})
-    assert r.status_code == 422 and 'id="agree-error"' in r.text  # no consent: nothing asked
+    assert r.status_code == 422 and f'id="agree-{code}-error"' in r.text  # no consent: nothing asked
+    # The summary's link leads to this bank's box, and the message stands beside that box only.
+    assert f'href="#agree-{code}"' in r.text and f'id="agree-{code}"' in r.text
+    assert r.text.count('class="field-error"') == 1
     assert api.client.get(f"/api/v1/companies/{uscc}/bank",
                           headers={"Authorization": f"Bearer {founder_token}"}).json()["requests"] == []
     r = b.post(f"/my/companies/{uscc}/bank/requests", {"bank": code, "consent_text_sha256": sha, "agree": "yes"})

@@ -105,8 +105,11 @@ def test_founder_and_chinese_partner_form_a_joint_venture_in_browsers(browser, l
         assert "investors-1-uscc-error" in (uscc_field.get_attribute("aria-describedby") or "")
         # The message is beside the field: inside the USCC's own field, just above its input.
         expect(page.locator("div.field:has(#investors-1-uscc) #investors-1-uscc-error")).to_have_count(1)
+        # The summary names the field, with its row (the label repeats in every row), then the message.
         summary_text = summary.locator("a[href='#investors-1-uscc']").inner_text().strip()
-        assert summary_text and summary_text in error.inner_text(), (summary_text, error.inner_text())
+        named = "Investor 2 (optional) – The partner's Unified Social Credit Code: "
+        assert summary_text.startswith(named), summary_text
+        assert summary_text[len(named):] in error.inner_text(), (summary_text, error.inner_text())
         expect(error).to_contain_text("The Chinese partner's USCC is not valid: the check character")
         # What was typed is kept: the type, the partner row.
         expect(page.get_by_label(re.compile("^Joint venture with a Chinese partner"))).to_be_checked()

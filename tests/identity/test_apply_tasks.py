@@ -113,7 +113,8 @@ def test_the_passport_page_checks_the_passport_and_consent_page_the_consents(nod
     assert shown(r.text, "mrz").startswith("Machine-readable zone: The check digit of the document number")
     r = client.post("/apply/consent", data={"consent_processing": "yes"})
     assert r.status_code == 422
-    assert in_summary(r.text, "consents-sensitive_data") == "We cannot process your application without this consent."
+    assert in_summary(r.text, "consents-sensitive_data") == ("Sensitive personal information: "  # not "I agree"
+                                                             "We cannot process your application without this consent.")
 
 
 def test_a_refused_upload_keeps_the_other_answers(node):
@@ -178,8 +179,10 @@ def test_check_your_answers_lists_cross_field_problems_with_links_to_the_section
     summary = re.search(r'<div class="error-summary".*?</div>', r.text, re.S).group(0)
     links = re.findall(r'<a href="([^"]+)">(.*?)</a>', summary)
     assert [href for href, _ in links] == ["/apply/about-you#surname", "/apply/about-you#sex"]
-    assert html.unescape(links[0][1]) == ("The surname you typed (BENALLY) differs from the passport's "
+    # Named as on the check page, though the fields are on other pages.
+    assert html.unescape(links[0][1]) == ("Surname: The surname you typed (BENALLY) differs from the passport's "
                                           "machine-readable zone (BENALI).")
+    assert html.unescape(links[1][1]).startswith("Sex as in the passport: ")
     assert count(node, Application) == 0 and count(node, ApplicationDraft) == 1
     # Corrected on its page, the application goes through.
     fill(client, form_fields(Person()), ["about-you"])

@@ -75,7 +75,7 @@ def beside(page: str, field: str) -> str:
 
 
 def in_summary(page: str, field: str) -> str:
-    """The error summary's link to a field."""
+    """The error summary's link to a field: the field's name, then the reason ("Surname: Fill in …")."""
     summary = re.search(r'<div class="error-summary".*?</div>', page, re.S)
     assert summary, "no error summary"
     link = re.search(rf'<a href="#{field}">(.*?)</a>', summary.group(0), re.S)
@@ -83,10 +83,25 @@ def in_summary(page: str, field: str) -> str:
     return html.unescape(link.group(1)).strip()
 
 
-def shown(page: str, field: str) -> str:
-    """The message beside the field, checked to be the one in the summary too."""
+def named_in_summary(page: str, field: str, reason: str) -> str:
+    """The name the summary gives a field before `reason` ("Surname" of "Surname: Fill in …"; a colon
+    after it in the page's language); "" when the reason names the field itself."""
+    text = in_summary(page, field)
+    assert text.endswith(reason), (text, reason)
+    named = text[:-len(reason)]
+    if not named:
+        assert re.match(r"[^:：]+[:：]", reason), f"the summary does not name {field}: {text}"
+        return ""
+    assert named.endswith((": ", "：")) and named.rstrip(": ："), f"the summary does not name {field}: {text}"
+    return named.rstrip(" ").rstrip(":：")
+
+
+def shown(page: str, field: str, name: str | None = None) -> str:
+    """The message beside the field, checked to be the one in the summary too, after the field's name
+    (`name`, if given)."""
     message = beside(page, field)
-    assert in_summary(page, field) == message
+    named = named_in_summary(page, field, message)
+    assert name is None or named == name, (named, name)
     return message
 
 

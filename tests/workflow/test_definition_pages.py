@@ -141,8 +141,10 @@ def test_an_invalid_definition_lists_each_problem_with_its_line_and_publishes_no
     r = admin.post(PUBLISH, {"source": TYPO, "intent": intent})
     assert r.status_code == 422
     summary = re.search(r'<div class="error-summary".*?</div>', r.text, flags=re.S).group(0)
-    assert re.search(rf'<a href="#source">line {TYPO_LINE}, column \d+: step &#39;review&#39;: next &#39;decison&#39;'
-                     rf" is not a step \(did you mean &#39;decision&#39;\?\)</a>", summary), summary
+    # Each line names the box (its label), then the problem with its line.
+    assert re.search(rf'<a href="#source">Definition \(YAML or JSON\): line {TYPO_LINE}, column \d+: step '
+                     rf"&#39;review&#39;: next &#39;decison&#39; is not a step "
+                     rf"\(did you mean &#39;decision&#39;\?\)</a>", summary), summary
     assert 'id="source-error"' in r.text and "next: decison" in r.text  # the line itself, beside the box
     assert "decison" in re.search(r"<textarea[^>]*>(.*?)</textarea>", r.text, flags=re.S).group(1)  # kept
     assert latest_version(node) == 1

@@ -44,13 +44,15 @@ def bank_page(request: Request, uscc: str, applicant: CurrentApplicant, ctx: Ctx
     return _page(request, ctx, db, applicant, uscc)
 
 
-def _act(request: Request, uscc: str, applicant, ctx, db, action) -> object:
-    """Run `action`; a refusal re-renders the page with the message beside the field, nothing written."""
+def _act(request: Request, uscc: str, applicant, ctx, db, action, *, fields: dict[str, str] | None = None) -> object:
+    """Run `action`; a refusal re-renders the page with the message beside the field, nothing written.
+    `fields` renames a refused field to the one the page shows (a bank's own consent box)."""
     try:
         action()
     except Problem as exc:
         db.rollback()
-        errors = [FieldError(e.field or "bank", e.reason) for e in problem_errors(exc)]
+        errors = [FieldError((fields or {}).get(e.field or "bank", e.field or "bank"), e.reason)
+                  for e in problem_errors(exc)]
         return _page(request, ctx, db, applicant, uscc, exc.status, errors)
     return redirect(f"/my/companies/{uscc}/bank")
 
@@ -61,7 +63,7 @@ def ask(request: Request, uscc: str, applicant: CurrentApplicant, ctx: Ctx, db: 
     return _act(request, uscc, applicant, ctx, db, lambda: service.request_after_licence(
         ctx=ctx, db=db, applicant=applicant, uscc=uscc, bank=values.get("bank", ""),
         text_sha256=values.get("consent_text_sha256", ""), agree=values.get("agree") == "yes",
-        actor=applicant_actor(applicant)))
+        actor=applicant_actor(applicant)), fields={"agree": f"agree-{values.get('bank', '')}"})
 
 
 @router.post("/my/companies/{uscc}/bank/video-call")

@@ -12,35 +12,19 @@ from eresident.documents import service as documents
 from eresident.i18n import N_
 from eresident.identity import drafts, presenters, service
 from eresident.identity.drafts import SECTIONS, Section
-from eresident.identity.pages import _apply_context, _as_on_page, take_uploads
+from eresident.identity.pages import LABELS, _apply_context, _as_on_page, _form_name, summary_labels, take_uploads
 from eresident.identity.schemas import ApplicationCreate
 from eresident.kit.errors import FieldError, Problem
 from eresident.pages import Form, problem_errors, redirect, render, validate_partly
 
 router = APIRouter()
 BODY_FIELDS = frozenset(ApplicationCreate.model_fields)
-# What the check-your-answers page calls each answer.
-LABELS = {"surname": N_("Surname"), "given_names": N_("Given names"), "native_name": N_("Your name in your own script"),
-          "birth_date": N_("Date of birth"), "sex": N_("Sex as in the passport"), "nationality": N_("Nationality"),
-          "residence_country": N_("Country where you live"), "phone": N_("Phone number"),
-          "address": N_("Home address"), "passport_number": N_("Passport number"), "passport_expiry": N_("Expiry date"),
-          "mrz": N_("Machine-readable zone"), "photo": N_("Your photo"), "supporting": N_("Supporting document"),
-          "purpose": N_("Purpose of your e-residency"), "site_code": N_("Service site for your identity check"),
-          "consent_processing": N_("Processing your personal information"),
-          "consent_sensitive_data": N_("Sensitive personal information"),
-          "consent_cross_region_sharing": N_("Sharing with the other region")}
 
 
 def _section(slug: str) -> Section:
     if slug not in drafts.BY_SLUG:
         raise Problem(404, N_("Not found"), code="not-found")
     return drafts.BY_SLUG[slug]
-
-
-def _form_name(field: str) -> str:
-    """A page's error field as the section's form names it ("consents.processing" -> "consent_processing")."""
-    root, _, rest = field.replace("/", ".").partition(".")
-    return f"consent_{rest}" if root == "consents" else root
 
 
 @router.get("/apply")
@@ -110,7 +94,8 @@ def submit_answers(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: 
         if section is not None:
             links[error.field] = f"/apply/{section.slug}"  # base.html adds the field's #anchor
     db.rollback()
-    return render(request, "apply_check.html", status, errors=errors, rows=rows, error_links=links)
+    return render(request, "apply_check.html", status, errors=errors, rows=rows, error_links=links,
+                  error_labels=summary_labels(errors))
 
 
 @router.get("/apply/{slug}")
@@ -170,5 +155,5 @@ async def section_save(request: Request, slug: str, applicant: CurrentApplicant,
         return redirect("/apply")
     db.flush()
     return render(request, "apply_section.html", status, errors=errors, section=section,
-                  **_section_context(ctx, db, draft, values))
+                  error_labels=summary_labels(errors), **_section_context(ctx, db, draft, values))
 

@@ -197,6 +197,30 @@ _PAGE_ORDER = ("answer", "surname", "given_names", "native_name", "birth_date", 
                "supporting", "purpose", "site_code", "consents")
 _ON_PAGE = {"photo_document_id": "photo", "supporting_document_ids": "supporting"}
 
+# What the application's pages call each answer: the check-your-answers page, and every error summary of
+# the application (summary_labels).
+LABELS = {"surname": N_("Surname"), "given_names": N_("Given names"), "native_name": N_("Your name in your own script"),
+          "birth_date": N_("Date of birth"), "sex": N_("Sex as in the passport"), "nationality": N_("Nationality"),
+          "residence_country": N_("Country where you live"), "phone": N_("Phone number"),
+          "address": N_("Home address"), "passport_number": N_("Passport number"), "passport_expiry": N_("Expiry date"),
+          "mrz": N_("Machine-readable zone"), "photo": N_("Your photo"), "supporting": N_("Supporting document"),
+          "purpose": N_("Purpose of your e-residency"), "site_code": N_("Service site for your identity check"),
+          "consent_processing": N_("Processing your personal information"),
+          "consent_sensitive_data": N_("Sensitive personal information"),
+          "consent_cross_region_sharing": N_("Sharing with the other region")}
+
+
+def _form_name(field: str) -> str:
+    """A page's error field as the section's form names it ("consents.processing" -> "consent_processing")."""
+    root, _, rest = field.replace("/", ".").partition(".")
+    return f"consent_{rest}" if root == "consents" else root
+
+
+def summary_labels(errors: list[FieldError]) -> dict[str, str]:
+    """What the error summary calls each refused answer (base.html `error_labels`): the check page shows
+    no field to read a label from, and on the forms a consent's box says only "I agree"."""
+    return {e.field: LABELS[_form_name(e.field)] for e in errors if _form_name(e.field) in LABELS}
+
 
 def _as_on_page(errors: list[FieldError]) -> list[FieldError]:
     """The first error of each field, under the field's name on the page, in page order."""
@@ -262,7 +286,8 @@ async def apply(request: Request, applicant: CurrentApplicant, ctx: Ctx, db: DbS
         values.pop("photo_document_id", None)
     elif new_photo is not None:  # keep the photo accepted now across the correction
         db.add(Document(**new_photo))
-    return render(request, "apply.html", status, errors=errors, **_apply_context(ctx, db, values))
+    return render(request, "apply.html", status, errors=errors, error_labels=summary_labels(errors),
+                  **_apply_context(ctx, db, values))
 
 
 @router.get("/my/applications/{application_id}/edit")
@@ -292,7 +317,8 @@ async def resubmit(request: Request, application_id: uuid.UUID, applicant: Curre
         except Problem as exc:
             status, errors = exc.status, _as_on_page(problem_errors(exc))
     db.rollback()
-    return render(request, "apply.html", status, errors=errors, resubmit=read, **_apply_context(ctx, db, values))
+    return render(request, "apply.html", status, errors=errors, error_labels=summary_labels(errors), resubmit=read,
+                  **_apply_context(ctx, db, values))
 
 
 @router.post("/my/credential")
