@@ -30,8 +30,8 @@ from eresident.security.permissions import roles_for
 SESSION_COOKIE = "er_session"
 PRESESSION_COOKIE = "er_pre"
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-PUBLIC_CSRF = "public_csrf"
-T = TypeVar("T")  # a route attribute: its requests need no CSRF token
+PUBLIC_CSRF = "public_csrf"  # a route attribute: its requests need no CSRF token
+T = TypeVar("T")
 
 
 def mark_csrf_public(route: BaseRoute) -> None:
