@@ -49,6 +49,7 @@ TEMPLATES.env.filters.update(
     region_name=lambda code: _region_name(code),
     message=translate,  # a refusal's title or detail (kit.errors) in the page's language
     field_names=field_names,  # what the rendered page calls each field, for the error summary (base.html)
+    field_id=lambda name: name.replace("/", "-").replace(".", "-"),  # a field's element id: the summary links to it
 )
 router = APIRouter(include_in_schema=False)
 
